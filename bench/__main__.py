@@ -4,6 +4,7 @@ the same Redis and identical workers, print the table and the headline, save the
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import statistics
 import subprocess
@@ -32,6 +33,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     p.add_argument("--quick", action="store_true", help="a tiny run (proves the harness)")
     p.add_argument("--concurrency", type=int, default=2, help="worker processes (both)")
+    p.add_argument("--plain-channel", choices=["stock", "engine"], default="stock",
+                   help="plain Celery's Redis channel: kombu's (default) or the engine's")
     p.add_argument("--results", type=Path, default=report.RESULTS, help="where the JSON goes")
     for name, value in FULL.items():
         if isinstance(value, int):
@@ -50,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
         if given is not None:
             cfg[name] = given
     cfg["concurrency"] = args.concurrency
+    cfg["plain_channel"] = args.plain_channel
+    # Read by bench/plain.py, in this process (the plain client) and in the plain worker.
+    os.environ["BENCH_PLAIN_CHANNEL"] = args.plain_channel
     cfg["quick"] = args.quick
     with tempfile.TemporaryDirectory(prefix="sfn-bench-") as tmp:
         results = run(cfg, Path(tmp))
@@ -177,7 +183,7 @@ def _run_all(b: measure.Bench, cfg: dict[str, Any]) -> dict[str, Any]:
     log(f"5. starts: {cfg['start_rounds']} rounds of {cfg['starts']} starts, alternating")
     se, sp = [], []
     for _ in range(cfg["start_rounds"]):
-        se.append(measure.engine_starts(b, "BenchPass", cfg["starts"], b.plain))
+        se.append(measure.engine_starts(b, "BenchPass", cfg["starts"], b.engine_app))
         sp.append(measure.plain_sends(b, cfg["starts"]))
     e_rate = statistics.median(x["per_s"] for x in se)
     p_rate = statistics.median(x["per_s"] for x in sp)
@@ -188,7 +194,7 @@ def _run_all(b: measure.Bench, cfg: dict[str, Any]) -> dict[str, Any]:
     from bench.profile import profile_hops
 
     c.create_state_machine("BenchProfile", wl.task_chain(cfg["profile_hops"]))
-    out["profile"] = profile_hops(b.redis_url, b.plain, "BenchProfile", cfg["profile_hops"])
+    out["profile"] = profile_hops(b.redis_url, b.engine_app, "BenchProfile", cfg["profile_hops"])
     return out
 
 

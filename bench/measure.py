@@ -23,9 +23,9 @@ from celery import Celery
 from bench import plain as plain_mod
 from bench import workloads as wl
 from bench.procs import CpuMeter, RssSampler, WorkerProcess, wait_until
-from engine.celery_app import STEP_TASK
+from engine.celery_app import CeleryDispatcher
 from engine.client import Client
-from engine.runtime.messages import Message, display_name
+from engine.runtime.messages import Message
 from engine.store.base import TERMINAL
 from engine.store.redis_store import RedisStore
 
@@ -42,6 +42,12 @@ class Bench:
     engine_worker: WorkerProcess
     plain_worker: WorkerProcess
     redis_pid: int
+
+    @property
+    def engine_app(self) -> Celery:
+        """The Celery app the engine's client publishes with (engine/celery_app.py)."""
+        dispatcher: CeleryDispatcher = self.client.dispatcher  # type: ignore[assignment]
+        return dispatcher.app
 
     def new_key(self, prefix: str) -> str:
         return f"bench:{prefix}:{uuid.uuid4().hex[:10]}"
@@ -257,18 +263,15 @@ def _execution_memory(r: redis.Redis, eid: str) -> tuple[int, int]:
 # --- 5. starting executions from application code -------------------------------------
 
 
-class IdleDispatcher:
-    """Publishes like `CeleryDispatcher` (same task, same options) to a queue nobody
-    consumes, so the start rate is the client's alone."""
+class IdleDispatcher(CeleryDispatcher):
+    """Publishes as the engine does (`CeleryDispatcher`: same task, same options, the
+    engine's app) to a queue nobody consumes, so the start rate is the client's alone."""
 
     def __init__(self, app: Celery) -> None:
-        self.app = app
+        super().__init__(app, lambda handler: IDLE_QUEUE)
 
-    def send(self, message: Message, *, countdown: float = 0.0) -> None:
-        options: dict[str, Any] = {"queue": IDLE_QUEUE, "shadow": display_name(message)}
-        if countdown > 0:
-            options["countdown"] = countdown
-        self.app.send_task(STEP_TASK, args=[message], **options)
+    def queue(self, message: Message) -> str:
+        return IDLE_QUEUE
 
 
 def engine_starts(b: Bench, machine: str, count: int, app: Celery) -> dict[str, Any]:

@@ -3,8 +3,11 @@
     celery -A bench.plain worker -Q bench-plain --concurrency 2     # REDIS_URL set
 
 The app is built by `engine.celery_app.build_app`, so its configuration is the engine's to
-the letter (JSON only, acks_late, reject on worker lost, prefetch 1, task events on). The
-tasks are no-ops; `bench.stamp` records `time.time()` like the engine's `BenchStamp` handler.
+the letter (JSON only, acks_late, reject on worker lost, prefetch 1, task events on), except
+the broker channel: plain Celery gets kombu's stock Redis channel, as a user writing Celery
+chains by hand would; `BENCH_PLAIN_CHANNEL=engine` (`python -m bench --plain-channel
+engine`) gives it the engine's (engine/broker.py) to show what that channel alone is worth.
+The tasks are no-ops; `bench.stamp` records `time.time()` like the engine's `BenchStamp` handler.
 Chains are Celery's own `chain`: each task's return value is the next task's argument.
 """
 
@@ -24,6 +27,8 @@ QUEUE = "bench-plain"
 def make_app(broker_url: str) -> Celery:
     app = build_app(broker_url, name="bench-plain")
     app.conf.task_default_queue = QUEUE
+    if os.environ.get("BENCH_PLAIN_CHANNEL", "stock") == "stock":
+        app.conf.broker_transport = None  # kombu's own choice for the URL
 
     @app.task(name="bench.noop")  # type: ignore[untyped-decorator]
     def noop(previous: Any = None) -> Any:

@@ -52,9 +52,13 @@ def table(results: dict[str, Any]) -> list[str]:
     lines: list[str] = []
     add = lines.append
     m = results["machine"]
+    plain_channel = results["settings"].get("plain_channel", "stock")
     add(f"machine: {m['cpu']}, {m['cores']} cores; Python {m['python']}, Celery {m['celery']}, "
         f"redis-server {results.get('redis_server', '?')}; worker --concurrency "
         f"{results['settings']['concurrency']} (both)")
+    add("broker channel: the engine's (engine/broker.py) for the engine; "
+        + ("kombu's stock one for plain Celery" if plain_channel == "stock"
+           else "the same for plain Celery (--plain-channel engine)"))
     add(f"load average before/after: {results['load_before']} / {results['load_after']}")
     add("")
     add(f"{'benchmark':<46}{'engine':>12}{'plain':>12}{'ratio':>9}")

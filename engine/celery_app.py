@@ -11,12 +11,14 @@ its Task messages routed to `emails`, so its workers scale on their own.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from typing import Any
 
 from celery import Celery
 
+from engine.broker import transport_for
 from engine.handlers import DEFAULT_QUEUE
 from engine.runtime.messages import Message, display_name
 
@@ -44,6 +46,8 @@ def build_app(broker_url: str, *, name: str = "sfn") -> Celery:
         # Unacknowledged messages of a dead worker come back after this; the engine's own
         # leases and outbox recover sooner, so a long value only avoids needless duplicates.
         broker_transport_options={"visibility_timeout": 3600},
+        # One Redis client per kombu channel instead of one per command (engine/broker.py).
+        broker_transport=transport_for(broker_url),
     )
     return app
 
@@ -56,12 +60,30 @@ class CeleryDispatcher:
         self.app = app
         self.queue_of = queue_of
 
+    def queue(self, message: Message) -> str:
+        return self.queue_of(message.get("h")) if message.get("k") == "task" else DEFAULT_QUEUE
+
     def send(self, message: Message, *, countdown: float = 0.0) -> None:
-        queue = self.queue_of(message.get("h")) if message.get("k") == "task" else DEFAULT_QUEUE
-        options: dict[str, Any] = {"queue": queue, "shadow": display_name(message)}
+        options: dict[str, Any] = {
+            "queue": self.queue(message),
+            "shadow": display_name(message),
+            # What Flower shows as the task's arguments: the message as JSON. Given here,
+            # Celery skips its saferepr of the arguments (~0.07 ms of every publish).
+            "argsrepr": _argsrepr(message),
+            "kwargsrepr": "{}",
+        }
         if countdown > 0:
             options["countdown"] = countdown
         self.app.send_task(STEP_TASK, args=[message], **options)
+
+
+_encode = json.JSONEncoder(separators=(", ", ": "), ensure_ascii=False).encode
+
+
+def _argsrepr(message: Message) -> str:
+    """The message as Flower lists a task's arguments (Celery cuts its own at 1,024)."""
+    text = _encode([message])
+    return text if len(text) <= 1024 else text[:1020] + "...]"
 
 
 class HandlerQueues:
