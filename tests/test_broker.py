@@ -45,48 +45,47 @@ def test_a_channel_reuses_one_client_until_kombu_replaces_its_pool(redis_url: st
             assert third.ping()
 
 
+def _dispatch(redis_url: str, r: redis.Redis, messages: list[dict[str, Any]]) -> list[Any]:
+    """Send `messages` through the engine's dispatcher to a fresh queue; their envelopes as
+    kombu left them in Redis, in the order sent."""
+    queue = "test-broker-dispatch"
+    r.delete(queue)
+    dispatcher = CeleryDispatcher(build_app(redis_url), lambda handler: queue)
+    for message in messages:
+        dispatcher.send(message)
+    raw = r.lrange(queue, 0, -1)
+    r.delete(queue)
+    return [json.loads(item) for item in reversed(raw)]  # type: ignore[arg-type]  # LPUSH
+
+
 def test_dispatched_messages_are_celery_messages_with_the_engine_message_as_argsrepr(
     redis_url: str, redis_client: redis.Redis
 ) -> None:
-    app = build_app(redis_url)
-    queue = "test-broker-dispatch"
-    redis_client.delete(queue)
-    dispatcher = CeleryDispatcher(app, lambda handler: queue)
     sent = [
         {"k": "task", "x": f"e{i}", "r": "0", "v": i, "a": 0, "h": "Echo", "s": "Ship",
          "m": "Orders", "note": "é" * 10}
         for i in range(30)
     ]
-    for message in sent:
-        dispatcher.send(message)
-    raw = redis_client.lrange(queue, 0, -1)
-    assert len(raw) == len(sent)
+    envelopes = _dispatch(redis_url, redis_client, sent)
+    assert len(envelopes) == len(sent)
     received: list[dict[str, Any]] = []
-    for item in reversed(raw):  # LPUSH: the newest first
-        envelope = json.loads(item)
+    for envelope in envelopes:
         headers = envelope["headers"]
         assert headers["task"] == STEP_TASK
         assert headers["shadow"] == "Orders.Ship"
-        body = json.loads(base64.b64decode(envelope["body"]))
-        args, kwargs, _embed = body
+        args, kwargs, _embed = json.loads(base64.b64decode(envelope["body"]))
         assert kwargs == {}
         assert json.loads(headers["argsrepr"]) == args
         assert headers["kwargsrepr"] == "{}"
         received.append(args[0])
     assert received == sent
-    redis_client.delete(queue)
 
 
 def test_a_long_message_has_a_cut_argsrepr_and_a_whole_body(
     redis_url: str, redis_client: redis.Redis
 ) -> None:
-    app = build_app(redis_url)
-    queue = "test-broker-long"
-    redis_client.delete(queue)
     message = {"k": "task", "x": "e1", "r": "0", "v": 0, "a": 0, "m": "M", "pad": "x" * 5000}
-    CeleryDispatcher(app, lambda handler: queue).send(message)
-    envelope = json.loads(redis_client.lindex(queue, 0))  # type: ignore[arg-type]
+    (envelope,) = _dispatch(redis_url, redis_client, [message])
     assert len(envelope["headers"]["argsrepr"]) <= 1024
     assert envelope["headers"]["argsrepr"].endswith("...]")
     assert json.loads(base64.b64decode(envelope["body"]))[0] == [message]
-    redis_client.delete(queue)
