@@ -145,8 +145,10 @@ class _Runner:
     def settled(self, tr: Transition) -> dict[str, Any] | None:
         """The response once the state is done with; None while it still needs input."""
         response: dict[str, Any]
-        if tr.retrying:
-            error, cause = self.last_error
+        if tr.retried is not None:
+            # The handler's or the mock's own error as it reported it; else (the state's
+            # input could not be built) the error the interpreter raised.
+            error, cause = self.last_error if self.last_error != (None, None) else tr.retried
             response = {"status": "RETRIABLE", "error": error, "cause": cause}
         elif tr.outcome is not None and tr.outcome.status == "FAILED":
             response = {"status": "FAILED", "error": tr.outcome.error, "cause": tr.outcome.cause}

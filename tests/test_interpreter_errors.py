@@ -216,3 +216,129 @@ def test_an_oversized_task_result_is_a_catchable_data_limit_error() -> None:
     )
     assert found.status == "SUCCEEDED"
     assert found.output["Error"] == "States.DataLimitExceeded"
+
+
+def _failing_twice(seen: list[Any]) -> Any:
+    def handler(event: Any, ctx: Any) -> Any:
+        seen.append(event)
+        if len(seen) < 3:
+            raise TaskFailure("Flaky", "not yet")
+        return event
+
+    return handler
+
+
+RETRY_TWICE = [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 1, "MaxAttempts": 2}]
+
+
+def test_a_retry_evaluates_the_parameters_again_with_the_new_retry_count() -> None:
+    # Recorded on AWS (lambda:invoke with Payload.$ "$$" under Retry): each TaskScheduled
+    # shows the attempt's own State.RetryCount, 0, 1, 2, ...
+    seen: list[Any] = []
+    found = run(
+        {
+            "StartAt": "T",
+            "States": {
+                "T": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::lambda:invoke",
+                    "Parameters": {
+                        "FunctionName": "flaky",
+                        "Payload": {"n.$": "$$.State.RetryCount"},
+                    },
+                    "Retry": RETRY_TWICE,
+                    "OutputPath": "$.Payload",
+                    "End": True,
+                }
+            },
+        },
+        {},
+        handlers={"flaky": _failing_twice(seen)},
+    )
+    assert found.status == "SUCCEEDED" and found.output == {"n": 2}
+    assert seen == [{"n": 0}, {"n": 1}, {"n": 2}]
+    scheduled = [
+        json.loads(e["taskScheduledEventDetails"]["parameters"])["Payload"]
+        for e in found.events
+        if e["type"] == "TaskScheduled"
+    ]
+    assert scheduled == [{"n": 0}, {"n": 1}, {"n": 2}]
+    assert found.types.count("TaskStateEntered") == 1
+
+
+def test_a_retry_evaluates_jsonata_arguments_again() -> None:
+    seen: list[Any] = []
+    found = run(
+        {
+            "QueryLanguage": "JSONata",
+            "StartAt": "T",
+            "States": {
+                "T": {
+                    "Type": "Task",
+                    "Resource": lambda_arn("flaky"),
+                    "Arguments": {"n": "{% $states.context.State.RetryCount %}"},
+                    "Retry": RETRY_TWICE,
+                    "End": True,
+                }
+            },
+        },
+        {},
+        handlers={"flaky": _failing_twice(seen)},
+    )
+    assert found.status == "SUCCEEDED"
+    assert seen == [{"n": 0}, {"n": 1}, {"n": 2}]
+
+
+def test_an_error_building_a_retried_tasks_input_is_retried_then_caught_or_failed() -> None:
+    # The Task is never scheduled: its Parameters fail on every attempt. The error still
+    # goes through Retry (MaxAttempts 1) and then Catch, or fails the execution; it used to
+    # stop the engine when the retry looked for the task it had never built.
+    def machine(catch: bool) -> dict[str, Any]:
+        task: dict[str, Any] = {
+            "Type": "Task",
+            "Resource": lambda_arn("echo"),
+            "Parameters": {"v.$": "States.ArrayGetItem($.arr, 9)"},
+            "Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 1, "MaxAttempts": 1}],
+            "End": True,
+        }
+        if not catch:
+            return {"StartAt": "T", "States": {"T": task}}
+        task["Catch"] = [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}]
+        return {"StartAt": "T", "States": {"T": task, "Caught": {"Type": "Pass", "End": True}}}
+
+    calls: list[Any] = []
+    handlers = {"echo": lambda event, ctx: calls.append(event) or event}
+    failed = run(machine(catch=False), {"arr": [1]}, handlers=handlers)
+    assert failed.status == "FAILED" and failed.error == "States.IntrinsicFailure"
+    assert "index 9 is out of bounds" in (failed.cause or "")
+    caught = run(machine(catch=True), {"arr": [1]}, handlers=handlers)
+    assert caught.status == "SUCCEEDED"
+    assert caught.output["Error"] == "States.IntrinsicFailure"
+    assert calls == []
+    for found in (failed, caught):
+        assert "LambdaFunctionScheduled" not in found.types
+        assert found.types.count("TaskStateEntered") == 1
+
+
+def test_a_branch_fail_without_error_fails_the_execution_without_error() -> None:
+    # Recorded on AWS (a Map whose iteration is a bare Fail): ExecutionFailed has empty
+    # details, as for a top-level Fail; not an empty error name.
+    iteration = {"StartAt": "F", "States": {"F": {"Type": "Fail"}}}
+    for state in (
+        {"Type": "Map", "ItemProcessor": iteration, "End": True},
+        {"Type": "Parallel", "Branches": [iteration], "End": True},
+    ):
+        found = run({"StartAt": "S", "States": {"S": state}}, [1])
+        assert found.status == "FAILED" and found.error is None and found.cause is None
+        assert found.events[-1]["executionFailedEventDetails"] == {}
+
+
+def test_error_and_cause_paths_to_non_strings_give_json_text() -> None:
+    found = run(
+        {
+            "StartAt": "F",
+            "States": {"F": {"Type": "Fail", "ErrorPath": "$.e", "CausePath": "$.c"}},
+        },
+        {"e": [1, "a"], "c": {"x": True}},
+    )
+    assert (found.error, found.cause) == ('[1,"a"]', '{"x":true}')

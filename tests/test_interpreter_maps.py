@@ -134,3 +134,64 @@ def test_parallel_results_follow_branch_order() -> None:
         },
     )
     assert found.output == {"all": [0, 1, 2]}
+
+
+# --- siblings of a failed branch or iteration -------------------------------------------
+
+WAIT_LONG = {"StartAt": "Hold", "States": {"Hold": {"Type": "Wait", "Seconds": 50, "End": True}}}
+FAIL_NOW = {"StartAt": "Boom", "States": {"Boom": {"Type": "Fail", "Error": "E", "Cause": "c"}}}
+
+
+def test_a_failed_branch_aborts_its_running_siblings_with_their_events() -> None:
+    # AWS (reference 7.7): the other branches are aborted; a branch in a Wait closes it with
+    # WaitStateAborted, before the Parallel fails. The aborted Wait never completes.
+    found = run(
+        {"StartAt": "P", "States": {"P": {"Type": "Parallel", "Branches": [WAIT_LONG, FAIL_NOW],
+                                          "End": True}}},
+        {},
+    )
+    assert found.status == "FAILED" and found.error == "E"
+    assert found.types == [
+        "ExecutionStarted", "ParallelStateEntered", "ParallelStateStarted",
+        "WaitStateEntered", "FailStateEntered", "WaitStateAborted",
+        "ParallelStateFailed", "ExecutionFailed",
+    ]
+
+
+def test_a_failed_iteration_aborts_the_running_ones_and_a_caught_map_moves_on() -> None:
+    # Item 0 waits, item 1 fails: iteration 0 is aborted (its Wait, then the iteration).
+    found = run(
+        {
+            "StartAt": "M",
+            "States": {
+                "M": {
+                    "Type": "Map",
+                    "ItemProcessor": {
+                        "StartAt": "Which",
+                        "States": {
+                            "Which": {"Type": "Choice", "Default": "Hold",
+                                      "Choices": [{"Variable": "$", "NumericEquals": 1,
+                                                   "Next": "Boom"}]},
+                            "Hold": WAIT_LONG["States"]["Hold"],
+                            "Boom": FAIL_NOW["States"]["Boom"],
+                        },
+                    },
+                    "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "After"}],
+                    "End": True,
+                },
+                "After": {"Type": "Pass", "End": True},
+            },
+        },
+        [0, 1],
+    )
+    assert found.status == "SUCCEEDED"
+    types = found.types
+    failed = types.index("MapIterationFailed")
+    assert types[failed + 1 : failed + 4] == ["WaitStateAborted", "MapIterationAborted",
+                                              "MapStateFailed"]
+    aborted = found.events[failed + 2]["mapIterationAbortedEventDetails"]
+    assert aborted == {"name": "M", "index": 0}
+    # The aborted iteration's timer fires later (the inline runner runs every timer) and
+    # changes nothing: its Wait never exits.
+    assert "WaitStateExited" not in types
+    assert types[-3:] == ["PassStateEntered", "PassStateExited", "ExecutionSucceeded"]

@@ -322,3 +322,22 @@ def test_a_child_start_is_read_in_one_go(store: Store) -> None:
     store.commit("M:e1", Commit(writes=[DocWrite("run", "0/j/1", 0, {}, "ready", 0)]))
     assert store.load_child_start("M:e1", "0/j/1", "j", 1).exists
     assert store.load_child_start("M:e1", "0/j/2", "nope", 2).join is None
+
+
+def test_unfinished_children_are_the_started_ones_without_a_result(store: Store) -> None:
+    create(store)
+    store.commit(
+        "M:e1",
+        Commit(
+            writes=[
+                DocWrite("join", "j", 0, {"status": "running"}, "running"),
+                *(DocWrite("run", f"j/{i}", 0, {"run": f"j/{i}"}, "task", 0) for i in range(3)),
+            ]
+        ),
+    )
+    # j/3 was launched but has not started (no document); j/1 finished (a result).
+    store.commit("M:e1", Commit(writes=[DocWrite("run", "j/0", 1, {"run": "j/0", "n": 2})],
+                                results={"j": {1: "done"}}))
+    found = store.load_unfinished_children("M:e1", "j", 4)
+    assert found == [(0, 2, {"run": "j/0", "n": 2}), (2, 1, {"run": "j/2"})]
+    assert store.load_unfinished_children("M:e1", "j", 0) == []

@@ -64,6 +64,19 @@ def test_retriable_and_caught_errors() -> None:
     assert json.loads(exhausted["output"]) == {"Error": "Oops", "Cause": "why"}
 
 
+def test_a_retriable_error_in_the_tasks_own_fields_reports_its_error_and_cause() -> None:
+    # No handler runs: the Parameters fail. RETRIABLE still names the error, as for a mock.
+    definition = {
+        **TASK,
+        "Parameters": {"FunctionName": "fn", "Payload.$": "States.ArrayGetItem($.a, 5)"},
+        "Retry": [{"ErrorEquals": ["States.ALL"]}],
+    }
+    found = _call(definition, {"a": [1]}, mock={"result": "{}"})
+    assert found["status"] == "RETRIABLE"
+    assert found["error"] == "States.IntrinsicFailure"
+    assert "index 5 is out of bounds" in found["cause"]
+
+
 def test_uncaught_failure_and_choice() -> None:
     failed = _call({"Type": "Fail", "Error": "E", "Cause": "C"}, {})
     assert failed == {"status": "FAILED", "error": "E", "cause": "C"}

@@ -141,8 +141,10 @@ class ChildStates(TaskStates):
         if isinstance(occ, ChildrenFailed):
             if distributed:
                 self.emit(h.plain(self.ts, "MapRunFailed"))
+            # A Fail state without Error in a branch leaves no error: AWS's ExecutionFailed
+            # then has empty details, as for a top-level Fail (recorded).
             return self.handle_error(
-                occ.error or "", occ.cause, failed_events=(f"{prefix}StateFailed",)
+                occ.error, occ.cause, failed_events=(f"{prefix}StateFailed",)
             )
         if distributed:
             self.emit(h.plain(self.ts, "MapRunSucceeded"))

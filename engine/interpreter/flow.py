@@ -132,14 +132,24 @@ class FlowStates(StepBase):
         return self.next_of(state, output)
 
 
-def _string_field(path: str, field: str, raw: Any, env: df.Env) -> Any:
-    """ErrorPath/CausePath: a reference path or an intrinsic function."""
+def _string_field(path: str, field: str, raw: Any, env: df.Env) -> str | None:
+    """ErrorPath/CausePath: a reference path or an intrinsic function. AWS documents that
+    it must select a string; anything else becomes its JSON text here (a guess: nothing
+    recorded shows what AWS does with one), never a Python repr."""
     from engine.asl import intrinsics
 
     if intrinsics.is_intrinsic(path):
-        return intrinsics.evaluate(
+        value = intrinsics.evaluate(
             path, raw, context=env.context, variables=env.variables, rng=env.rng, field=field
         )
+    else:
+        value = _path_value(path, field, raw, env)
+    if value is None or isinstance(value, str):
+        return value
+    return h.to_json_text(value)
+
+
+def _path_value(path: str, field: str, raw: Any, env: df.Env) -> Any:
     try:
         return jsonpath.get_path(path, raw, context=env.context, variables=env.variables)
     except jsonpath.PathNotFound:

@@ -35,7 +35,7 @@ from engine.interpreter import history as h
 from engine.interpreter.children import ChildStates
 from engine.interpreter.dataflow import value_bytes
 from engine.interpreter.flow import FlowStates
-from engine.interpreter.step import STOP, Next
+from engine.interpreter.step import ABORTABLE, Next
 from engine.interpreter.types import (
     ROOT_RUN,
     ChildrenFailed,
@@ -130,6 +130,28 @@ def task_started_event(doc: RunDoc, timestamp: str) -> dict[str, Any]:
     return h.event(
         timestamp, "TaskStarted", "taskStartedEventDetails", resourceType=rtype, resource=res
     )
+
+
+def abort_child(
+    machine: StateMachine, doc: RunDoc, timestamp: str
+) -> tuple[RunDoc, list[dict[str, Any]]] | None:
+    """A branch or iteration still running when a sibling failed its Parallel or Map:
+    the events AWS logs as it stops it (the state it is in closes as `<Type>StateAborted`
+    for a Task, Wait, Parallel or Map; a Map iteration adds MapIterationAborted) and its
+    snapshot, done. None when there is nothing to stop (it has finished, or it is a
+    DISTRIBUTED Map's iteration, whose events stay out of the history)."""
+    if doc.get("phase") in ("new", "done") or doc.get("quiet"):
+        return None
+    events: list[dict[str, Any]] = []
+    states, _ = scope_states(machine, doc["scope"])
+    state = states.get(doc.get("state") or "")
+    if state is not None and state.type in ABORTABLE:
+        events.append(h.plain(timestamp, f"{state.type}StateAborted"))
+    parent = doc["parent"]
+    if parent["kind"] == "map":
+        events.append(h.map_iteration(timestamp, "Aborted", parent["state"], parent["index"]))
+    stopped = {**doc, "phase": "done", "state": None, "aborted": True, "outbox": []}
+    return stopped, events
 
 
 def scope_states(machine: StateMachine, scope: list[list[Any]]) -> tuple[Any, str]:
@@ -243,14 +265,15 @@ class _Step(FlowStates, ChildStates):
             return self.leave_wait(state)
         if occ.kind == "task_timeout":
             return self.task_timed_out(state)
-        # A retry: schedule the same work again. AWS re-emits the scheduling event but
-        # never a second *StateEntered.
+        # A retry: do the state's work again. AWS re-emits the scheduling event but never a
+        # second *StateEntered, and evaluates a Task's fields again: its Parameters see the
+        # new $$.State.RetryCount (recorded), and an error in them (an intrinsic failing, a
+        # JSONata expression undefined) goes through Retry and Catch again rather than
+        # leaving a task that was never built.
         self.doc["attempt"] += 1
         if isinstance(state, TaskState):
-            ref = resources.parse_resource(state.resource)
-            assert ref is not None
-            self.schedule_task(state, ref)
-            return STOP
+            self.doc.pop("task", None)
+            return self.enter_task(state, self.doc["input"])
         if isinstance(state, ParallelState):
             return self.start_parallel(state, self.doc["input"])
         return self.start_map(state, self.doc["input"])
@@ -269,6 +292,7 @@ _ENTER: dict[type, Any] = {
 
 
 __all__ = [
+    "abort_child",
     "advance",
     "child_template",
     "new_child_doc",

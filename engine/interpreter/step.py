@@ -25,8 +25,8 @@ from engine.interpreter import jsonata_flow as jf
 from engine.interpreter.retry import find_catcher, find_retrier, retry_delay
 from engine.interpreter.types import Ctx, Outcome, RunDoc, StartTimer, Transition
 
-#: State types with a *StateAborted event.
-_ABORTABLE: Final = frozenset({"Task", "Wait", "Parallel", "Map"})
+#: States whose run, stopped in them, closes them with a `<Type>StateAborted` event.
+ABORTABLE: Final = frozenset({"Task", "Wait", "Parallel", "Map"})
 #: Errors whose cause AWS prefixes with the state and the id of its *StateEntered event.
 _PREFIXED: Final = frozenset({errors.RUNTIME, errors.QUERY_EVALUATION_ERROR})
 
@@ -232,7 +232,7 @@ class StepBase:
                         {"retryBackoffIntervalSeconds": int(delay), "retryIndex": index},
                     )
                     self.tr.commands.append(StartTimer("retry", self.doc["attempt"], delay))
-                    self.tr.retrying = True
+                    self.tr.retried = (error, cause)
                     return None
                 self.inspect("errorDetails", {"retryIndex": index})
             for event_type in failed_events:
@@ -259,7 +259,8 @@ class StepBase:
         cause: str | None,
         output_cause: str | None,
     ) -> Next | None:
-        error_output: dict[str, Any] = {"Error": error}
+        # A branch's Fail without Error is caught as the empty name (States.ALL matches it).
+        error_output: dict[str, Any] = {"Error": error if error is not None else ""}
         if cause is not None or output_cause is not None:
             error_output["Cause"] = cause if cause is not None else output_cause
         self.tr.caught = (error, cause)
@@ -295,7 +296,7 @@ class StepBase:
         parent = self.doc.get("parent")
         if parent is not None and parent["kind"] == "parallel" and state is not None:
             # AWS closes the state a failed branch stopped in (e.g. TaskStateAborted).
-            if state.type in _ABORTABLE:
+            if state.type in ABORTABLE:
                 self.emit(h.plain(self.ts, f"{state.type}StateAborted"))
         self.doc.update(phase="done", state=None)
         self.doc["outcome"] = {"status": "FAILED", "error": error, "cause": cause}

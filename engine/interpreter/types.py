@@ -238,7 +238,7 @@ class Transition:
     applied: bool = True
     #: TestState's inspectionData (only when `Ctx.inspect`).
     inspection: dict[str, Any] | None = None
-    #: The state's error was given to a Retrier (TestState: RETRIABLE).
-    retrying: bool = False
+    #: The state's error was given to a Retrier: (error, cause) (TestState: RETRIABLE).
+    retried: tuple[str | None, str | None] | None = None
     #: The state's error was caught: (error, cause) (TestState: CAUGHT_ERROR).
     caught: tuple[str | None, str | None] | None = None

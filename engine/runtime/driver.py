@@ -25,6 +25,7 @@ from engine.asl.loader import load
 from engine.asl.model import StateMachine
 from engine.handlers import DEFAULT_QUEUE, Invocation, Registry, TaskContext, invoke
 from engine.interpreter import (
+    abort_child,
     advance,
     child_template,
     new_child_doc,
@@ -375,6 +376,8 @@ class Driver:
             new_join["cause"] = parent_occurrence.cause
         commit.writes.append(DocWrite("join", join, join_version, new_join, new_join["status"]))
         commit.results[join] = {parent["index"]: result_of(tr.outcome)}
+        if isinstance(parent_occurrence, ChildrenFailed):
+            self._abort_siblings(eid, join, join_doc, parent["index"], commit, now, record)
         sm = record.state_machine_name
         entries = [self._child_start(eid, join, i, now, sm) for i in launch]
         if parent_occurrence is not None:
@@ -384,6 +387,34 @@ class Driver:
             )
             entries.append(self._entry(msg, now))
         return entries
+
+    def _abort_siblings(
+        self,
+        eid: str,
+        join: str,
+        join_doc: dict[str, Any],
+        failed_index: int,
+        commit: Commit,
+        now: float,
+        record: ExecutionRecord,
+    ) -> None:
+        """This child failed its Parallel or Map: stop the siblings still running in the
+        same commit, with their *Aborted events, their snapshots done and their pending
+        messages consumed. Each is written under compare-and-set: a sibling that moved
+        meanwhile makes the commit conflict, and the step builds it again from fresh
+        reads. (Without this, a sibling stops at its next commit, silently.)"""
+        machine = self._machine(record.definition_sha)
+        timestamp = iso_timestamp(now)
+        for index, version, doc in self.store.load_unfinished_children(
+            eid, join, join_doc["launched"]
+        ):
+            stopped = None if index == failed_index else abort_child(machine, doc, timestamp)
+            if stopped is None:
+                continue
+            sibling, events = stopped
+            commit.writes.append(DocWrite("run", doc["run"], version, sibling, "done"))
+            commit.events.extend(events)
+            commit.outbox_remove.extend(doc.get("outbox", []))
 
     def _join_occurrence(self, eid: str, join: str) -> Occurrence | None:
         loaded = self.store.load_join(eid, join)

@@ -186,6 +186,18 @@ class MemoryStore:
         raw = self._executions[eid].hashes.get(f"res:{join}", {})
         return [json.loads(raw[str(i)]) if str(i) in raw else None for i in range(count)]
 
+    def load_unfinished_children(
+        self, eid: str, join: str, launched: int
+    ) -> list[tuple[int, int, dict[str, Any]]]:
+        x = self._executions[eid]
+        finished = x.hashes.get(f"res:{join}", {})
+        found = []
+        for i in range(launched):
+            d = x.docs.get(("run", f"{join}/{i}"))
+            if str(i) not in finished and d is not None:
+                found.append((i, d["v"], json.loads(d["d"])))
+        return found
+
     def claim_task(
         self,
         eid: str,

@@ -298,6 +298,23 @@ class RedisStore:
         raw = self.r.hgetall(keys.results(eid, join))
         return [json.loads(raw[str(i)]) if str(i) in raw else None for i in range(count)]
 
+    def load_unfinished_children(
+        self, eid: str, join: str, launched: int
+    ) -> list[tuple[int, int, dict[str, Any]]]:
+        # Two round trips: which children have a result, then the others' documents.
+        finished = {int(i) for i in self.r.hkeys(keys.results(eid, join))}
+        indexes = [i for i in range(launched) if i not in finished]
+        if not indexes:
+            return []
+        pipe = self.r.pipeline(transaction=False)
+        for i in indexes:
+            pipe.hmget(keys.run(eid, f"{join}/{i}"), "v", "d")
+        found = []
+        for i, (version, doc) in zip(indexes, pipe.execute(), strict=True):
+            if version is not None:
+                found.append((i, int(version), json.loads(doc)))
+        return found
+
     def claim_task(
         self,
         eid: str,
