@@ -195,3 +195,17 @@ def test_a_failed_iteration_aborts_the_running_ones_and_a_caught_map_moves_on() 
     # changes nothing: its Wait never exits.
     assert "WaitStateExited" not in types
     assert types[-3:] == ["PassStateEntered", "PassStateExited", "ExecutionSucceeded"]
+
+
+def test_a_branch_aborted_inside_its_own_parallel_stops_that_parallels_branches_too() -> None:
+    inner = {"StartAt": "Inner", "States": {"Inner": {"Type": "Parallel", "Branches": [WAIT_LONG],
+                                                      "End": True}}}
+    found = run(
+        {"StartAt": "P", "States": {"P": {"Type": "Parallel", "Branches": [inner, FAIL_NOW],
+                                          "End": True}}},
+        {},
+    )
+    assert found.status == "FAILED"
+    assert found.types[-3:] == ["ParallelStateAborted", "ParallelStateFailed", "ExecutionFailed"]
+    # The inner branch's Wait, whose timer the inline runner fires later, logs nothing.
+    assert "WaitStateExited" not in found.types

@@ -290,9 +290,10 @@ class Driver:
             DocWrite("run", run, loaded.version, doc, doc.get("phase", ""), doc.get("attempt", 0))
         )
         parent_join = (doc.get("parent") or {}).get("join")
-        if parent_join is not None and tr.outcome is None:
-            # A branch or iteration moves on only while its Parallel/Map still waits for
-            # it: once a sibling failed the join (or the parent moved on), it is aborted.
+        if parent_join is not None:
+            # A branch or iteration moves on (or ends) only while its Parallel/Map still
+            # waits for it: once a sibling failed the join (or the parent was aborted), it
+            # is aborted too, and its steps are refused.
             commit.joins_running.append(parent_join)
         if tr.outcome is not None:
             parent = doc.get("parent")
@@ -415,6 +416,13 @@ class Driver:
             commit.writes.append(DocWrite("run", doc["run"], version, sibling, "done"))
             commit.events.extend(events)
             commit.outbox_remove.extend(doc.get("outbox", []))
+            nested = doc.get("join") if doc.get("phase") == "children" else None
+            loaded = self.store.load_join(eid, nested) if nested else None
+            if nested and loaded is not None and loaded[1]["status"] == "running":
+                # The sibling's own Parallel/Map: its children stop at their next commit
+                # (they commit only while their join runs) and start no more.
+                aborted = {**loaded[1], "status": "aborted"}
+                commit.writes.append(DocWrite("join", nested, loaded[0], aborted, "aborted"))
 
     def _join_occurrence(self, eid: str, join: str) -> Occurrence | None:
         loaded = self.store.load_join(eid, join)
