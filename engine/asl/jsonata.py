@@ -12,7 +12,8 @@ with JSONata"; ASL spec, "JSONata Concepts"):
   are the only bindings; the top-level ``$`` (the context item) is undefined;
 * an *undefined* result is an error (JSON has no undefined), as is a function value;
 * functions ``$partition``, ``$range``, ``$hash``, ``$random([seed])``, ``$uuid``,
-  ``$parse``; their integer parameters are rounded down; ``$eval`` is not available;
+  ``$parse``; their integer parameters are rounded down; ``$eval`` is not available
+  (engine/asl/jsonata_functions.py);
 * every failure is ``States.QueryEvaluationError`` with AWS's cause texts (recorded):
 
     The JSONata expression '<expr>' specified for the field '<field>' returned nothing (undefined).
@@ -45,24 +46,26 @@ Error texts: jsonata-python words its messages like jsonata-java (substitutions 
 
 from __future__ import annotations
 
-import contextvars
 import functools
-import hashlib
-import inspect
 import json
 import math
 import random
 import re
-import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from jsonata import JException, Jsonata, Signature, Utils
-from jsonata import functions as _jsonata_functions
+from jsonata import JException, Jsonata, Utils
 
 from engine.asl import errors, jsonpath
 from engine.asl.failure import StatesFailure
+from engine.asl.jsonata_functions import (
+    FUNCTIONS_FRAME,
+    RUNTIME,
+    FunctionError,
+    Runtime,
+    to_jsonata,
+)
 
 __all__ = [
     "MISSING",
@@ -91,16 +94,6 @@ _NONE: Final = Utils.NONE
 #: legitimate expression over a 256 KiB payload stays far below it).
 MAX_STEPS: Final = 1_000_000
 
-#: Items `$range` may produce (the limit of its intrinsic twin, States.ArrayRange).
-MAX_RANGE_ITEMS: Final = 1000
-
-_HASHES: Final = {
-    "MD5": "md5",
-    "SHA-1": "sha1",
-    "SHA-256": "sha256",
-    "SHA-384": "sha384",
-    "SHA-512": "sha512",
-}
 
 
 # --- the JSONata string form ------------------------------------------------------------
@@ -183,27 +176,11 @@ class QueryEvaluationFailure(StatesFailure):
         self.state_name = state_name
 
 
-class _FunctionError(Exception):
-    """Raised by the Step Functions functions; reported like a JSONata error."""
-
-
 class _Unsupported(Exception):
     """A result holds a value JSON cannot carry (a function, a regex)."""
 
 
 # --- values across the library boundary -------------------------------------------------
-
-
-def _to_jsonata(value: Any) -> Any:
-    """A JSON value as the library wants it: JSON null is its NULL_VALUE (its None means
-    undefined). Containers are copied, so nothing the library does reaches the caller."""
-    if value is None:
-        return _NULL
-    if isinstance(value, dict):
-        return {k: _to_jsonata(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_to_jsonata(v) for v in value]
-    return value
 
 
 def _from_jsonata(value: Any) -> Any:
@@ -314,173 +291,6 @@ def parse_message(expression_text: str) -> str | None:
     return None if compiled.error is None else _message(compiled.error)
 
 
-# --- the Step Functions functions ---------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Runtime:
-    """What the impure-looking functions read during one evaluation."""
-
-    rng: random.Random
-    now_millis: int
-
-
-_RUNTIME: Final[contextvars.ContextVar[_Runtime]] = contextvars.ContextVar("sfn_jsonata_runtime")
-
-
-def _floor(value: Any) -> int:
-    """AWS: "functions that require integer values as parameters will automatically round
-    down any non-integer numbers provided"."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise _FunctionError(f"Expected a number but was: {jsonpath.compact_json(value)}")
-    return math.floor(value)
-
-
-def _fn_partition(array: Any, size: Any) -> Any:
-    if array is None or size is None:
-        return None  # JSONata: undefined in, undefined out
-    chunk = _floor(size)
-    if chunk <= 0:
-        raise _FunctionError(f"The chunk size must be a positive integer but was: {chunk}")
-    items = list(array)
-    # A plain array, not a sequence: AWS keeps [[0]] for $partition([0], 1) [obs].
-    return [items[i : i + chunk] for i in range(0, len(items), chunk)]
-
-
-def _fn_range(start: Any, end: Any, step: Any) -> Any:
-    if start is None or end is None or step is None:
-        return None
-    first, last, delta = _floor(start), _floor(end), _floor(step)
-    if delta == 0:
-        raise _FunctionError("The step must not be zero")
-    values = range(first, last + (1 if delta > 0 else -1), delta)  # the end is inclusive
-    if len(values) > MAX_RANGE_ITEMS:
-        raise _FunctionError(
-            f"The range must have at most {MAX_RANGE_ITEMS} elements but would have {len(values)}"
-        )
-    # A sequence: JSONata unwraps a singleton, and AWS returns 1 for $range(1, 9, 9) [obs].
-    return Utils.create_sequence_from_iter(values)
-
-
-def _fn_hash(data: Any, algorithm: Any) -> Any:
-    if data is None or algorithm is None:
-        return None
-    name = _HASHES.get(algorithm)
-    if name is None:
-        raise _FunctionError(
-            f"The hash algorithm must be one of {', '.join(_HASHES)} but was: {algorithm}"
-        )
-    return hashlib.new(name, str(data).encode()).hexdigest()
-
-
-def _java_random_double(seed: int) -> float:
-    """`new java.util.Random(seed).nextDouble()`: AWS runs on the JVM, so a seeded
-    ``$random`` most plausibly draws Java's sequence (the corpus masks the value)."""
-    mask = (1 << 48) - 1
-    state = (seed ^ 0x5DEECE66D) & mask
-
-    def next_bits(bits: int) -> int:
-        nonlocal state
-        state = (state * 0x5DEECE66D + 0xB) & mask
-        return state >> (48 - bits)
-
-    return ((next_bits(26) << 27) + next_bits(27)) * (1.0 / (1 << 53))
-
-
-def _fn_random(seed: Any) -> Any:
-    if seed is None:
-        return _RUNTIME.get().rng.random()
-    return _java_random_double(_floor(seed))
-
-
-def _fn_uuid() -> Any:
-    return str(uuid.UUID(int=_RUNTIME.get().rng.getrandbits(128), version=4))
-
-
-def _fn_parse(text: Any) -> Any:
-    if text is None:
-        return None
-    try:
-        parsed = json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        raise _FunctionError(f"The string cannot be parsed as JSON: {exc}") from None
-    return _to_jsonata(parsed)
-
-
-def _fn_now(picture: Any, timezone: Any) -> Any:
-    millis = _RUNTIME.get().now_millis
-    return _jsonata_functions.Functions.datetime_from_millis(millis, picture, timezone)
-
-
-def _fn_millis() -> Any:
-    return _RUNTIME.get().now_millis
-
-
-def _fn_shuffle(array: Any) -> Any:
-    if array is None:
-        return None
-    items = list(array)
-    _RUNTIME.get().rng.shuffle(items)
-    return items
-
-
-def _fn_number(value: Any) -> Any:
-    """The library's ``$number``, with a string that is no number failing as JSONata fails
-    (D3030 "Unable to cast value to a number") rather than with a Python ValueError."""
-    if value is _NULL:
-        raise JException("T0410", -1, 1, "number")
-    try:
-        found = _jsonata_functions.Functions.number(value)
-    except (ValueError, OverflowError):
-        raise JException("D3030", -1, value) from None
-    # As the library does for its own natives: 12.0 -> 12, infinity -> D1001.
-    return found if found is None else Utils.convert_number(found)
-
-
-class _Function(Jsonata.JFunction):  # type: ignore[misc]
-    """A function the library calls like its own natives (signature-checked first)."""
-
-    def __init__(self, name: str, signature: str, implementation: Callable[..., Any]) -> None:
-        super().__init__(None, None)
-        self.function_name = name
-        self.signature = Signature(signature, name)
-        self._implementation = implementation
-        self._arity = len(inspect.signature(implementation).parameters)
-
-    def call(self, input: Any, args: Any) -> Any:  # noqa: A002 - the library's name
-        supplied = list(args or [])[: self._arity]
-        supplied += [None] * (self._arity - len(supplied))
-        return self._implementation(*supplied)
-
-    def get_number_of_args(self) -> int:
-        return self._arity
-
-
-def _functions_frame() -> Any:
-    """Builtins as Step Functions offers them: the library's, plus AWS's six, with the
-    clock and randomness redirected, and `$eval` gone (an undefined name: calling it
-    fails like any non-function, "T1006: Attempted to invoke a non-function")."""
-    frame = Jsonata.Frame(Jsonata.static_frame)
-    for name, signature, implementation in (
-        ("partition", "<an:a>", _fn_partition),
-        ("range", "<nnn:a>", _fn_range),
-        ("hash", "<ss:s>", _fn_hash),
-        ("random", "<n?:n>", _fn_random),
-        ("uuid", "<:s>", _fn_uuid),
-        ("parse", "<s:x>", _fn_parse),
-        ("now", "<s?s?:s>", _fn_now),
-        ("millis", "<:n>", _fn_millis),
-        ("shuffle", "<a:a>", _fn_shuffle),
-        ("number", "<(nsb)-:n>", _fn_number),
-    ):
-        frame.bind(name, _Function(name, signature, implementation))
-    frame.bind("eval", None)
-    return frame
-
-
-_FUNCTIONS_FRAME: Final = _functions_frame()
-
-
 # --- evaluation -------------------------------------------------------------------------------
 
 
@@ -495,7 +305,7 @@ class _Budget:
     def __call__(self, expr: Any, input: Any, environment: Any) -> None:  # noqa: A002
         self.steps += 1
         if self.steps > MAX_STEPS:
-            raise _FunctionError(
+            raise FunctionError(
                 f"Evaluation stopped after {MAX_STEPS} steps. Check for infinite loop"
             )
 
@@ -506,7 +316,7 @@ class _Frame(Jsonata.Frame):  # type: ignore[misc]
     inside the expression (``$x := 1``) land in this frame only."""
 
     def __init__(self, scope: Scope) -> None:
-        super().__init__(_FUNCTIONS_FRAME)
+        super().__init__(FUNCTIONS_FRAME)
         self._scope = scope
         self.bindings["$"] = None
         self.bindings["__evaluate_entry"] = _Budget()
@@ -626,7 +436,7 @@ class Scope:
             raise self.failure(
                 f"{said} threw an error during evaluation. {_error_text(compiled.error)}", field
             )
-        token = _RUNTIME.set(_Runtime(self.rng, int(self.now * 1000)))
+        token = RUNTIME.set(Runtime(self.rng, int(self.now * 1000)))
         try:
             program = compiled.program
             raw = program.eval(program.ast, None, _Frame(self))
@@ -634,7 +444,7 @@ class Scope:
             raise self.failure(
                 f"{said} threw an error during evaluation. {_error_text(exc)}", field
             ) from None
-        except _FunctionError as exc:
+        except FunctionError as exc:
             raise self.failure(f"{said} threw an error during evaluation. {exc}", field) from None
         except RecursionError:
             raise self.failure(
@@ -646,7 +456,7 @@ class Scope:
                 f"{said} threw an error during evaluation. {type(exc).__name__}: {exc}", field
             ) from None
         finally:
-            _RUNTIME.reset(token)
+            RUNTIME.reset(token)
         if raw is None:
             raise self.failure(f"{said} returned nothing (undefined).", field)
         try:
@@ -686,14 +496,14 @@ class Scope:
             return self._states_converted
         converted = self._variables_converted.get(name, _NONE)
         if converted is _NONE and name in self.variables:
-            converted = _to_jsonata(self.variables[name])
+            converted = to_jsonata(self.variables[name])
             self._variables_converted[name] = converted
         return converted
 
     def _member(self, key: str) -> Any:
         converted = self._members_converted.get(key, _NONE)
         if converted is _NONE:
-            converted = _to_jsonata(self.states[key])
+            converted = to_jsonata(self.states[key])
             self._members_converted[key] = converted
         return converted
 

@@ -25,17 +25,12 @@ from engine.asl.loader import load
 from engine.asl.model import StateMachine
 from engine.handlers import DEFAULT_QUEUE, Invocation, Registry, TaskContext, invoke
 from engine.interpreter import (
-    abort_child,
     advance,
-    child_template,
     new_child_doc,
     task_started_event,
 )
 from engine.interpreter import history as h
-from engine.interpreter.join import child_finished, open_join, result_of
 from engine.interpreter.types import (
-    ChildrenFailed,
-    ChildrenSucceeded,
     Continue,
     Ctx,
     ExecutionInfo,
@@ -53,6 +48,7 @@ from engine.interpreter.types import (
 )
 from engine.metrics import NullRecorder
 from engine.runtime import messages
+from engine.runtime.joins import Joins
 from engine.runtime.leases import LeaseRenewer
 from engine.runtime.messages import Message
 from engine.store.base import Commit, DocWrite, ExecutionRecord, LoadedRun, OutboxEntry, Store
@@ -104,6 +100,7 @@ class Driver:
         self._info: dict[str, tuple[ExecutionRecord, ExecutionInfo]] = {}
         self._local = threading.local()
         self._leases: LeaseRenewer | None = None
+        self.joins = Joins(store, self._machine, self._entry)
 
     @property
     def owner(self) -> str:
@@ -198,7 +195,7 @@ class Driver:
         elif kind == "resume":
             occurrence = Resumed()
         elif kind == "join":
-            found = self._join_occurrence(eid, message["j"])
+            found = self.joins.occurrence(eid, message["j"])
             if found is None:
                 return "stale"
             occurrence = found
@@ -302,7 +299,7 @@ class Driver:
                 commit.clear_outbox = True
                 entries = []
             else:
-                entries.extend(self._finish_child(eid, parent, tr, commit, now, record))
+                entries.extend(self.joins.finish_child(eid, parent, tr, commit, now, record))
         commit.outbox_add = entries
         return commit, [e for e in entries if e.immediate]
 
@@ -342,98 +339,8 @@ class Driver:
         if isinstance(command, Continue):
             return [self._entry(messages.make("resume", eid, run, version, s=state, m=sm), now)]
         if isinstance(command, StartChildren):
-            template = child_template(doc, command)
-            join_doc, first = open_join(command, template)
-            join_doc["parent_version"] = version
-            commit.writes.append(DocWrite("join", command.join, 0, join_doc, join_doc["status"]))
-            commit.items[command.join] = command.inputs
-            return [self._child_start(eid, command.join, i, now, sm) for i in first]
+            return self.joins.open(eid, version, doc, command, commit, now, sm)
         raise TypeError(f"unknown command {command!r}")
-
-    def _child_start(self, eid: str, join: str, index: int, now: float, sm: str) -> OutboxEntry:
-        msg = messages.make("start", eid, f"{join}/{index}", 0, j=join, i=index, m=sm)
-        return self._entry(msg, now)
-
-    def _finish_child(
-        self,
-        eid: str,
-        parent: dict[str, Any],
-        tr: Transition,
-        commit: Commit,
-        now: float,
-        record: ExecutionRecord,
-    ) -> list[OutboxEntry]:
-        assert tr.outcome is not None
-        join = parent["join"]
-        loaded_join = self.store.load_join(eid, join)
-        if loaded_join is None:
-            return []
-        join_version, join_doc = loaded_join
-        new_join, launch, parent_occurrence = child_finished(join_doc, tr.outcome)
-        if new_join is join_doc:  # the join had already closed: nothing to record
-            return []
-        if isinstance(parent_occurrence, ChildrenFailed):
-            new_join["error"] = parent_occurrence.error
-            new_join["cause"] = parent_occurrence.cause
-        commit.writes.append(DocWrite("join", join, join_version, new_join, new_join["status"]))
-        commit.results[join] = {parent["index"]: result_of(tr.outcome)}
-        if isinstance(parent_occurrence, ChildrenFailed):
-            self._abort_siblings(eid, join, join_doc, parent["index"], commit, now, record)
-        sm = record.state_machine_name
-        entries = [self._child_start(eid, join, i, now, sm) for i in launch]
-        if parent_occurrence is not None:
-            msg = messages.make(
-                "join", eid, join_doc["parent_run"], join_doc["parent_version"], j=join,
-                s=join_doc["state"], m=sm,
-            )
-            entries.append(self._entry(msg, now))
-        return entries
-
-    def _abort_siblings(
-        self,
-        eid: str,
-        join: str,
-        join_doc: dict[str, Any],
-        failed_index: int,
-        commit: Commit,
-        now: float,
-        record: ExecutionRecord,
-    ) -> None:
-        """This child failed its Parallel or Map: stop the siblings still running in the
-        same commit, with their *Aborted events, their snapshots done and their pending
-        messages consumed. Each is written under compare-and-set: a sibling that moved
-        meanwhile makes the commit conflict, and the step builds it again from fresh
-        reads. (Without this, a sibling stops at its next commit, silently.)"""
-        machine = self._machine(record.definition_sha)
-        timestamp = iso_timestamp(now)
-        for index, version, doc in self.store.load_unfinished_children(
-            eid, join, join_doc["launched"]
-        ):
-            stopped = None if index == failed_index else abort_child(machine, doc, timestamp)
-            if stopped is None:
-                continue
-            sibling, events = stopped
-            commit.writes.append(DocWrite("run", doc["run"], version, sibling, "done"))
-            commit.events.extend(events)
-            commit.outbox_remove.extend(doc.get("outbox", []))
-            nested = doc.get("join") if doc.get("phase") == "children" else None
-            loaded = self.store.load_join(eid, nested) if nested else None
-            if nested and loaded is not None and loaded[1]["status"] == "running":
-                # The sibling's own Parallel/Map: its children stop at their next commit
-                # (they commit only while their join runs) and start no more.
-                aborted = {**loaded[1], "status": "aborted"}
-                commit.writes.append(DocWrite("join", nested, loaded[0], aborted, "aborted"))
-
-    def _join_occurrence(self, eid: str, join: str) -> Occurrence | None:
-        loaded = self.store.load_join(eid, join)
-        if loaded is None:
-            return None
-        _, doc = loaded
-        if doc["status"] == "failed":
-            return ChildrenFailed(doc.get("error"), doc.get("cause"))
-        if doc["status"] == "succeeded":
-            return ChildrenSucceeded(self.store.load_results(eid, join, doc["total"]))
-        return None
 
     def _inline_task(self, entries: list[OutboxEntry]) -> OutboxEntry | None:
         """The Task message (if any) this process may run right away (see `handle`)."""
