@@ -1,70 +1,7 @@
-"""Composition root: settings -> store -> driver -> Celery app.
+"""`celery -A worker worker -Q sfn` from a checkout (the Procfile, `make worker`): the
+composition root is `tasks/worker.py`, installed with the package (`celery -A tasks.worker`
+works from any directory)."""
 
-    celery -A worker worker -Q sfn --concurrency 2     # REDIS_URL, or the embedded Redis
+from tasks.worker import app
 
-The handler modules named by SFN_HANDLER_MODULES (default: workflows.order_processing)
-are imported so their @handler functions are served; the workers announce them in Redis so
-that clients elsewhere can check a definition's resources at creation.
-"""
-
-from __future__ import annotations
-
-import importlib
-import socket
-
-from celery.signals import worker_process_shutdown, worker_shutdown
-
-from engine.celery_app import CeleryDispatcher, HandlerQueues, build_app
-from engine.connect import resolve
-from engine.handlers import default_registry
-from engine.metrics import MetricsRecorder, RedisSink
-from engine.runtime.driver import Driver
-from engine.runtime.recovery import Sweeper
-from engine.store.redis_store import RedisStore
-from tasks import install
-
-settings = resolve()
-for module in settings.handler_modules:
-    importlib.import_module(module)
-
-assert settings.redis_url is not None
-store = RedisStore.from_url(settings.redis_url)
-app = build_app(settings.broker)
-queues = HandlerQueues(default_registry.names(), store.announced_handlers)
-dispatcher = CeleryDispatcher(app, queues)
-# Each worker process counts transitions, durations, retries, timer lag and commits in
-# memory and adds them to Redis every few seconds (engine/metrics.py; /metrics sums them).
-recorder = MetricsRecorder(RedisSink(store.r))
-driver = Driver(
-    store,
-    dispatcher,
-    default_registry,
-    settings=settings.driver_settings(),
-    owner=socket.gethostname(),
-    metrics=recorder,
-)
-sweeper = Sweeper(
-    store,
-    dispatcher,
-    redeliver_seconds=settings.redeliver_seconds,
-    interval=settings.sweep_interval,
-)
-
-
-def _announce() -> None:
-    store.announce_handlers(default_registry.names())
-
-
-install(app, driver, sweeper, announce=_announce)
-
-
-def _flush_metrics(**_: object) -> None:
-    """A pool process (or the worker itself) that stops cleanly adds what it counted."""
-    try:
-        recorder.flush()
-    except Exception:  # noqa: BLE001 - never fail a shutdown on metrics
-        pass
-
-
-worker_process_shutdown.connect(_flush_metrics, weak=False)
-worker_shutdown.connect(_flush_metrics, weak=False)
+__all__ = ["app"]

@@ -13,7 +13,8 @@ import re
 
 from engine.errors import InvalidArn, InvalidName
 
-_FORBIDDEN = re.compile(r"[\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]")
+#: AWS's list, with its control characters U+0000-001F, U+007F-009F and U+FFFE-FFFF.
+_FORBIDDEN = re.compile(r"[\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f\ufffe\uffff]")
 _SM_ARN = re.compile(r"^arn:aws[\w-]*:states:([^:]*):([^:]*):stateMachine:([^:]+)$")
 _EXEC_ARN = re.compile(
     r"^arn:aws[\w-]*:states:([^:]*):([^:]*):(?:execution|express):([^:]+):([^:]+)$"

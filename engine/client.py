@@ -42,7 +42,7 @@ from engine.handlers import Registry
 from engine.interpreter import history as h
 from engine.interpreter import new_root_doc
 from engine.interpreter.dataflow import MAX_PAYLOAD_BYTES
-from engine.interpreter.types import iso_timestamp
+from engine.interpreter.types import epoch_millis, iso_timestamp
 from engine.runtime import messages
 from engine.runtime.driver import Dispatcher
 from engine.store.base import (
@@ -221,7 +221,7 @@ class Client:
         text = _input_text(input, input_text)
         name = arns.check_name(name or str(uuid.uuid4()), "execution name")
         eid = f"{machine_record.name}:{name}"
-        now = self.clock()
+        now = epoch_millis(self.clock())
         machine = load(machine_record.definition, state_machine_type=machine_record.type)
         record = ExecutionRecord(
             eid=eid,
@@ -359,7 +359,7 @@ class Client:
         """Abort a running execution: nothing runs for it afterwards (every later commit
         of its runs is refused, its pending messages and timers are dropped)."""
         record = self.describe_execution(arn_or_eid)
-        now = self.clock()
+        now = epoch_millis(self.clock())
         commit = Commit(
             events=[h.execution_aborted(iso_timestamp(now), error, cause)],
             execution={"status": "ABORTED", "error": error, "cause": cause, "stop": now},

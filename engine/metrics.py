@@ -16,7 +16,7 @@ numbers, and a restart loses nothing):
     sfn_executions_running{state_machine}                  gauge
     sfn_state_machines                                     gauge
 
-Recorded by the workers as they run states (`MetricsRecorder`, which worker.py hands to
+Recorded by the workers as they run states (`MetricsRecorder`, which tasks/worker.py hands to
 the Driver; the inline runner's Driver records nothing):
 
     sfn_state_transitions_total{state_machine,state_type}       counter  a state entered
@@ -365,7 +365,7 @@ class MetricsRecorder(NullRecorder):
     The flushing thread starts with the first sample; after a fork (a prefork pool child)
     the child starts with nothing counted and a thread of its own, so the parent's counts
     are never added twice. A worker process that dies loses what it counted since its last
-    flush: at most `interval` (~5 s) of samples. `flush()` adds them at once (worker.py
+    flush: at most `interval` (~5 s) of samples. `flush()` adds them at once (tasks/worker.py
     calls it when a pool process shuts down). If the sink fails the counts are kept for
     the next flush."""
 

@@ -269,8 +269,20 @@ def test_boto3_raises_its_modeled_exceptions(api: server.Running) -> None:
         sfn.create_state_machine(name="Bad", definition='{"StartAt": "X", "States": {}}',
                                  roleArn=ROLE)
     assert "Invalid State Machine Definition" in str(invalid.value)
-    with pytest.raises(sfn.exceptions.InvalidName):
-        sfn.create_state_machine(name="bad name", definition=PASS, roleArn=ROLE)
+    for bad in ["bad name", "bad\ufffename"]:  # U+FFFE: one of AWS's control characters
+        with pytest.raises(sfn.exceptions.InvalidName):
+            sfn.create_state_machine(name=bad, definition=PASS, roleArn=ROLE)
+
+
+def test_an_executions_dates_are_whole_milliseconds_like_its_events(api: server.Running) -> None:
+    sfn = _boto(api.url)
+    machine = sfn.create_state_machine(name="Ms", definition=PASS, roleArn=ROLE)
+    started = sfn.start_execution(stateMachineArn=machine["stateMachineArn"])
+    described = sfn.describe_execution(executionArn=started["executionArn"])
+    first = sfn.get_execution_history(executionArn=started["executionArn"])["events"][0]
+    assert first["type"] == "ExecutionStarted"
+    assert described["startDate"] == started["startDate"] == first["timestamp"]
+    assert described["startDate"].microsecond % 1000 == 0
 
 
 def test_sigv4_is_checked_against_a_shared_key_when_one_is_configured() -> None:

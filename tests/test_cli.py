@@ -157,9 +157,12 @@ def test_sfn_run_from_scratch_starts_redis_and_a_worker(tmp_path: Path) -> None:
         assert "started arn:aws:states:" in result.stderr and "worker started" in result.stderr
         for text in ("ExecutionStarted", "LambdaFunctionSucceeded", "ExecutionSucceeded"):
             assert text in result.stderr
+        # From another directory, with nothing of the checkout on the path: the worker it
+        # starts comes from the installed package (tasks.worker), not from ./worker.py.
+        elsewhere = {k: v for k, v in env.items() if k != "PYTHONPATH"}
         as_json = subprocess.run(
-            [SFN, "run", ORDER, "--input", '{"orderId": "2"}', "--json"],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=180,
+            [SFN, "run", str(ROOT / ORDER), "--input", '{"orderId": "2"}', "--json"],
+            cwd=tmp_path, env=elsewhere, capture_output=True, text=True, timeout=180,
         )
         assert as_json.returncode == 0, as_json.stderr
         assert json.loads(json.loads(as_json.stdout)["output"])["orderId"] == "2"

@@ -143,11 +143,14 @@ def run(
 
 
 def _start_worker(redis_url: str, module: str | None) -> subprocess.Popen[bytes]:
-    """A `celery -A worker worker` child process serving `module`'s handlers (besides
-    SFN_HANDLER_MODULES), once it is consuming. Its log goes to SFN_DATA_DIR/worker.log."""
+    """A `celery -A tasks.worker worker` child process serving `module`'s handlers (besides
+    SFN_HANDLER_MODULES), once it is consuming. Its log goes to SFN_DATA_DIR/worker.log.
+    The worker app comes from the installed package; the current directory is on its path
+    for the user's own handler modules."""
     from engine.settings import Settings
 
-    env = {**os.environ, "REDIS_URL": redis_url, "PYTHONPATH": os.getcwd()}
+    path = os.pathsep.join(p for p in (os.getcwd(), os.environ.get("PYTHONPATH")) if p)
+    env = {**os.environ, "REDIS_URL": redis_url, "PYTHONPATH": path}
     modules = [m for m in (os.environ.get("SFN_HANDLER_MODULES"), module) if m]
     if modules:
         env["SFN_HANDLER_MODULES"] = ",".join(modules)
@@ -155,7 +158,7 @@ def _start_worker(redis_url: str, module: str | None) -> subprocess.Popen[bytes]
     log.parent.mkdir(parents=True, exist_ok=True)
     offset = log.stat().st_size if log.exists() else 0
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "worker", "worker", "-Q", "sfn",
+        [sys.executable, "-m", "celery", "-A", "tasks.worker", "worker", "-Q", "sfn",
          "--concurrency", "2", "--loglevel", "INFO", "--without-gossip", "--without-mingle",
          "-n", f"sfn-run-{os.getpid()}@%h"],
         env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,

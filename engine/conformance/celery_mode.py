@@ -157,7 +157,7 @@ class CeleryHarness:
                 "-m",
                 "celery",
                 "-A",
-                "worker",
+                "tasks.worker",
                 "worker",
                 "-Q",
                 "sfn",

@@ -30,6 +30,7 @@ iteration (a child run). Its snapshot is a JSON object (`RunDoc`):
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -91,6 +92,12 @@ class Ctx:
     @property
     def timestamp(self) -> str:
         return iso_timestamp(self.now)
+
+
+def epoch_millis(epoch_seconds: float) -> float:
+    """A time cut to whole milliseconds, as AWS keeps an execution's startDate and stopDate
+    (and as its events show them: the API's dates then equal the events' timestamps)."""
+    return math.floor(epoch_seconds * 1000) / 1000
 
 
 def iso_timestamp(epoch_seconds: float) -> str:

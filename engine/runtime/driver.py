@@ -44,6 +44,7 @@ from engine.interpreter.types import (
     TaskSucceeded,
     TimerFired,
     Transition,
+    epoch_millis,
     iso_timestamp,
 )
 from engine.metrics import NullRecorder
@@ -89,7 +90,7 @@ class Driver:
     ) -> None:
         self.store = store
         #: Counts transitions, durations, retries, timer lag and commits (engine/metrics.py;
-        #: worker.py passes a MetricsRecorder); the default records nothing.
+        #: tasks/worker.py passes a MetricsRecorder); the default records nothing.
         self.metrics = metrics if metrics is not None else NullRecorder()
         self.dispatcher = dispatcher
         self.registry = registry
@@ -477,7 +478,9 @@ class Driver:
         now = self.clock()
         commit = Commit(
             events=[h.execution_timed_out(iso_timestamp(now), "States.Timeout", None)],
-            execution={"status": "TIMED_OUT", "error": "States.Timeout", "stop": now},
+            execution={
+                "status": "TIMED_OUT", "error": "States.Timeout", "stop": epoch_millis(now)
+            },
             clear_outbox=True,
         )
         return "applied" if self.store.commit(eid, commit).ok else "stale"
@@ -522,8 +525,14 @@ def _closing_fields(tr: Transition, now: float) -> dict[str, Any]:
     outcome = tr.outcome
     assert outcome is not None
     if outcome.status == "SUCCEEDED":
-        return {"status": "SUCCEEDED", "output": h.to_json_text(outcome.output), "stop": now}
-    return {"status": "FAILED", "error": outcome.error, "cause": outcome.cause, "stop": now}
+        return {
+            "status": "SUCCEEDED", "output": h.to_json_text(outcome.output),
+            "stop": epoch_millis(now),
+        }
+    return {
+        "status": "FAILED", "error": outcome.error, "cause": outcome.cause,
+        "stop": epoch_millis(now),
+    }
 
 
 def _seed(eid: str, run: str, version: int) -> int:
