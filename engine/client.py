@@ -307,9 +307,11 @@ class Client:
         limit: int = 100,
         after: tuple[float, str] | None = None,
     ) -> tuple[list[ExecutionRecord], tuple[float, str] | None]:
-        """One page of executions, newest first, and the cursor of the next page (None on
+        """One page of executions, most recent first as AWS lists them (a running one by
+        its start, a finished one by its stop), and the cursor of the next page (None on
         the last). `after` is the cursor a previous page returned; cursors stay valid while
-        new executions start, unlike offsets."""
+        new executions start, unlike offsets (an execution that finishes meanwhile moves
+        up: AWS calls the listing eventually consistent, best effort)."""
         name = arns.state_machine_name(state_machine) if state_machine else None
         if name is not None:
             self.describe_state_machine(name)
@@ -317,15 +319,15 @@ class Client:
         cursor = after
         scan = max(limit + 1, 100)
         while len(found) <= limit:
-            page = self.store.list_executions_after(name, cursor, scan)
+            page = self.store.list_executions_after(name, cursor, scan, by_recency=True)
             found.extend(r for r in page if status is None or r.status == status)
             if len(page) < scan:
                 break
-            cursor = (page[-1].start, page[-1].eid)
+            cursor = (page[-1].recency, page[-1].eid)
         if len(found) <= limit:
             return found, None
         last = found[limit - 1]
-        return found[:limit], (last.start, last.eid)
+        return found[:limit], (last.recency, last.eid)
 
     def get_history(self, arn_or_eid: str, start: int = 0, stop: int = -1) -> list[dict[str, Any]]:
         """The execution's events (0-based `start`..`stop` inclusive; -1: the last)."""

@@ -315,3 +315,18 @@ def test_list_executions_pages_over_the_memory_store_too(api: server.Running) ->
     running = sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")["executions"]
     assert len(running) == 5
     assert sfn.list_executions(stateMachineArn=arn, statusFilter="SUCCEEDED")["executions"] == []
+
+
+def test_list_executions_puts_a_finished_execution_by_its_stop_date(api: server.Running) -> None:
+    sfn = _boto(api.url)
+    arn = sfn.create_state_machine(name="Order", definition=PASS, roleArn=ROLE)[
+        "stateMachineArn"
+    ]
+    first = sfn.start_execution(stateMachineArn=arn, name="first")["executionArn"]
+    time.sleep(0.01)
+    sfn.start_execution(stateMachineArn=arn, name="second")
+    time.sleep(0.01)
+    sfn.stop_execution(executionArn=first)  # no worker here: both were still running
+    listed = sfn.list_executions(stateMachineArn=arn)["executions"]
+    assert [e["name"] for e in listed] == ["first", "second"]
+    assert listed[0]["stopDate"] > listed[1]["startDate"]

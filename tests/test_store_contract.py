@@ -341,3 +341,43 @@ def test_unfinished_children_are_the_started_ones_without_a_result(store: Store)
     found = store.load_unfinished_children("M:e1", "j", 4)
     assert found == [(0, 2, {"run": "j/0", "n": 2}), (2, 1, {"run": "j/2"})]
     assert store.load_unfinished_children("M:e1", "j", 0) == []
+
+
+def _three_executions(store: Store) -> None:
+    """e0 started at 1, e1 at 2, e2 at 3; e0 then stops at 10."""
+    for i in range(3):
+        r = record(f"M:e{i}")
+        r.start = float(i + 1)
+        store.create_execution(r, DocWrite("run", "0", 0, {}, "new", 0), [{"type": "S"}], [])
+    stop = {"status": "SUCCEEDED", "stop": 10.0}
+    assert store.commit("M:e0", Commit(execution=stop, clear_outbox=True)).ok
+
+
+def test_listing_orders_a_finished_execution_by_its_stop(store: Store) -> None:
+    # AWS's ListExecutions: running ones by startDate, the others by stopDate, newest first.
+    _three_executions(store)
+    assert [r.name for r in store.list_executions("M", 0, 10)] == ["e0", "e2", "e1"]
+    first = store.list_executions_after("M", None, 2, by_recency=True)
+    assert [r.name for r in first] == ["e0", "e2"]
+    after = (first[-1].recency, first[-1].eid)
+    assert [r.name for r in store.list_executions_after(None, after, 2, by_recency=True)] == [
+        "e1"
+    ]
+    # By start (what the metrics tally reads to find new executions): unchanged.
+    assert [r.name for r in store.list_executions_after("M", None, 9)] == ["e2", "e1", "e0"]
+
+
+@pytest.mark.redis
+def test_a_store_without_the_recency_index_fills_it_in(redis_url: str) -> None:
+    from engine.store import keys
+    from engine.store.redis_store import RedisStore
+
+    store = RedisStore.from_url(redis_url.rsplit("/", 1)[0] + "/14")
+    store.r.flushdb()
+    try:
+        _three_executions(store)
+        store.r.delete(keys.recent(), keys.recent("M"))  # as an earlier version left it
+        assert [r.name for r in store.list_executions("M", 0, 10)] == ["e0", "e2", "e1"]
+        assert [r.name for r in store.list_executions(None, 0, 10)] == ["e0", "e2", "e1"]
+    finally:
+        store.r.flushdb()

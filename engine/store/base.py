@@ -35,6 +35,12 @@ class ExecutionRecord:
     stop: float | None = None
     type: str = "STANDARD"
 
+    @property
+    def recency(self) -> float:
+        """What ListExecutions orders by (newest first): the start of a running execution,
+        the stop of a finished one."""
+        return self.stop if self.stop is not None else self.start
+
     def to_fields(self) -> dict[str, str]:
         out: dict[str, str] = {}
         for key, value in self.__dict__.items():
@@ -178,9 +184,16 @@ class Store(Protocol):
     def get_execution(self, eid: str) -> ExecutionRecord | None: ...
     def list_executions(
         self, state_machine: str | None, offset: int, limit: int
-    ) -> list[ExecutionRecord]: ...
+    ) -> list[ExecutionRecord]:
+        """Most recent first (`ExecutionRecord.recency`), as ListExecutions lists them."""
+        ...
     def list_executions_after(
-        self, state_machine: str | None, after: tuple[float, str] | None, limit: int
+        self,
+        state_machine: str | None,
+        after: tuple[float, str] | None,
+        limit: int,
+        *,
+        by_recency: bool = False,
     ) -> list[ExecutionRecord]: ...
     def history(self, eid: str, start: int = 0, stop: int = -1) -> list[dict[str, Any]]: ...
     def history_length(self, eid: str) -> int: ...

@@ -22,6 +22,9 @@ kept outside those atomic steps and can be rebuilt from the executions.
     sfn:due                       zset    eid -> when the sweep should look at it next
     sfn:executions                zset    eid -> start time
     sfn:sm:<name>:executions      zset    eid -> start time
+    sfn:recent                    zset    eid -> start time while running, stop time once
+                                          finished: ListExecutions's order
+    sfn:sm:<name>:recent          zset    the same for one state machine
     sfn:handlers                  hash    handler name -> queue, announced by workers
     sfn:metrics:<family>          hash    samples the workers recorded (engine/metrics.py),
                                           summed over every worker process: field = JSON
@@ -56,6 +59,20 @@ def sm_executions(name: str) -> str:
 
 def executions() -> str:
     return f"{PREFIX}:executions"
+
+
+def recent(state_machine: str | None = None) -> str:
+    """The executions by recency (of one state machine, or all): a running one scored by
+    its start, a finished one by its stop, as AWS's ListExecutions orders them."""
+    if state_machine is None:
+        return f"{PREFIX}:recent"
+    return f"{PREFIX}:sm:{state_machine}:recent"
+
+
+def state_machine_of(eid: str) -> str:
+    """The state machine an execution id belongs to (ids are `<machine>:<name>`; neither
+    name may hold a colon)."""
+    return eid.split(":", 1)[0]
 
 
 def due_index() -> str:

@@ -117,11 +117,16 @@ class MemoryStore:
             for x in self._executions.values()
             if state_machine is None or x.record.state_machine_name == state_machine
         ]
-        records.sort(key=lambda r: r.start, reverse=True)
+        records.sort(key=lambda r: r.recency, reverse=True)
         return [ExecutionRecord(**r.__dict__) for r in records[offset : offset + limit]]
 
     def list_executions_after(
-        self, state_machine: str | None, after: tuple[float, str] | None, limit: int
+        self,
+        state_machine: str | None,
+        after: tuple[float, str] | None,
+        limit: int,
+        *,
+        by_recency: bool = False,
     ) -> list[ExecutionRecord]:
         with self._lock:
             records = [
@@ -129,9 +134,13 @@ class MemoryStore:
                 for x in self._executions.values()
                 if state_machine is None or x.record.state_machine_name == state_machine
             ]
-        records.sort(key=lambda r: (r.start, r.eid), reverse=True)
+
+        def key(r: ExecutionRecord) -> tuple[float, str]:
+            return (r.recency if by_recency else r.start, r.eid)
+
+        records.sort(key=key, reverse=True)
         if after is not None:
-            records = [r for r in records if (r.start, r.eid) < after]
+            records = [r for r in records if key(r) < after]
         return [ExecutionRecord(**r.__dict__) for r in records[:limit]]
 
     def count_executions(self, state_machine: str | None) -> int:

@@ -198,6 +198,8 @@ class RedisStore:
             # look of the sweep at an execution finds nothing due.
             pipe.zadd(keys.executions(), {eid: record.start}, nx=True)
             pipe.zadd(keys.sm_executions(record.state_machine_name), {eid: record.start}, nx=True)
+            for index in (keys.recent(), keys.recent(record.state_machine_name)):
+                pipe.zadd(index, {eid: record.start}, nx=True)
             pipe.zadd(keys.due_index(), {eid: first}, lt=True)
 
         result = self._pipeline(build)[0]
@@ -211,10 +213,35 @@ class RedisStore:
         fields = self.r.hgetall(keys.meta(eid))
         return ExecutionRecord.from_fields(fields) if fields else None
 
+    def _recent_index(self, state_machine: str | None) -> str:
+        """The recency index, filled in first for executions started before it existed
+        (a store written by an earlier version): once, when it counts fewer executions
+        than the start index."""
+        recent = keys.recent(state_machine)
+        by_start = keys.sm_executions(state_machine) if state_machine else keys.executions()
+        pipe = self.r.pipeline(transaction=False)
+        pipe.zcard(recent)
+        pipe.zcard(by_start)
+        have, total = pipe.execute()
+        if have < total:
+            known = set(self.r.zrange(recent, 0, -1))
+            missing = [e for e in self.r.zrange(by_start, 0, -1) if e not in known]
+            pipe = self.r.pipeline(transaction=False)
+            for eid in missing:
+                pipe.hmget(keys.meta(eid), "start", "stop")
+            scores = {
+                eid: float(stop if stop is not None else start)
+                for eid, (start, stop) in zip(missing, pipe.execute(), strict=True)
+                if start is not None
+            }
+            if scores:
+                self.r.zadd(recent, scores, nx=True)
+        return recent
+
     def list_executions(
         self, state_machine: str | None, offset: int, limit: int
     ) -> list[ExecutionRecord]:
-        index = keys.sm_executions(state_machine) if state_machine else keys.executions()
+        index = self._recent_index(state_machine)
         eids = self.r.zrevrange(index, offset, offset + limit - 1)
         pipe = self.r.pipeline(transaction=False)
         for eid in eids:
@@ -222,12 +249,21 @@ class RedisStore:
         return [ExecutionRecord.from_fields(f) for f in pipe.execute() if f]
 
     def list_executions_after(
-        self, state_machine: str | None, after: tuple[float, str] | None, limit: int
+        self,
+        state_machine: str | None,
+        after: tuple[float, str] | None,
+        limit: int,
+        *,
+        by_recency: bool = False,
     ) -> list[ExecutionRecord]:
-        """Newest first (by start, then eid descending, Redis's order for equal scores),
-        strictly after `after` = (start, eid) of the last record of the previous page: a
-        cursor, so pages stay put while new executions start (an offset would shift)."""
-        index = keys.sm_executions(state_machine) if state_machine else keys.executions()
+        """Newest first (by start, or by `ExecutionRecord.recency` when `by_recency`; then
+        eid descending, Redis's order for equal scores), strictly after `after` = (that
+        time, eid) of the last record of the previous page: a cursor, so pages stay put
+        while new executions start (an offset would shift)."""
+        if by_recency:
+            index = self._recent_index(state_machine)
+        else:
+            index = keys.sm_executions(state_machine) if state_machine else keys.executions()
         top: float | str = "+inf" if after is None else after[0]
         eids: list[str] = []
         offset = 0
@@ -415,6 +451,15 @@ class RedisStore:
         result = self._pipeline(build)[0]
         if int(result[0]) == 0:
             return CommitResult(False, str(result[1]))
+        stop = commit.execution.get("stop")
+        if stop is not None:
+            # The execution ended: ListExecutions orders it by its stop time from now on
+            # (one more round trip, once per execution; if this write is lost, the listing
+            # keeps ordering it by its start, and nothing else reads this index).
+            pipe = self.r.pipeline(transaction=False)
+            for index in (keys.recent(), keys.recent(keys.state_machine_of(eid))):
+                pipe.zadd(index, {eid: stop}, xx=True)
+            pipe.execute()
         return CommitResult(True, last_event_id=int(result[1]))
 
     # --- recovery -----------------------------------------------------------------
