@@ -130,13 +130,19 @@ def test_order_workflow_create_start_wait_history(sfn: Any, unique: str) -> None
     assert for_execution["stateMachineArn"] == created["stateMachineArn"]
 
 
-def test_list_executions_pages_newest_first_and_filters_by_status(sfn: Any, unique: str) -> None:
+def test_list_executions_pages_by_recency_and_filters_by_status(sfn: Any, unique: str) -> None:
     arn = create(sfn, f"List{unique}", PASS)
     names = [f"e{i}" for i in range(7)]
     for name in names:
         sfn.start_execution(stateMachineArn=arn, name=name)
+    stopped = {}
     for name in names:
-        assert wait_done(sfn, exec_arn(f"List{unique}", name))["status"] == "SUCCEEDED"
+        done = wait_done(sfn, exec_arn(f"List{unique}", name))
+        assert done["status"] == "SUCCEEDED"
+        stopped[name] = done["stopDate"]
+    # As AWS lists them: finished executions by stopDate, most recent first (the workers
+    # may finish them in another order than they started; equal times by name, descending).
+    expected = sorted(names, key=lambda n: (stopped[n], n), reverse=True)
 
     seen: list[str] = []
     token: str | None = None
@@ -150,21 +156,21 @@ def test_list_executions_pages_newest_first_and_filters_by_status(sfn: Any, uniq
         token = page.get("nextToken")
         if token is None:
             break
-    assert pages == 3 and seen == list(reversed(names))
+    assert pages == 3 and seen == expected
 
     # A new execution starting between pages neither shifts nor repeats the next page.
     first = sfn.list_executions(stateMachineArn=arn, maxResults=4)
     sfn.update_state_machine(stateMachineArn=arn, definition=WAIT)
     sfn.start_execution(stateMachineArn=arn, name="late")
     second = sfn.list_executions(stateMachineArn=arn, maxResults=4, nextToken=first["nextToken"])
-    assert [e["name"] for e in first["executions"] + second["executions"]] == list(reversed(names))
+    assert [e["name"] for e in first["executions"] + second["executions"]] == expected
 
     running = sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")["executions"]
     assert [e["name"] for e in running] == ["late"]
     assert running[0]["status"] == "RUNNING" and "stopDate" not in running[0]
     succeeded = sfn.get_paginator("list_executions").paginate(
         stateMachineArn=arn, statusFilter="SUCCEEDED", PaginationConfig={"PageSize": 2})
-    assert [e["name"] for p in succeeded for e in p["executions"]] == list(reversed(names))
+    assert [e["name"] for p in succeeded for e in p["executions"]] == expected
     sfn.stop_execution(executionArn=exec_arn(f"List{unique}", "late"))
 
 

@@ -272,6 +272,11 @@ def test_boto3_raises_its_modeled_exceptions(api: server.Running) -> None:
     for bad in ["bad name", "bad\ufffename"]:  # U+FFFE: one of AWS's control characters
         with pytest.raises(sfn.exceptions.InvalidName):
             sfn.create_state_machine(name=bad, definition=PASS, roleArn=ROLE)
+    with pytest.raises(sfn.exceptions.InvalidArn):
+        sfn.create_state_machine(name="NoRole", definition=PASS, roleArn="notanarn")
+    arn = sfn.create_state_machine(name="Ok", definition=PASS, roleArn=ROLE)["stateMachineArn"]
+    with pytest.raises(sfn.exceptions.InvalidArn):
+        sfn.update_state_machine(stateMachineArn=arn, roleArn="arn:aws:s3:::bucket")
 
 
 def test_an_executions_dates_are_whole_milliseconds_like_its_events(api: server.Running) -> None:

@@ -115,6 +115,17 @@ def _execution(arn: str) -> str:
     return arn
 
 
+_ROLE_ARN: Final = re.compile(r"^arn:aws[\w-]*:iam::[^:]*:role/\S+$")
+
+
+def _role(arn: str | None) -> str | None:
+    """A role ARN, checked for its shape (InvalidArn, as AWS answers a malformed one); the
+    engine assumes no role, so nothing more is asked of it."""
+    if arn is not None and not _ROLE_ARN.match(arn):
+        raise InvalidArn(f"Invalid Arn: '{arn}'")
+    return arn
+
+
 def _tag_dict(tags: list[Any]) -> dict[str, str]:
     out: dict[str, str] = {}
     for tag in tags:
@@ -149,7 +160,7 @@ def create_state_machine(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
     record = ctx.client.create_state_machine(
         p["name"],
         p["definition"],
-        role_arn=p["roleArn"],
+        role_arn=_role(p["roleArn"]),
         type=p.get("type", "STANDARD"),
         update=False,
         tags=_tag_dict(p.get("tags", [])),
@@ -172,7 +183,7 @@ def update_state_machine(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
     record = ctx.client.update_state_machine(
         _state_machine(p["stateMachineArn"]),
         definition=p.get("definition"),
-        role_arn=p.get("roleArn"),
+        role_arn=_role(p.get("roleArn")),
     )
     return {"updateDate": record.updated, "revisionId": str(record.revision)}
 

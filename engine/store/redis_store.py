@@ -443,23 +443,24 @@ class RedisStore:
             else None
         )
 
+        stop = commit.execution.get("stop")
+
         def build(pipe: Any) -> None:
             self._commit.queue(pipe, key_list, argv)
             if soonest is not None:
                 pipe.zadd(keys.due_index(), {eid: soonest}, lt=True)
+            if stop is not None:
+                # The execution ends: ListExecutions orders it by its stop time from now on.
+                # In the commit's round trip, so that whoever sees it ended sees it listed
+                # so; a refused final commit (a duplicate, an execution stopped meanwhile)
+                # re-scores it by a time a few milliseconds off, which only the listing's
+                # order reads.
+                for index in (keys.recent(), keys.recent(keys.state_machine_of(eid))):
+                    pipe.zadd(index, {eid: stop}, xx=True)
 
         result = self._pipeline(build)[0]
         if int(result[0]) == 0:
             return CommitResult(False, str(result[1]))
-        stop = commit.execution.get("stop")
-        if stop is not None:
-            # The execution ended: ListExecutions orders it by its stop time from now on
-            # (one more round trip, once per execution; if this write is lost, the listing
-            # keeps ordering it by its start, and nothing else reads this index).
-            pipe = self.r.pipeline(transaction=False)
-            for index in (keys.recent(), keys.recent(keys.state_machine_of(eid))):
-                pipe.zadd(index, {eid: stop}, xx=True)
-            pipe.execute()
         return CommitResult(True, last_event_id=int(result[1]))
 
     # --- recovery -----------------------------------------------------------------
