@@ -16,8 +16,10 @@ from engine.errors import InvalidArn, InvalidName
 #: AWS's list, with its control characters U+0000-001F, U+007F-009F and U+FFFE-FFFF.
 _FORBIDDEN = re.compile(r"[\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f\ufffe\uffff]")
 _SM_ARN = re.compile(r"^arn:aws[\w-]*:states:([^:]*):([^:]*):stateMachine:([^:]+)$")
-_EXEC_ARN = re.compile(
-    r"^arn:aws[\w-]*:states:([^:]*):([^:]*):(?:execution|express):([^:]+):([^:]+)$"
+_EXEC_ARN = re.compile(r"^arn:aws[\w-]*:states:([^:]*):([^:]*):execution:([^:]+):([^:]+)$")
+#: An EXPRESS execution's: its name may be reused, so a unique id follows it.
+_EXPRESS_ARN = re.compile(
+    r"^arn:aws[\w-]*:states:([^:]*):([^:]*):express:([^:]+):([^:]+):([^:]+)$"
 )
 
 
@@ -36,7 +38,13 @@ def state_machine_arn(region: str, account: str, name: str) -> str:
     return f"arn:aws:states:{region}:{account}:stateMachine:{name}"
 
 
-def execution_arn(region: str, account: str, state_machine: str, name: str) -> str:
+def execution_arn(
+    region: str, account: str, state_machine: str, name: str, express_id: str | None = None
+) -> str:
+    """A STANDARD execution's ARN, or (with `express_id`) an EXPRESS one's as AWS writes it:
+    `...:express:<machine>:<name>:<id>` (an EXPRESS name may be used again at once)."""
+    if express_id is not None:
+        return f"arn:aws:states:{region}:{account}:express:{state_machine}:{name}:{express_id}"
     return f"arn:aws:states:{region}:{account}:execution:{state_machine}:{name}"
 
 
@@ -50,12 +58,13 @@ def state_machine_name(arn_or_name: str) -> str:
 
 
 def execution_id(arn_or_eid: str) -> str:
-    """`STATE_MACHINE:NAME` from an execution ARN (or an eid given as is)."""
+    """`STATE_MACHINE:NAME` (an EXPRESS execution's: `STATE_MACHINE:NAME:ID`) from an
+    execution ARN, or an eid given as is."""
     if arn_or_eid.startswith("arn:"):
-        m = _EXEC_ARN.match(arn_or_eid)
+        m = _EXEC_ARN.match(arn_or_eid) or _EXPRESS_ARN.match(arn_or_eid)
         if not m:
             raise InvalidArn(f"Invalid Arn: '{arn_or_eid}'")
-        return f"{m.group(3)}:{m.group(4)}"
-    if arn_or_eid.count(":") != 1:
+        return ":".join(m.groups()[2:])
+    if arn_or_eid.count(":") not in (1, 2):
         raise InvalidArn(f"Invalid Arn: '{arn_or_eid}'")
     return arn_or_eid

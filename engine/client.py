@@ -220,12 +220,17 @@ class Client:
         machine_record = self.describe_state_machine(state_machine)
         text = _input_text(input, input_text)
         name = arns.check_name(name or str(uuid.uuid4()), "execution name")
-        eid = f"{machine_record.name}:{name}"
+        # An EXPRESS execution's name may be used again at once (AWS starts another one
+        # beside it): its id and ARN carry a unique id after the name.
+        express_id = str(uuid.uuid4()) if machine_record.type == "EXPRESS" else None
+        eid = ":".join(p for p in (machine_record.name, name, express_id) if p)
         now = epoch_millis(self.clock())
         machine = load(machine_record.definition, state_machine_type=machine_record.type)
         record = ExecutionRecord(
             eid=eid,
-            arn=arns.execution_arn(self.region, self.account, machine_record.name, name),
+            arn=arns.execution_arn(
+                self.region, self.account, machine_record.name, name, express_id
+            ),
             name=name,
             state_machine_arn=machine_record.arn,
             state_machine_name=machine_record.name,

@@ -47,16 +47,24 @@ driver = Driver(
     owner=socket.gethostname(),
     metrics=recorder,
 )
+# The worker's main process runs the recovery sweep and the handler announcements in
+# threads, and prefork forks pool processes from it at any time (at start, and to replace
+# one that died) while those threads may be inside a Redis call. A client whose lock a
+# thread holds at that instant stays locked forever in the child (redis-py resets its
+# connection pool after a fork, not its event dispatcher's lock): a pool process hung on
+# its first Task, seen once. So the main process's threads get a client and a dispatcher
+# of their own, which the pool processes never use.
+main_store = RedisStore.from_url(settings.redis_url)
 sweeper = Sweeper(
-    store,
-    dispatcher,
+    main_store,
+    CeleryDispatcher(app, HandlerQueues(default_registry.names(), main_store.announced_handlers)),
     redeliver_seconds=settings.redeliver_seconds,
     interval=settings.sweep_interval,
 )
 
 
 def _announce() -> None:
-    store.announce_handlers(default_registry.names())
+    main_store.announce_handlers(default_registry.names())
 
 
 install(app, driver, sweeper, announce=_announce)

@@ -203,6 +203,16 @@ def test_start_sync_execution_of_an_express_machine(sfn: Any, unique: str) -> No
     assert (result["status"], result["error"], result["cause"]) == ("FAILED", "Nope", "said no")
     assert "output" not in result
     assert sfn.describe_state_machine(stateMachineArn=ok)["type"] == "EXPRESS"
+    # An EXPRESS name may be used again at once: each start is an execution of its own,
+    # with AWS's express ARN (`...:express:<machine>:<name>:<id>`).
+    again = [sfn.start_sync_execution(stateMachineArn=ok, name="same") for _ in range(2)]
+    assert [r["status"] for r in again] == ["SUCCEEDED", "SUCCEEDED"]
+    arns_ = [r["executionArn"] for r in again]
+    assert arns_[0] != arns_[1]
+    prefix = f"arn:aws:states:us-east-1:000000000000:express:Sync{unique}:same:"
+    assert all(a.startswith(prefix) for a in arns_)
+    started = [sfn.start_execution(stateMachineArn=ok, name="twice") for _ in range(2)]
+    assert started[0]["executionArn"] != started[1]["executionArn"]
 
 
 def test_validate_state_machine_definition(sfn: Any) -> None:

@@ -43,3 +43,23 @@ def test_a_worker_started_during_a_redis_outage_serves_once_redis_is_back(tmp_pa
     finally:
         worker.stop()
         server.stop()
+
+
+def test_the_main_process_threads_share_no_redis_client_with_the_pool_processes(
+    redis_url: str,
+) -> None:
+    # Pool processes are forked from the worker's main process while its sweep and
+    # announcement threads run; a client one of them was inside at that instant would stay
+    # locked in the child (a pool process hung on its first Task, seen once). So the
+    # main-process threads have clients of their own.
+    check = (
+        "import tasks.worker as w\n"
+        "assert w.sweeper.store is not w.driver.store\n"
+        "assert w.sweeper.store.r is not w.driver.store.r\n"
+        "assert w.sweeper.dispatcher is not w.driver.dispatcher\n"
+        "print('separate')\n"
+    )
+    env = {**Worker(redis_url).env}
+    result = subprocess.run([sys.executable, "-c", check], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "separate" in result.stdout, result.stderr[-2000:]

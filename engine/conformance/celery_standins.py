@@ -18,6 +18,7 @@ from typing import Any, Final
 
 import redis
 
+from engine import arns
 from engine.conformance.standins import BEHAVIOURS
 from engine.handlers import TaskContext, TaskFailure, default_registry
 
@@ -39,7 +40,8 @@ def _client() -> redis.Redis:
 
 def _handler_for(name: str) -> Any:
     def standin(event: Any, ctx: TaskContext) -> Any:
-        execution = ctx.execution_arn.rsplit(":", 1)[-1]
+        # The execution's name (an EXPRESS execution's ARN ends with an id after it).
+        execution = arns.execution_id(ctx.execution_arn).split(":")[1]
         spec = _client().hget(behaviour_key(execution), name)
         if spec is None:
             raise TaskFailure(

@@ -70,8 +70,8 @@ def recent(state_machine: str | None = None) -> str:
 
 
 def state_machine_of(eid: str) -> str:
-    """The state machine an execution id belongs to (ids are `<machine>:<name>`; neither
-    name may hold a colon)."""
+    """The state machine an execution id belongs to (ids are `<machine>:<name>`, an EXPRESS
+    execution's `<machine>:<name>:<id>`; names hold no colon)."""
     return eid.split(":", 1)[0]
 
 
