@@ -70,9 +70,11 @@ def is_reference_path(value: Any, *, context: bool = True, variables: bool = Tru
 
 
 def _plain_path(value: Any, *, context: bool, variables: bool) -> str | None:
-    """`value` rewritten as a ``$...`` path, or None when it is not a path of an allowed kind."""
-    if not isinstance(value, str) or not value.startswith("$"):
+    """`value` rewritten as a ``$...`` path, or None when it is not a path of an allowed kind.
+    Whitespace around the path is ignored, as Jayway's compiler (AWS's JSONPath) trims it."""
+    if not isinstance(value, str) or not value.strip().startswith("$"):
         return None
+    value = value.strip()
     if value.startswith("$$"):
         return "$" + value[2:] if context else None
     head = _VARIABLE_HEAD.match(value)
@@ -309,7 +311,7 @@ def is_payload_value(value: Any) -> bool:
     path, or a valid intrinsic call."""
     if not isinstance(value, str):
         return False
-    if value.startswith("$"):
+    if value.strip().startswith("$"):
         return is_path(value)
     return is_intrinsic_call(value) and intrinsic_error(value) is None
 
