@@ -72,15 +72,17 @@ def is_reference_path(value: Any, *, context: bool = True, variables: bool = Tru
 def _plain_path(value: Any, *, context: bool, variables: bool) -> str | None:
     """`value` rewritten as a ``$...`` path, or None when it is not a path of an allowed kind.
     Whitespace around the path is ignored, as Jayway's compiler (AWS's JSONPath) trims it."""
-    if not isinstance(value, str) or not value.strip().startswith("$"):
+    if not isinstance(value, str):
         return None
-    value = value.strip()
-    if value.startswith("$$"):
-        return "$" + value[2:] if context else None
-    head = _VARIABLE_HEAD.match(value)
+    text = value.strip()
+    if not text.startswith("$"):
+        return None
+    if text.startswith("$$"):
+        return "$" + text[2:] if context else None
+    head = _VARIABLE_HEAD.match(text)
     if head is not None:
-        return "$" + value[head.end() :] if variables else None
-    return value
+        return "$" + text[head.end() :] if variables else None
+    return text
 
 
 def _valid_path(path: str) -> bool:
