@@ -151,7 +151,7 @@ def executions_page(
 {problem}
 {table}
 <nav class="pager">{' '.join(pager)}</nav>
-<p class="hint">Newest first. Click an execution to see its graph and events.</p>
+<p class="hint">Newest started first. Click an execution to see its graph and events.</p>
 """
     return layout(base, "Executions", body, active="executions", links=links)
 
