@@ -233,6 +233,7 @@ def execution_page(
         "graph": graph,
         "flowerUrl": links.flower,
         "statusLabels": STATUS_LABELS,
+        "statusOrder": list(st.PRECEDENCE),
         "payload": payload,
         "pollUrl": f"{base}/api/executions/{quote(x['eid'], safe=':')}",
     }
