@@ -199,6 +199,8 @@ def test_errors_static_files_and_mounting(runner: InlineRunner) -> None:
     status, headers, body = call(app, "/static/ui.js")
     assert status.startswith("200") and "javascript" in headers["Content-Type"]
     assert b"sfn-data" in body
+    status, headers, body = call(app, "/static/zoom.js")
+    assert status.startswith("200") and b"window.sfnZoom" in body
     status, headers, _ = call(app, "/static/ui.css")
     assert headers["Content-Type"].startswith("text/css")
     assert call(app, "/static/../app.py")[0].startswith("404")

@@ -5,7 +5,7 @@
     GET  /state-machines/<name>     a state machine's graph and definition
     GET  /executions/<eid or ARN>   an execution: graph coloured by status, events
     GET  /api/executions/<eid>      the same as JSON (the page polls it while running)
-    GET  /static/<file>             ui.js, ui.css (package data; nothing from a CDN)
+    GET  /static/<file>             ui.js, zoom.js, ui.css (package data; nothing from a CDN)
 
 Read-only: nothing here changes an execution. Paths are relative to where the app is
 mounted (`SCRIPT_NAME`), so it works under any prefix.
@@ -31,7 +31,7 @@ log = logging.getLogger("engine.ui")
 
 StartResponse = Callable[..., Any]
 
-_STATIC: Final = {"ui.js", "ui.css"}
+_STATIC: Final = {"ui.js", "zoom.js", "ui.css"}
 PAGE_SIZE: Final = 50
 
 

@@ -219,7 +219,7 @@ def machine_page(
 {json_script(payload, "sfn-data")}
 """
     return layout(base, summary["name"], body, active="machines", links=links,
-                  scripts=("ui.js",))
+                  scripts=("zoom.js", "ui.js"))
 
 
 def execution_page(
@@ -272,7 +272,7 @@ def execution_page(
 {json_script(client_data, "sfn-data")}
 """
     return layout(base, f"{x['name']} ({x['status']})", body, active="executions",
-                  links=links, scripts=("ui.js",))
+                  links=links, scripts=("zoom.js", "ui.js"))
 
 
 def not_found(base: str, message: str, links: Links) -> str:
