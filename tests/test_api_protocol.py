@@ -167,8 +167,32 @@ def test_a_bad_content_length_or_method_or_path_gets_an_aws_error(api: server.Ru
                  b"X-Amz-Target: AWSStepFunctions.ListStateMachines\r\n\r\n{}")
     reply = read_all(sock)
     assert " 400 " in reply.splitlines()[0] and "SerializationException" in reply
-    status, body = call(api, "", method="GET")
+    status, body = call(api, "", method="PUT")
     assert status == 404 and body["__type"] == "UnknownOperationException"
+    status, body = call(api, "", method="GET", path="/nowhere")
+    assert status == 404 and body["__type"] == "UnknownOperationException"
+
+
+def test_a_browser_at_the_root_is_sent_to_the_view_and_the_api_is_unchanged(
+    api: server.Running,
+) -> None:
+    for method in ("GET", "HEAD"):
+        conn = http.client.HTTPConnection(*api.server.server_address[:2], timeout=10)
+        conn.request(method, "/")
+        response = conn.getresponse()
+        response.read()
+        assert (response.status, response.getheader("Location")) == (302, "/ui/")
+        conn.close()
+    # The AWS JSON protocol on POST / answers as before.
+    status, body = call(api, "{}")
+    assert status == 200 and body == {"stateMachines": []}
+    # Without the view there is nothing to send a browser to: GET / is the API's 404.
+    bare = server.start_background(server.build_app(_client(), ui=False))
+    try:
+        status, body = call(bare, "", method="GET")
+        assert status == 404 and body["__type"] == "UnknownOperationException"
+    finally:
+        bare.stop()
 
 
 def test_a_client_that_stops_sending_cannot_hang_the_server(

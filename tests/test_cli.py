@@ -187,6 +187,7 @@ def test_sfn_serve_answers_boto3(redis_url: str, tmp_path: Path) -> None:
         assert process.stderr is not None
         line = process.stderr.readline()
         assert f"sfn API on http://127.0.0.1:{port}" in line, line
+        assert line.rstrip().endswith(f"web view on http://127.0.0.1:{port}/ui/"), line
         client = boto3.client("stepfunctions", endpoint_url=f"http://127.0.0.1:{port}",
                               region_name="us-east-1", aws_access_key_id="x",
                               aws_secret_access_key="x")

@@ -342,3 +342,44 @@ def test_error_and_cause_paths_to_non_strings_give_json_text() -> None:
         {"e": [1, "a"], "c": {"x": True}},
     )
     assert (found.error, found.cause) == ('[1,"a"]', '{"x":true}')
+
+
+def test_a_states_prefixed_custom_error_is_raised_caught_and_retried_by_name() -> None:
+    # AWS accepts any name in ErrorEquals: a Fail state's own `States.` error is caught by
+    # its name, and an HTTP-Task-style `States.Http.StatusCode.503` is retried by its name.
+    branch = {"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "States.MyError"}}}
+    calls: list[int] = []
+
+    def flaky(event: Any, ctx: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            raise TaskFailure("States.Http.StatusCode.503", "busy")
+        return event
+
+    found = run(
+        {
+            "StartAt": "Call",
+            "States": {
+                "Call": {
+                    "Type": "Task",
+                    "Resource": lambda_arn("flaky"),
+                    "Retry": [{"ErrorEquals": ["States.Http.StatusCode.503"],
+                               "IntervalSeconds": 1}],
+                    "Next": "P",
+                },
+                "P": {
+                    "Type": "Parallel",
+                    "Branches": [branch],
+                    "Catch": [{"ErrorEquals": ["States.MyError"], "ResultPath": "$.error",
+                               "Next": "Caught"}],
+                    "End": True,
+                },
+                "Caught": {"Type": "Succeed"},
+            },
+        },
+        {"a": 1},
+        handlers={"flaky": flaky},
+    )
+    assert found.status == "SUCCEEDED", found.cause
+    assert len(calls) == 2
+    assert found.output["error"]["Error"] == "States.MyError"

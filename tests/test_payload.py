@@ -213,3 +213,41 @@ def test_the_result_shares_no_containers_with_the_template(template: dict[str, A
     out["nested"]["__new__"] = 1
     out["list"].append(2)
     assert "__new__" not in template
+
+
+# --- definitions written for AWS: arrays as templates, paths with spaces around ----------
+
+
+def test_an_array_template_renders_each_element_at_any_depth() -> None:
+    template = [{"name.$": "$$.Execution.Name", "n": 1}, "$.literal", [{"v.$": "$.v"}]]
+    assert rendered(template, {"v": 7}) == [{"name": "exec", "n": 1}, "$.literal", [{"v": 7}]]
+
+
+def test_a_path_with_spaces_around_is_evaluated_trimmed() -> None:
+    assert rendered({"name.$": "$$.Execution.Name "}) == {"name": "exec"}
+    assert rendered({"v.$": " $.v\t"}, {"v": [1]}) == {"v": [1]}
+    cause = failure({"w.$": "$.w "}, {"v": 1}).cause
+    assert cause.startswith("The JSONPath '$.w ' specified for the field 'w.$' could not be found")
+
+
+def test_array_templates_and_spaced_paths_run_end_to_end() -> None:
+    from tests.test_interpreter_helpers import lambda_arn, run
+
+    definition = {
+        "StartAt": "Call",
+        "States": {
+            "Call": {
+                "Type": "Task",
+                "Resource": lambda_arn("echo"),
+                "Parameters": [{"who.$": "$$.Execution.Name "}, {"n.$": "$.n"}],
+                "ResultSelector": [{"first.$": "$[0].who"}, "tail"],
+                "ResultPath": "$.result ",
+                "End": True,
+            }
+        },
+    }
+    found = run(definition, {"n": 2}, handlers={"echo": lambda event, ctx: event})
+    assert found.status == "SUCCEEDED", found.cause
+    assert found.output["n"] == 2
+    assert found.output["result"][1] == "tail"
+    assert isinstance(found.output["result"][0]["first"], str)

@@ -107,6 +107,28 @@ def test_list_newest_first_filtered_and_paginated(runner: InlineRunner) -> None:
     assert "State Machine Does Not Exist" in body.decode()
 
 
+def test_the_list_orders_by_start_not_by_end(runner: InlineRunner) -> None:
+    # ListExecutions orders an ended execution by its stop (AWS); the view by its start: a
+    # long execution that ends after a short one started later stays below it.
+    runner.create_state_machine("Slow", {"StartAt": "W", "States": {
+        "W": {"Type": "Wait", "Seconds": 100, "End": True}}})
+    runner.now = 1000.0
+    long = runner.run("Slow", name="long")
+    runner.now = 1050.0  # the simulated clock: "short" starts while "long" waits
+    short = runner.run("Fan", input={"items": []}, name="short")
+    assert (long.start, long.stop, short.start) == (1000.0, 1100.0, 1050.0)
+    listed, _ = runner.client.list_executions_page(None)
+    assert [r.name for r in listed] == ["long", "short"]  # the API: by stop, as AWS
+    app = ui_app.UiApp(runner.client, page_size=1)
+    _, _, body = call(app, "/")
+    assert re.findall(r'href="/ui/executions/[^:"]+:([^"]+)"', body.decode()) == ["short"]
+    m = re.search(r'id="next-page" href="/ui/\?([^"]+)"', body.decode())
+    assert m is not None
+    _, _, body = call(app, "/", m.group(1).replace("&amp;", "&"))
+    assert re.findall(r'href="/ui/executions/[^:"]+:([^"]+)"', body.decode()) == ["long"]
+    assert 'id="next-page"' not in body.decode()
+
+
 def test_execution_page_and_its_json(runner: InlineRunner) -> None:
     record = runner.run("Fan", input={"items": [1, 2]}, name="fan-a")
     app = ui_app.make_app(runner.client, flower_url="http://flower.example:5555/")
@@ -177,6 +199,8 @@ def test_errors_static_files_and_mounting(runner: InlineRunner) -> None:
     status, headers, body = call(app, "/static/ui.js")
     assert status.startswith("200") and "javascript" in headers["Content-Type"]
     assert b"sfn-data" in body
+    status, headers, body = call(app, "/static/zoom.js")
+    assert status.startswith("200") and b"window.sfnZoom" in body
     status, headers, _ = call(app, "/static/ui.css")
     assert headers["Content-Type"].startswith("text/css")
     assert call(app, "/static/../app.py")[0].startswith("404")

@@ -249,6 +249,10 @@ def test_parallel_and_map(stack: Any, page: Any, redis_url: str) -> None:
     # Open the Map: one row per iteration; one iteration's states and output.
     state(page, "PackItems").click()
     assert page.locator("table.iterations tbody tr").count() == 3
+    # The event table names the iteration of each of its events.
+    rows = page.locator("#events tbody tr[data-iteration='2']")
+    assert rows.count() >= 4  # MapIterationStarted, the Task's events, MapIterationSucceeded
+    assert all("iteration 2" in rows.nth(i).inner_text() for i in range(rows.count()))
     page.click("table.iterations tbody tr[data-iteration='1']")
     assert "iteration 1 of PackItems" in page.inner_text("#focus-banner")
     state(page, "PackItem").click()
@@ -304,3 +308,101 @@ def test_metrics_endpoint_on_the_server(stack: Any, redis_url: str, unique: str)
                    "sfn_state_duration_seconds", "sfn_state_retries_total",
                    "sfn_timer_lag_seconds", "sfn_checkpoint_duration_seconds"):
         assert f"# TYPE {family}" in text
+
+
+def _tall_jsonata_machine(count: int) -> dict[str, Any]:
+    """A JSONata state machine drawn taller than the window: a chain of `count` states and a
+    Choice with a long condition on its edge."""
+    states: dict[str, Any] = {}
+    for i in range(count):
+        output = f"{{% $merge([$states.input, {{'step': {i}}}]) %}}"
+        states[f"Step{i}"] = {"Type": "Pass", "Output": output,
+                              "Next": f"Step{i + 1}" if i + 1 < count else "Check"}
+    condition = (f"{{% $states.input.step = {count - 1} and $exists($states.input.orderId)"
+                 " and $length($states.input.orderId) > 0 %}")
+    states["Check"] = {"Type": "Choice", "Choices": [{"Condition": condition, "Next": "Done"}],
+                       "Default": "Step0"}
+    states["Done"] = {"Type": "Succeed"}
+    return {"QueryLanguage": "JSONata", "StartAt": "Step0", "States": states}
+
+
+def test_a_large_machine_fits_the_pane_and_zooms(
+    stack: Any, page: Any, unique: str
+) -> None:
+    running, client = stack
+    name = f"Tall{unique}"
+    client.create_state_machine(name, json.dumps(_tall_jsonata_machine(16)))
+    page.goto(f"{running.url}/ui/state-machines/{name}")
+    page.wait_for_selector("body[data-ready='1']")
+    svg = page.locator(".graph svg")
+    natural = page.evaluate("() => document.querySelector('.graph svg').getBBox().height")
+    pane = page.locator("#graph").bounding_box()
+    box = svg.bounding_box()
+    assert natural * 4 / 3 > 1000  # drawn at its natural size it would overflow the window
+    # Fit: the whole drawing is inside the pane, and the pane inside the window.
+    assert box["height"] <= 0.75 * 1100 + 1 and box["width"] <= pane["width"] + 1
+    assert float(svg.get_attribute("data-zoom")) < 1
+    for name_ in ("Step0", "Step15", "Check", "Done"):
+        r = page.locator(f".graph g.state[data-state='{name_}']").bounding_box()
+        assert r["y"] >= box["y"] - 1 and r["y"] + r["height"] <= box["y"] + box["height"] + 1
+        assert r["x"] >= box["x"] - 1 and r["x"] + r["width"] <= box["x"] + box["width"] + 1
+    fitted = (svg.get_attribute("viewBox"), float(svg.get_attribute("data-zoom")))
+    # + zooms in by a quarter, around the centre.
+    page.click("#zoom-in")
+    assert float(svg.get_attribute("data-zoom")) == pytest.approx(fitted[1] * 1.25, rel=0.01)
+    # The wheel zooms in around the pointer (and does not scroll the page).
+    scroll = page.evaluate("() => window.scrollY")
+    before = float(svg.get_attribute("data-zoom"))
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + 40)
+    page.mouse.wheel(0, -300)
+    page.wait_for_function(
+        f"() => parseFloat(document.querySelector('.graph svg').dataset.zoom) > {before}")
+    assert page.evaluate("() => window.scrollY") == scroll
+    # Dragging pans the view.
+    x0 = float(svg.get_attribute("viewBox").split()[0])
+    page.mouse.move(box["x"] + 200, box["y"] + 200)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 120, box["y"] + 150, steps=4)
+    page.mouse.up()
+    assert float(svg.get_attribute("viewBox").split()[0]) > x0
+    # Fit shows it all again; 1:1 is the natural size.
+    page.click("#zoom-fit")
+    assert (svg.get_attribute("viewBox"), float(svg.get_attribute("data-zoom"))) == fitted
+    shot(page, "ui-zoom-fit.png")
+    page.click("#zoom-actual")
+    assert float(svg.get_attribute("data-zoom")) == 1
+
+
+LOOP = {
+    "Comment": "E-mail the customer three times; the relay refuses the first attempt",
+    "StartAt": "Start",
+    "States": {
+        "Start": {"Type": "Pass", "Parameters": {"n": 0, "orderId": "9"}, "Next": "SendEmail"},
+        "SendEmail": {"Type": "Task", "Resource": L + "FlakySendEmailLambda", "ResultPath": None,
+                      "Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 1,
+                                 "BackoffRate": 1}], "Next": "Count"},
+        "Count": {"Type": "Pass", "Parameters": {
+            "n.$": "States.MathAdd($.n, 1)", "orderId.$": "$.orderId"}, "Next": "Again"},
+        "Again": {"Type": "Choice", "Choices": [
+            {"Variable": "$.n", "NumericLessThan": 3, "Next": "SendEmail"}], "Default": "Done"},
+        "Done": {"Type": "Succeed"},
+    },
+}
+
+
+def test_a_task_in_a_loop_opens_on_its_retried_visit(
+    stack: Any, page: Any, redis_url: str, unique: str
+) -> None:
+    running, client = stack
+    arn = start(client, redis_url, f"Loop{unique}", LOOP, {}, "loop-1", email_failures=1)
+    assert client.wait(arn, 30).status == "SUCCEEDED"
+    open_execution(page, running.url, arn)
+    assert_statuses(page, {"SendEmail": "retried", "Count": "succeeded"})
+    state(page, "SendEmail").click()
+    # Three visits; the panel opens on the first, the retried one, not on the last.
+    assert page.locator("#visit-select option").count() == 3
+    assert page.locator("#visit-select").input_value() == "0"
+    assert page.locator("table.attempts tbody tr").count() == 2
+    # Another state with nothing telling opens on its last visit.
+    state(page, "Count").click()
+    assert page.locator("#visit-select").input_value() == "2"

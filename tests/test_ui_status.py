@@ -247,3 +247,61 @@ def test_to_dict_is_json(runner: InlineRunner) -> None:
     data = json.loads(json.dumps(view.to_dict()))
     assert data["states"]["T"]["status"] == "succeeded"
     assert data["maps"]["M"][0][0]["index"] == 0
+
+
+def test_a_task_opens_on_its_retried_or_failed_visit_not_its_last(runner: InlineRunner) -> None:
+    # A loop: the Task's first visit is retried twice (Flaky fails twice per execution),
+    # the next two succeed at once. Its panel opens on the first visit: the one that made
+    # the state yellow, and why someone clicks it.
+    definition = {
+        "StartAt": "Start",
+        "States": {
+            "Start": {"Type": "Pass", "Result": {"n": 0}, "Next": "Send"},
+            "Send": {**task("Flaky"), "ResultPath": None, "Next": "Count",
+                     "Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 1}]},
+            "Count": {"Type": "Pass", "Parameters": {"n.$": "States.MathAdd($.n, 1)"},
+                      "Next": "Again"},
+            "Again": {"Type": "Choice", "Choices": [
+                {"Variable": "$.n", "NumericLessThan": 3, "Next": "Send"}], "Default": "Done"},
+            "Done": {"Type": "Succeed"},
+        },
+    }
+    record, view = run(runner, definition)
+    assert record.status == "SUCCEEDED"
+    send = view.states["Send"]
+    assert [v.status for v in send.visits] == ["retried", "succeeded", "succeeded"]
+    assert send.telling_visit == 0
+    assert view.to_dict()["states"]["Send"]["openVisit"] == 0
+    # Without anything telling, the last visit; never visited, none.
+    assert view.states["Count"].telling_visit == 2
+    assert view.states["Done"].telling_visit == 0
+    assert st.telling_index([]) is None
+    assert st.telling_index(["succeeded", "caught", "retried", "caught", "succeeded"]) == 3
+    assert st.telling_index(["failed", "running"]) == 1
+
+
+def test_events_of_map_iterations_carry_the_iteration_index(runner: InlineRunner) -> None:
+    definition = {"StartAt": "M", "States": {"M": {"Type": "Map", "ItemProcessor": {
+        "StartAt": "I", "States": {"I": {"Type": "Pass", "Next": "T"},
+                                   "T": {**task("Ok"), "End": True}}}, "End": True}}}
+    record, view = run(runner, definition, ["a", "b", "c"])
+    events = runner.client.get_history(record.eid)
+    by_id = {e["id"]: e for e in events}
+    for event_id, index in view.event_iteration.items():
+        event = by_id[event_id]
+        if event["type"].startswith("MapIteration"):
+            assert event["mapIterationStartedEventDetails" if event["type"].endswith("Started")
+                         else "mapIterationSucceededEventDetails"]["index"] == index
+    # Every event of the inner states and of the iterations has its index ...
+    inner = [e for e in events if view.event_state.get(e["id"]) in ("I", "T")
+             or e["type"].startswith("MapIteration")]
+    assert inner and all(e["id"] in view.event_iteration for e in inner)
+    # ... each iteration's Task input is its own item, and the Map's own events have none.
+    for e in events:
+        if e["type"] == "LambdaFunctionScheduled":
+            item = json.loads(e["lambdaFunctionScheduledEventDetails"]["input"])
+            assert item == ["a", "b", "c"][view.event_iteration[e["id"]]]
+    assert all(e["id"] not in view.event_iteration
+               for e in events if e["type"] in ("MapStateEntered", "MapStateExited"))
+    assert set(view.event_iteration.values()) == {0, 1, 2}
+    assert view.to_dict()["eventIteration"]

@@ -330,7 +330,7 @@ def test_a_missing_start_at_does_not_make_every_state_unreachable() -> None:
         ({"ErrorEquals": ["E"], "JitterStrategy": "HALF"}, "/States/A/Retry[0]/JitterStrategy"),
         ({"ErrorEquals": ["E"], "Bogus": 1}, "/States/A/Retry[0]"),
         ({"IntervalSeconds": 1}, "/States/A/Retry[0]"),
-        ({"ErrorEquals": ["States.Nope"]}, "/States/A/Retry[0]/ErrorEquals[0]"),
+        ({"ErrorEquals": [7]}, "/States/A/Retry[0]/ErrorEquals[0]"),
         ({"ErrorEquals": ["States.ALL", "E"]}, "/States/A/Retry[0]/ErrorEquals"),
     ],
 )
@@ -349,6 +349,20 @@ def test_states_all_only_in_the_last_retrier_and_catcher() -> None:
 def test_predefined_error_names_are_accepted() -> None:
     retry = [{"ErrorEquals": ["States.Timeout", "States.TaskFailed", "Custom.Error"]}]
     assert validate(machine(("A", task(Retry=retry)))) == []
+
+
+def test_custom_error_names_may_begin_with_states_as_on_aws() -> None:
+    # AWS accepts them: the HTTP Task raises States.Http.StatusCode.<code> and definitions
+    # running on AWS retry and catch it by name; a Fail state may raise such a name too, and
+    # its Catch must be able to name it.
+    retry = [{"ErrorEquals": ["States.Http.StatusCode.429", "States.Custom"]}]
+    catch = [{"ErrorEquals": ["States.Http.StatusCode.400"], "Next": "B"}]
+    document = machine(("A", task(Retry=retry, Catch=catch)), ("B", PASS_END))
+    assert validate(document) == []
+    branch = {"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "States.MyError"}}}
+    parallel = {"Type": "Parallel", "Branches": [branch], "End": True,
+                "Catch": [{"ErrorEquals": ["States.MyError"], "Next": "B"}]}
+    assert validate(machine(("P", parallel), ("B", PASS_END))) == []
 
 
 def test_catcher_needs_error_equals_and_next() -> None:
@@ -652,6 +666,33 @@ def test_express_machines_reject_distributed_maps() -> None:
 )
 def test_paths_and_templates(fields: Doc, location: str) -> None:
     assert only(machine(("A", {"Type": "Pass", "End": True, **fields}))).location == location
+
+
+@pytest.mark.parametrize("field", ["Parameters", "ResultSelector"])
+def test_parameters_and_result_selector_may_be_arrays(field: str) -> None:
+    # AWS runs such definitions (its editor's schema was changed to accept them); each
+    # element is a template in turn, its objects' "key.$" members checked as usual.
+    template = [{"id.$": "$.id", "name": "text"}, "$.kept-as-text", 3, [{"x.$": "$$.State.Name"}]]
+    assert validate(machine(("A", task(**{field: template})))) == []
+    bad = [{"id.$": "not a path"}]
+    assert only(machine(("A", task(**{field: bad})))).location == f"/States/A/{field}"
+    # ItemSelector keeps to the specification's object.
+    map_state = {"Type": "Map", "End": True, "ItemSelector": [1],
+                 "ItemProcessor": {"StartAt": "I", "States": {"I": PASS_END}}}
+    assert only(machine(("M", map_state))).location == "/States/M/ItemSelector"
+
+
+@pytest.mark.parametrize("path", ["$$.Execution.Name ", " $.a", "$.a\t", "  $var.field  "])
+def test_paths_with_whitespace_around_are_accepted(path: str) -> None:
+    # Step Functions' JSONPath (Jayway) trims the path before it compiles it.
+    assign = {"var": 1} if "$var" in path else {}
+    states: list[tuple[str, Doc]] = [("S", {"Type": "Pass", "Assign": assign, "Next": "A"})]
+    parameters = {"value.$": path}
+    states.append(("A", {"Type": "Pass", "End": True, "Parameters": parameters}))
+    assert validate(machine(*states)) == []
+    if not path.strip().startswith("$var"):
+        state = {"Type": "Pass", "End": True, "InputPath": path, "OutputPath": "$ "}
+        assert validate(machine(("A", state))) == []
 
 
 def test_null_paths_are_meaningful_and_valid() -> None:

@@ -10,7 +10,8 @@ thread per connection (no web framework needed for one JSON endpoint).
 Routing hook: `Router.routes` maps a path prefix to any WSGI application; the longest
 matching prefix wins. The mounted application sees the prefix in `SCRIPT_NAME` and the rest
 in `PATH_INFO` (PEP 3333's convention), so ordinary WSGI apps mount unchanged. `/` is the
-Step Functions API (`AwsJsonApp`), `/healthz` a liveness probe.
+Step Functions API (`AwsJsonApp`; with the view mounted, a browser's `GET /` is redirected to
+`/ui/`), `/healthz` a liveness probe.
 
 Robustness: a request body over `max_body` bytes is refused with 413 before it is parsed,
 sockets time out after `SOCKET_TIMEOUT` seconds of silence (a client that stops sending
@@ -48,7 +49,7 @@ SOCKET_TIMEOUT: Final = 60
 #: How much of an oversized body is read and thrown away so the client sees the 413.
 _DRAIN_LIMIT: Final = 64 * 1024 * 1024
 
-_REASONS: Final = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
+_REASONS: Final = {200: "OK", 302: "Found", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
                    413: "Request Entity Too Large", 500: "Internal Server Error"}
 
 
@@ -185,6 +186,25 @@ def _drain(stream: Any, length: int) -> None:
         return
 
 
+@dataclass
+class ViewRedirect:
+    """`/` when the web view is mounted: a browser's GET (or HEAD) of `/` is sent on to the
+    view; every other request, the AWS JSON protocol's `POST /` among them, goes to the API
+    unchanged (no SDK sends a GET)."""
+
+    api: WSGIApp
+    view: str = "/ui/"
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("REQUEST_METHOD") in ("GET", "HEAD") and environ.get(
+            "PATH_INFO", "/"
+        ) in ("", "/"):
+            location = environ.get("SCRIPT_NAME", "").rstrip("/") + self.view
+            start_response(_status(302), [("Location", location), ("Content-Length", "0")])
+            return []
+        return self.api(environ, start_response)
+
+
 def healthz(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
     """Liveness: the process is up and serving."""
     body = b'{"status":"ok"}'
@@ -204,6 +224,7 @@ def build_app(
     api = AwsJsonApp(Context(client, sync_timeout=sync_timeout), max_body, shared_key)
     router = Router({"/": api, "/healthz": healthz})
     if ui:  # the execution view (engine/ui) and Prometheus metrics (engine/metrics.py)
+        router.mount("/", ViewRedirect(api, "/ui/"))
         router.mount("/ui/", make_ui(client))
         router.mount("/metrics", metrics.make_app(client.store))
     return router

@@ -19,7 +19,8 @@ RESULT_WRITER_FAILED: Final = "States.ResultWriterFailed"
 RUNTIME: Final = "States.Runtime"
 DATA_LIMIT_EXCEEDED: Final = "States.DataLimitExceeded"
 
-#: Every predefined name, for validation of ErrorEquals.
+#: Every predefined name of the specification (ErrorEquals may name others too: AWS
+#: accepts any string there, `States.Http.StatusCode.404` among them).
 PREDEFINED: Final = frozenset(
     {
         ALL,

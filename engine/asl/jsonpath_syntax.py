@@ -484,6 +484,10 @@ _VARIABLE: Final = re.compile(r"\$([^\W\d][\w]*)")
 
 @lru_cache(maxsize=4096)
 def compile_path(path: str) -> _Compiled:
+    if isinstance(path, str):
+        # Jayway's compiler (Step Functions' JSONPath) trims the path first: a definition
+        # written with "$$.Execution.Name " runs on AWS, the space ignored.
+        path = path.strip()
     if not isinstance(path, str) or not path.startswith("$"):
         raise JsonPathSyntaxError(f"Invalid JSONPath '{path}': a path must start with '$'")
     variable: str | None = None

@@ -73,7 +73,7 @@ def _evaluate(key: str, expr: Any, scope: _Scope) -> Any:
     """The value of one `key.$` member."""
     if not isinstance(expr, str):
         raise _invalid(key, scope)
-    if expr.startswith("$"):
+    if expr.strip().startswith("$"):  # a path, maybe with spaces around (trimmed, as AWS)
         try:
             return jsonpath.get_path(
                 expr, scope.data, context=scope.context, variables=scope.variables

@@ -72,8 +72,8 @@ def serve(
                   "who can reach this port can start and stop executions",
                   highlight=False, soft_wrap=True)
     err.print(f"sfn API on http://{host}:{server.server_port} (Redis {settings.redis_url}, "
-              f"region {settings.region}, account {settings.account})", highlight=False,
-              soft_wrap=True)
+              f"region {settings.region}, account {settings.account}); web view on "
+              f"http://{host}:{server.server_port}/ui/", highlight=False, soft_wrap=True)
     try:
         server.serve_forever(poll_interval=0.5)
     except KeyboardInterrupt:

@@ -1,11 +1,11 @@
 """The web view as a WSGI application, mounted by `sfn serve` under /ui/.
 
-    GET  /                          executions, newest first (?machine= &status= &after=)
+    GET  /                          executions, newest started first (?machine= &status= &after=)
     GET  /state-machines            state machines
     GET  /state-machines/<name>     a state machine's graph and definition
     GET  /executions/<eid or ARN>   an execution: graph coloured by status, events
     GET  /api/executions/<eid>      the same as JSON (the page polls it while running)
-    GET  /static/<file>             ui.js, ui.css (package data; nothing from a CDN)
+    GET  /static/<file>             ui.js, zoom.js, ui.css (package data; nothing from a CDN)
 
 Read-only: nothing here changes an execution. Paths are relative to where the app is
 mounted (`SCRIPT_NAME`), so it works under any prefix.
@@ -31,7 +31,7 @@ log = logging.getLogger("engine.ui")
 
 StartResponse = Callable[..., Any]
 
-_STATIC: Final = {"ui.js", "ui.css"}
+_STATIC: Final = {"ui.js", "zoom.js", "ui.css"}
 PAGE_SIZE: Final = 50
 
 
@@ -105,10 +105,10 @@ class UiApp:
         after = data.decode_cursor(query.get("after"))
         problem = None
         try:
-            records, cursor = self.client.list_executions_page(
-                machine, status=status, limit=self.page_size, after=after
+            records, cursor = data.list_newest_started(
+                self.client, machine, status=status, limit=self.page_size, after=after
             )
-        except errors.StateMachineDoesNotExist as exc:
+        except (errors.StateMachineDoesNotExist, errors.InvalidArn) as exc:
             records, cursor, problem = [], None, str(exc)
         names = [m.name for m in self.client.list_state_machines()]
         if machine and machine not in names:

@@ -9,6 +9,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from engine import arns
 from engine.client import Client
 from engine.runtime.messages import display_name
 from engine.store.base import ExecutionRecord, StateMachineRecord
@@ -107,6 +108,40 @@ def machine_summary(client: Client, record: StateMachineRecord) -> dict[str, Any
         "updated": iso(record.updated),
         "executions": client.store.count_executions(record.name),
     }
+
+
+def list_newest_started(
+    client: Client,
+    state_machine: str | None,
+    *,
+    status: str | None = None,
+    limit: int = 50,
+    after: tuple[float, str] | None = None,
+) -> tuple[list[ExecutionRecord], tuple[float, str] | None]:
+    """One page of executions, newest *started* first, and the cursor (start, eid) of the
+    next page (None on the last).
+
+    The view's order, not the API's: ListExecutions (`Client.list_executions_page`) orders
+    as AWS does, a running execution by its start and an ended one by its stop, so a long
+    execution that just ended jumps above those started after it. A person reading a list
+    of runs expects them in the order they began, and a page that stays put while they end.
+    """
+    name = arns.state_machine_name(state_machine) if state_machine else None
+    if name is not None:
+        client.describe_state_machine(name)  # StateMachineDoesNotExist, named in the page
+    found: list[ExecutionRecord] = []
+    cursor = after
+    scan = max(limit + 1, 100)
+    while len(found) <= limit:
+        page = client.store.list_executions_after(name, cursor, scan)  # by start
+        found.extend(r for r in page if status is None or r.status == status)
+        if len(page) < scan:
+            break
+        cursor = (page[-1].start, page[-1].eid)
+    if len(found) <= limit:
+        return found, None
+    last = found[limit - 1]
+    return found[:limit], (last.start, last.eid)
 
 
 def encode_cursor(cursor: tuple[float, str] | None) -> str | None:

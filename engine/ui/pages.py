@@ -151,7 +151,7 @@ def executions_page(
 {problem}
 {table}
 <nav class="pager">{' '.join(pager)}</nav>
-<p class="hint">Newest first. Click an execution to see its graph and events.</p>
+<p class="hint">Newest started first. Click an execution to see its graph and events.</p>
 """
     return layout(base, "Executions", body, active="executions", links=links)
 
@@ -219,7 +219,7 @@ def machine_page(
 {json_script(payload, "sfn-data")}
 """
     return layout(base, summary["name"], body, active="machines", links=links,
-                  scripts=("ui.js",))
+                  scripts=("zoom.js", "ui.js"))
 
 
 def execution_page(
@@ -233,6 +233,7 @@ def execution_page(
         "graph": graph,
         "flowerUrl": links.flower,
         "statusLabels": STATUS_LABELS,
+        "statusOrder": list(st.PRECEDENCE),
         "payload": payload,
         "pollUrl": f"{base}/api/executions/{quote(x['eid'], safe=':')}",
     }
@@ -271,7 +272,7 @@ def execution_page(
 {json_script(client_data, "sfn-data")}
 """
     return layout(base, f"{x['name']} ({x['status']})", body, active="executions",
-                  links=links, scripts=("ui.js",))
+                  links=links, scripts=("zoom.js", "ui.js"))
 
 
 def not_found(base: str, message: str, links: Links) -> str:

@@ -215,6 +215,25 @@ class StateView:
     def retries(self) -> int:
         return sum(v.retries for v in self.visits)
 
+    @property
+    def telling_visit(self) -> int | None:
+        """The visit the state's panel opens on (index in `visits`; None: never visited).
+
+        The one that gave the state its colour, the latest of those: a Task visited in a
+        loop that failed, was caught or was retried once opens on that visit, not on a
+        plain success after it, since that visit is why someone clicks the state. A running
+        visit still comes first (the live one). See `telling_index`."""
+        return telling_index([v.status for v in self.visits])
+
+
+def telling_index(statuses: list[str]) -> int | None:
+    """Of visits with these statuses, the latest with the most telling one (PRECEDENCE).
+    static/ui.js applies the same rule to the visits of one Map iteration."""
+    if not statuses:
+        return None
+    best = merge(statuses)
+    return max(i for i, status in enumerate(statuses) if status == best)
+
 
 @dataclass
 class ExecutionView:
@@ -226,6 +245,9 @@ class ExecutionView:
     branches: dict[str, dict[int, str]]
     #: Map state -> its visits' iterations (index -> Iteration), one dict per visit.
     maps: dict[str, list[dict[int, Iteration]]]
+    #: Event id -> the index of the Map iteration it belongs to (the innermost Map's), for
+    #: the events of an iteration's states and the MapIteration* events themselves.
+    event_iteration: dict[int, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON for the page's script (see engine/ui/static/ui.js)."""
@@ -236,12 +258,14 @@ class ExecutionView:
                 "type": view.type,
                 "path": view.path,
                 "retries": view.retries,
+                "openVisit": view.telling_visit,
                 "visits": [_visit_dict(v) for v in view.visits],
             }
         return {
             "status": self.status,
             "states": states,
             "eventState": {str(k): v for k, v in self.event_state.items()},
+            "eventIteration": {str(k): v for k, v in self.event_iteration.items()},
             "branches": {k: {str(i): s for i, s in v.items()} for k, v in self.branches.items()},
             "maps": {
                 name: [
@@ -287,6 +311,7 @@ class _Deriver:
         self.visits: list[Visit] = []
         self.visit_at: dict[int, Visit] = {}  # entered id -> visit
         self.event_visit: dict[int, Visit] = {}
+        self.iteration_events: dict[int, int] = {}  # MapIteration* event id -> its index
 
     # --- helpers ----------------------------------------------------------------------
 
@@ -492,6 +517,7 @@ class _Deriver:
         name, index = details.get("name"), details.get("index")
         if not isinstance(index, int):
             return
+        self.iteration_events[eid] = index
         maps = self._open(str(name))
         if what == "Started":
             fresh = [v for v in maps if index not in v.iterations]
@@ -594,7 +620,11 @@ class _Deriver:
                 per.setdefault(static.branch, NOT_REACHED)
                 per[static.branch] = merge([per[static.branch], states[name].status])
         event_state = {eid: v.state for eid, v in self.event_visit.items()}
-        return ExecutionView(execution_status, states, event_state, branches, maps)
+        event_iteration = {eid: v.iteration[1] for eid, v in self.event_visit.items()
+                           if v.iteration is not None}
+        event_iteration.update(self.iteration_events)
+        return ExecutionView(execution_status, states, event_state, branches, maps,
+                             event_iteration)
 
 
 def merge(statuses: Iterable[str]) -> str:

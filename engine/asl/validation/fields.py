@@ -159,7 +159,7 @@ def _path_or_intrinsic(
         return
     valid = (
         syntax.is_reference_path(value)
-        if value.startswith("$")
+        if value.strip().startswith("$")
         else syntax.is_intrinsic_call(value) and syntax.intrinsic_error(value) is None
     )
     if not valid:
@@ -215,11 +215,21 @@ def _items(checker: Checker, name: str, value: Any, location: str, language: str
         expect_type(checker, "ARRAY", location)
 
 
+#: Payload templates AWS also takes as an array (each element a template in turn, its
+#: objects' ``"key.$"`` members evaluated): definitions deployed on AWS use it, and AWS's
+#: own editor schema was widened to match the service (aws-toolkit-vscode issue 2459).
+#: The specification says "a JSON object"; ItemSelector and BatchInput keep to it.
+_ARRAY_TEMPLATES: Final = frozenset({"Parameters", "ResultSelector"})
+
+
 def _template(checker: Checker, name: str, value: Any, location: str, language: str) -> None:
     """A JSONPath payload template (Parameters, ResultSelector, ItemSelector, BatchInput):
-    an object whose ``"key.$"`` values are paths or intrinsic calls. In JSONata the same
-    fields hold any value or expression."""
+    an object (Parameters and ResultSelector: or an array) whose ``"key.$"`` values are
+    paths or intrinsic calls. In JSONata the same fields hold any value or expression."""
     if language == JSONATA:
+        return
+    if isinstance(value, list) and name in _ARRAY_TEMPLATES:
+        check_template(checker, value, location)
         return
     if not isinstance(value, dict):
         expect_type(checker, "OBJECT", location)

@@ -18,8 +18,6 @@ MAX_LABEL_LENGTH: Final = 40
 _LABEL_FORBIDDEN: Final = list(' ?*<>{}[]:;,\\|^~$#%&`"') + [
     chr(code) for code in (*range(0x00, 0x20), *range(0x7F, 0xA0))
 ]
-#: Error names AWS raises beyond the ASL spec's list (reference 8.3).
-_MORE_PREDEFINED: Final = frozenset({"States.Http.Socket"})
 _ARN: Final = re.compile(r"^arn:[^:]+:[^:]+:[^:]*:[^:]*:.+$")
 _ACTIVITY_ARN: Final = re.compile(r"^arn:aws[\w-]*:states:[^:]*:[^:]*:activity:")
 _SYNC_SUFFIX: Final = re.compile(r"\.sync(:\d+)?$")
@@ -257,8 +255,10 @@ def _check_catchers(checker: Checker, state: StateInfo, catchers: list[Any], loc
 
 
 def _check_error_equals(checker: Checker, names: Any, location: str, *, last: bool) -> None:
-    """Non-empty; `States.ALL` alone and only in the last Retrier/Catcher; no `States.`
-    name that is not predefined (reference 8.1-8.3)."""
+    """Non-empty strings; `States.ALL` alone and only in the last Retrier/Catcher
+    (reference 8.1-8.3). Any other `States.` name is accepted, as AWS accepts it: the
+    HTTP Task raises `States.Http.StatusCode.<code>`, definitions running on AWS catch it
+    by name, and a Fail state may raise a `States.` name of its own."""
     here = child(location, "ErrorEquals")
     if not isinstance(names, list):
         fields.expect_type(checker, "ARRAY", here)
@@ -268,12 +268,6 @@ def _check_error_equals(checker: Checker, names: Any, location: str, *, last: bo
     for index, name in enumerate(names):
         if not isinstance(name, str):
             fields.expect_type(checker, "STRING", item(here, index))
-        elif name.startswith("States.") and name not in errors.PREDEFINED | _MORE_PREDEFINED:
-            checker.report(
-                f"The error name '{name}' is not valid: only predefined error names may "
-                "start with 'States.'",
-                item(here, index),
-            )
     if errors.ALL in names:
         if len(names) > 1:
             checker.report(f"'{errors.ALL}' must appear alone in the field 'ErrorEquals'", here)

@@ -70,15 +70,19 @@ def is_reference_path(value: Any, *, context: bool = True, variables: bool = Tru
 
 
 def _plain_path(value: Any, *, context: bool, variables: bool) -> str | None:
-    """`value` rewritten as a ``$...`` path, or None when it is not a path of an allowed kind."""
-    if not isinstance(value, str) or not value.startswith("$"):
+    """`value` rewritten as a ``$...`` path, or None when it is not a path of an allowed kind.
+    Whitespace around the path is ignored, as Jayway's compiler (AWS's JSONPath) trims it."""
+    if not isinstance(value, str):
         return None
-    if value.startswith("$$"):
-        return "$" + value[2:] if context else None
-    head = _VARIABLE_HEAD.match(value)
+    text = value.strip()
+    if not text.startswith("$"):
+        return None
+    if text.startswith("$$"):
+        return "$" + text[2:] if context else None
+    head = _VARIABLE_HEAD.match(text)
     if head is not None:
-        return "$" + value[head.end() :] if variables else None
-    return value
+        return "$" + text[head.end() :] if variables else None
+    return text
 
 
 def _valid_path(path: str) -> bool:
@@ -309,7 +313,7 @@ def is_payload_value(value: Any) -> bool:
     path, or a valid intrinsic call."""
     if not isinstance(value, str):
         return False
-    if value.startswith("$"):
+    if value.strip().startswith("$"):
         return is_path(value)
     return is_intrinsic_call(value) and intrinsic_error(value) is None
 

@@ -1,4 +1,5 @@
-/* The sfn web view's one script (vanilla, served from the package; no CDN).
+/* The sfn web view's script (vanilla, served from the package; no CDN; zoom.js, loaded
+ * before it, zooms and fits the drawing).
  *
  * The page embeds its data as JSON (#sfn-data): the graph's nodes and groups (engine/asl/
  * graph.py), and on an execution page the payload of /api/executions/<eid> (the record, the
@@ -51,18 +52,10 @@
     }
   });
 
-  /* Graphviz sizes the drawing in points; let it grow a little into a wide pane. */
+  /* Zoom and fit of the drawing: static/zoom.js (loaded before this script). */
   var svg = document.querySelector(".graph svg");
-  if (svg && svg.viewBox && svg.viewBox.baseVal && svg.viewBox.baseVal.width) {
-    var natural = svg.viewBox.baseVal.width * 4 / 3;
-    var room = svg.parentNode.clientWidth - 8;
-    var width = Math.min(room, natural * 1.15);
-    if (width > natural) {
-      svg.setAttribute("width", String(Math.round(width)));
-      svg.setAttribute("height", String(Math.round(width * svg.viewBox.baseVal.height /
-                                                   svg.viewBox.baseVal.width)));
-    }
-  }
+  var zoom = svg && window.sfnZoom ? window.sfnZoom(svg, el) : null;
+
 
   if (cfg.mode === "machine") {
     graph.nodes.forEach(function (n) {
@@ -255,7 +248,10 @@
         document.querySelectorAll(".graph g.cluster.focus").forEach(function (c) {
           c.classList.remove("focus"); });
         var c = document.getElementById("sm-" + g.id);
-        if (c) { c.classList.add("focus"); c.scrollIntoView({ block: "nearest" }); }
+        if (c) {
+          c.classList.add("focus");
+          if (zoom) zoom.reveal(c); else c.scrollIntoView({ block: "nearest" });
+        }
       } }, [el("td", { text: g.label }), el("td", null, [badge(status)]),
             el("td", { text: states.join(", ") })]);
     });
@@ -314,6 +310,17 @@
     render();
   }
 
+  /* The visit a panel opens on: the latest of those with the most telling status (the
+   * rule of telling_index in engine/ui/status.py, which sets openVisit for all of a state's
+   * visits; this applies it to the visits of one Map iteration). */
+  function tellingVisit(visits) {
+    var order = cfg.statusOrder || [];
+    for (var k = 0; k < order.length; k++) {
+      for (var i = visits.length - 1; i >= 0; i--) if (visits[i].status === order[k]) return i;
+    }
+    return visits.length - 1;
+  }
+
   function visitLabel(v, i, n) {
     var label = "Visit " + (i + 1) + " of " + n + " (event #" + v.enteredId + ")";
     if (v.iteration) label += " · iteration " + v.iteration[1];
@@ -341,7 +348,8 @@
       parts.push(el("p", { className: "hint", id: "state-unreached",
                            text: "This state was not reached" + (ui.focus ? " in this iteration." : ".") }));
     } else {
-      var index = ui.visit !== null && ui.visit < visits.length ? ui.visit : visits.length - 1;
+      var index = ui.visit !== null && ui.visit < visits.length ? ui.visit :
+        (visits === s.visits && s.openVisit !== null ? s.openVisit : tellingVisit(visits));
       if (visits.length > 1) {
         var select = el("select", { id: "visit-select", onchange: function (ev) {
           ui.visit = Number(ev.target.value); render(); } },
@@ -446,15 +454,20 @@
     tbody.textContent = "";
     var first = p.events.length ? Date.parse(p.events[0].timestamp) : 0;
     var steps = p.view.eventState || {};
+    var iterations = p.view.eventIteration || {};
     p.events.forEach(function (ev) {
+      var index = iterations[String(ev.id)];
+      var step = steps[String(ev.id)] || "";
+      if (index !== undefined) step += (step ? " \u00b7 " : "") + "iteration " + index;
       var kind = ev.type;
       var cls = /Failed|TimedOut|Aborted/.test(kind) ? "type-fail" :
                 (/Succeeded$/.test(kind) ? "type-ok" : "");
       var elapsed = Date.parse(ev.timestamp) - first;
-      var row = el("tr", { className: "clickable", "data-event": ev.id }, [
+      var row = el("tr", { className: "clickable", "data-event": ev.id,
+                           "data-iteration": index === undefined ? null : String(index) }, [
         el("td", { className: "num", text: String(ev.id) }),
         el("td", { className: cls, text: kind }),
-        el("td", { text: steps[String(ev.id)] || "" }),
+        el("td", { text: step }),
         el("td", { text: resourceOf(ev) }),
         el("td", { className: "num", text: isNaN(elapsed) ? "" : elapsed + " ms" }),
         el("td", { text: (ev.timestamp || "").replace("T", " ") })
