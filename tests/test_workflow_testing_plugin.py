@@ -161,3 +161,43 @@ def test_coverage_table_and_json(pytester: pytest.Pytester) -> None:
     assert report["choiceRules"]["Route"] == {"Choices[0]": 1, "Choices[1]": 0, "Default": 1}
     assert report["states"] == {"Route": 2, "A": 1, "B": 0, "Other": 1}
     assert report["summary"]["State"] == {"covered": 3, "total": 4}
+
+
+def test_sfn_replay_fixture_over_a_directory_of_recordings(pytester: pytest.Pytester) -> None:
+    from engine.handlers import Registry
+    from engine.runtime.inline import InlineRunner
+    from engine.testing.replay import export_execution
+
+    registry = Registry()
+    registry.register("ProcessOrderLambda", lambda e, c: {"orderId": e["orderId"], "ok": 1})
+    registry.register("SendEmailLambda", lambda e, c: {"sent": e["orderId"]})
+    runner = InlineRunner(registry)
+    runner.create_state_machine("order", Path(ORDER).read_text())
+    recordings = pytester.mkdir("recordings")
+    for n in ("1", "2"):
+        record = runner.run("order", input={"orderId": n}, name=f"order-{n}")
+        exported = export_execution(runner.client, record.arn)
+        (recordings / f"order-{n}.json").write_text(json.dumps(exported))
+    changed = json.loads(Path(ORDER).read_text())
+    changed["States"]["SendEmail"]["ResultPath"] = "$.email"
+    pytester.makefile(".json", changed=json.dumps(changed))
+    pytester.makepyfile(test_user="""
+        from pathlib import Path
+        import pytest
+
+        RECORDINGS = sorted(Path("recordings").glob("*.json"))
+
+        @pytest.mark.parametrize("recording", RECORDINGS, ids=lambda p: p.stem)
+        def test_recorded_executions_still_replay(sfn_replay, recording):
+            sfn_replay(recording).assert_same()
+
+        def test_the_changed_definition(sfn_replay):
+            sfn_replay(RECORDINGS[0], definition=Path("changed.json")).assert_same()
+    """)
+    result = pytester.runpytest("-q")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines([
+        "*replay of arn:aws:states:us-east-1:000000000000:execution:order:order-1: DIVERGED*",
+        "*first diverging event: event 11 (in state SendEmail)*",
+        "*expected: #11 TaskStateExited name=SendEmail output={\"sent\":\"1\"}*",
+    ])

@@ -131,3 +131,47 @@ def _table(results: list[Any]) -> Table:
         table.add_row(r.test_case, "[green]PASS[/green]" if r.passed else "[red]FAIL[/red]",
                       e.status, " -> ".join(e.path), detail)
     return table
+
+
+_DefinitionOpt = typer.Option(None, "--definition", "-d",
+                              help="Replay against this definition instead of the recorded one.")
+
+
+@app.command("export")
+def export_command(arn: str) -> None:
+    """Print an execution's definition, input and history as JSON (for `sfn replay`)."""
+    from engine.cli.common import client
+    from engine.testing.replay import export_execution
+
+    try:
+        print_json(export_execution(client(), arn))
+    except EngineError as exc:
+        fail(str(exc))
+
+
+@app.command("replay")
+def replay_command(
+    recording: Path, definition: Path | None = _DefinitionOpt, json_out: bool = JsonOpt
+) -> None:
+    """Re-run a recorded execution in-process with every Task result, timer and random
+    value from the recording; exit 1 if it diverges."""
+    from engine.testing.replay import replay
+
+    try:
+        report = replay(recording, definition=definition)
+    except (EngineError, OSError, ValueError) as exc:
+        fail(f"{recording}: {exc}")
+    if json_out:
+        d = report.divergence
+        print_json({
+            "executionArn": report.recording["executionArn"], "same": report.same,
+            "sameOutcome": report.same_outcome,
+            "replayed": {"status": report.execution.status, "output": report.execution.output,
+                         "error": report.execution.error, "cause": report.execution.cause},
+            "divergence": None if d is None else {
+                "event": d.index + 1, "state": d.state, "expected": d.expected,
+                "actual": d.actual},
+        })
+    else:
+        out.print(report.describe(), markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(0 if report.same else 1)

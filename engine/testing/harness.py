@@ -38,6 +38,12 @@ class Answer:
 
     invocation: Invocation
     at: float | None = None
+    #: Leave the task unanswered (a recorded timeout): its TimeoutSeconds timer decides.
+    unanswered: bool = False
+
+
+class _Unanswered(Exception):
+    pass
 
 
 class Responder(Protocol):
@@ -54,6 +60,12 @@ class _TestDriver(Driver):
     responder: Responder | None = None
     runner: InlineRunner | None = None
 
+    def run_task(self, message: Message) -> str:
+        try:
+            return super().run_task(message)
+        except _Unanswered:
+            return "left unanswered"
+
     def invoke(self, eid: str, loaded: LoadedRun, message: Message) -> Invocation:
         state = str(loaded.doc.get("state"))
         counts = self.__dict__.setdefault("_counts", defaultdict(int))
@@ -62,6 +74,8 @@ class _TestDriver(Driver):
         if self.responder is not None:
             answer = self.responder(state, n, loaded.doc["task"])
             if answer is not None:
+                if answer.unanswered:
+                    raise _Unanswered
                 if answer.at is not None and self.runner is not None:
                     self.runner.now = max(self.runner.now, answer.at)
                 return answer.invocation
