@@ -153,8 +153,7 @@ def export_command(arn: str) -> None:
 def replay_command(
     recording: Path, definition: Path | None = _DefinitionOpt, json_out: bool = JsonOpt
 ) -> None:
-    """Re-run a recorded execution in-process with every Task result, timer and random
-    value from the recording; exit 1 if it diverges."""
+    """Re-run a recorded execution in-process from its recorded results; exit 1 if it diverges."""
     from engine.testing.replay import replay
 
     try:

@@ -6,6 +6,20 @@ gives these as fixtures. See docs/testing.md."""
 
 from __future__ import annotations
 
+from engine.testing.coverage import Coverage
 from engine.testing.harness import Answer, Execution, Responder, Workflow
+from engine.testing.mockconfig import MockConfig, MockConfigError
+from engine.testing.replay import ReplayReport, export_execution, replay
 
-__all__ = ["Answer", "Execution", "Responder", "Workflow"]
+__all__ = [
+    "Answer",
+    "Coverage",
+    "Execution",
+    "MockConfig",
+    "MockConfigError",
+    "ReplayReport",
+    "Responder",
+    "Workflow",
+    "export_execution",
+    "replay",
+]
