@@ -103,6 +103,9 @@ class Invocation:
     result: Any = None
     error: str = ""
     cause: str | None = None
+    #: The result is already the integration's whole response (a mocked or recorded one:
+    #: engine/testing), so `lambda:invoke` does not wrap it in Payload/StatusCode again.
+    response: bool = False
 
 
 def invoke(h: Handler, event: Any, context: TaskContext) -> Invocation:

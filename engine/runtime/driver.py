@@ -465,7 +465,7 @@ class Driver:
         loaded: LoadedRun,
     ) -> str:
         occurrence: Occurrence = (
-            TaskSucceeded(attempt, outcome.result)
+            TaskSucceeded(attempt, outcome.result, response=outcome.response)
             if outcome.ok
             else TaskFailed(attempt, outcome.error, outcome.cause)
         )
