@@ -470,3 +470,7 @@ def list_tags_for_resource(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
         return {"tags": shapes.tags(ctx.client.describe_state_machine(name).tags)}
 
     return _tagging(list_tags, p["resourceArn"])
+
+
+# Versions and aliases: their actions, and the ones above that a version or alias enters.
+from engine.api import actions_versions  # noqa: E402, F401 - registers on import
