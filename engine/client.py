@@ -323,12 +323,14 @@ class Client:
         status: str | None = None,
         limit: int = 100,
         after: tuple[float, str] | None = None,
+        started_through: str | None = None,
     ) -> tuple[list[ExecutionRecord], tuple[float, str] | None]:
         """One page of executions, most recent first as AWS lists them (a running one by
         its start, a finished one by its stop), and the cursor of the next page (None on
         the last). `after` is the cursor a previous page returned; cursors stay valid while
         new executions start, unlike offsets (an execution that finishes meanwhile moves
-        up: AWS calls the listing eventually consistent, best effort)."""
+        up: AWS calls the listing eventually consistent, best effort). `started_through`: only
+        the executions started through that version or alias ARN (engine/versions.py)."""
         name = arns.state_machine_name(state_machine) if state_machine else None
         if name is not None:
             self.describe_state_machine(name)
@@ -337,7 +339,11 @@ class Client:
         scan = max(limit + 1, 100)
         while len(found) <= limit:
             page = self.store.list_executions_after(name, cursor, scan, by_recency=True)
-            found.extend(r for r in page if status is None or r.status == status)
+            found.extend(
+                r for r in page
+                if (status is None or r.status == status)
+                and (started_through is None or started_through in (r.version_arn, r.alias_arn))
+            )
             if len(page) < scan:
                 break
             cursor = (page[-1].recency, page[-1].eid)

@@ -52,8 +52,9 @@ def no_user_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 def client(endpoint: str) -> Any:
     """boto3 with no Config: whatever the environment or config file says applies (a
     session of its own: a session reads the config file once)."""
-    return boto3.session.Session().client("stepfunctions", endpoint_url=endpoint, region_name="us-east-1",
-                        aws_access_key_id="test", aws_secret_access_key="test")
+    return boto3.session.Session().client(
+        "stepfunctions", endpoint_url=endpoint, region_name="us-east-1",
+        aws_access_key_id="test", aws_secret_access_key="test")
 
 
 def test_by_default_the_sdk_goes_to_the_sync_prefixed_host(

@@ -380,6 +380,24 @@ def test_alias_routes_by_weight_and_new_weights_apply_to_new_executions(
     before = sfn.describe_execution(executionArn=f"{PREFIX}:execution:{name}:e0")
     assert before["stateMachineVersionArn"] == f"{arn}:1"
 
+    # ListExecutions on a version or alias ARN: the executions started through it, newest
+    # first, paged; the machine's own ARN lists them all.
+    def names(through: str, **kwargs: Any) -> list[str]:
+        listed = sfn.list_executions(stateMachineArn=through, **kwargs)["executions"]
+        return [e["name"] for e in listed]
+
+    assert names(alias) == ["after", "e3", "e2", "e1", "e0"]
+    assert names(f"{arn}:1") == ["e2", "e0"]
+    assert names(f"{arn}:2") == ["after", "e3", "e1"]
+    assert names(f"{arn}:2", statusFilter="FAILED") == []
+    pages = sfn.get_paginator("list_executions").paginate(
+        stateMachineArn=f"{arn}:2", PaginationConfig={"PageSize": 1})
+    assert [e["name"] for page in pages for e in page["executions"]] == ["after", "e3", "e1"]
+    assert len(names(arn)) == 5
+    sfn.create_state_machine_alias(name="idle", routingConfiguration=[
+        {"stateMachineVersionArn": f"{arn}:1", "weight": 100}])
+    assert names(f"{arn}:idle") == []
+
 
 def test_update_of_weights_does_not_touch_a_running_execution(
     sfn: Any, unique: str, draws: list[float]

@@ -7,6 +7,8 @@ an alias enters them, by wrapping the registered action (the plain path stays as
                                              version and answer its `stateMachineVersionArn`
     DescribeStateMachine                     a version ARN describes that version
     StartExecution                           a version or alias ARN starts on it
+    ListExecutions                           a version or alias ARN lists the executions
+                                             started through it
 
 Imported by `actions.py` (its last line), so that `dispatch` knows every action.
 """
@@ -18,7 +20,7 @@ from contextlib import contextmanager
 from typing import Any, Final
 
 from engine import arns
-from engine.api import pagination
+from engine.api import pagination, shapes
 from engine.api.actions import (
     ACTIONS,
     PAGE_SIZE,
@@ -240,6 +242,7 @@ _create = ACTIONS["CreateStateMachine"]
 _update = ACTIONS["UpdateStateMachine"]
 _describe = ACTIONS["DescribeStateMachine"]
 _start = ACTIONS["StartExecution"]
+_list_executions = ACTIONS["ListExecutions"]
 
 
 @action("CreateStateMachine", **_create.fields)
@@ -275,3 +278,25 @@ def start_execution(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
     )
     return {"executionArn": record.arn, "startDate": record.start}
 
+
+@action("ListExecutions", **_list_executions.fields)
+def list_executions(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
+    arn = p.get("stateMachineArn")
+    if arn is None or p.get("mapRunArn") is not None or _qualifier(arn) is None:
+        return _list_executions.run(ctx, p)
+    name = arns.qualified_state_machine(arn)[0]
+    status = p.get("statusFilter")
+    state = pagination.decode(p.get("nextToken"), "ListExecutions", m=arn, f=status)
+    if p.get("redriveFilter") == "REDRIVEN":
+        return {"executions": []}  # nothing is ever redriven here
+    after = (float(state["s"]), str(state["e"])) if state else None
+    records, cursor = ctx.client.list_executions_page(
+        name, status=status, limit=pagination.page_size(p.get("maxResults")), after=after,
+        started_through=arn,
+    )
+    out: dict[str, Any] = {"executions": [shapes.execution_item(r) for r in records]}
+    if cursor is not None:
+        out["nextToken"] = pagination.encode(
+            "ListExecutions", m=arn, f=status, s=cursor[0], e=cursor[1]
+        )
+    return out
