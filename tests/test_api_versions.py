@@ -417,3 +417,39 @@ def test_update_of_weights_does_not_touch_a_running_execution(
     done = wait_done(sfn, running)
     assert json.loads(done["output"]) == {"v": "slow-blue"}
     assert done["stateMachineVersionArn"] == f"{arn}:1"
+
+
+def test_the_aws_cli_publishes_and_routes(api: server.Running, tmp_path: Any, unique: str) -> None:
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    cli = shutil.which("aws", path=str(Path(sys.executable).parent)) or shutil.which("aws")
+    if cli is None:
+        pytest.skip("the AWS CLI is not installed (pip install awscli)")
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+           "AWS_DEFAULT_REGION": "us-east-1", "AWS_CONFIG_FILE": str(tmp_path / "none"),
+           "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"), "AWS_MAX_ATTEMPTS": "1"}
+
+    def aws(*args: str) -> dict[str, Any]:
+        done = subprocess.run([cli, "stepfunctions", *args, "--endpoint-url", api.url,
+                               "--output", "json"], env=env, capture_output=True, text=True,
+                              timeout=60)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout) if done.stdout.strip() else {}
+
+    arn = aws("create-state-machine", "--name", f"Cli{unique}", "--definition", says("cli"),
+              "--role-arn", ROLE)["stateMachineArn"]
+    version = aws("publish-state-machine-version", "--state-machine-arn", arn,
+                  "--description", "from the CLI")["stateMachineVersionArn"]
+    assert version == f"{arn}:1"
+    alias = aws("create-state-machine-alias", "--name", "live", "--routing-configuration",
+                json.dumps([{"stateMachineVersionArn": version, "weight": 100}]))
+    described = aws("describe-state-machine-alias", "--state-machine-alias-arn",
+                    alias["stateMachineAliasArn"])
+    assert described["routingConfiguration"] == [{"stateMachineVersionArn": version,
+                                                   "weight": 100}]
+    listed = aws("list-state-machine-versions", "--state-machine-arn", arn)
+    assert [v["stateMachineVersionArn"] for v in listed["stateMachineVersions"]] == [version]
