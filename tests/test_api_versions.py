@@ -155,6 +155,10 @@ def test_publish_describe_list_and_run_versions(sfn: Any, unique: str) -> None:
     assert "stateMachineAliasArn" not in done
     history = sfn.get_execution_history(executionArn=started["executionArn"])["events"]
     assert history[0]["executionStartedEventDetails"]["stateMachineVersionArn"] == f"{arn}:1"
+    for_execution = sfn.describe_state_machine_for_execution(
+        executionArn=started["executionArn"])
+    assert json.loads(for_execution["definition"])["States"]["P"]["Result"] == {"v": "one"}
+    assert for_execution["revisionId"] == described["revisionId"]
     item = sfn.list_executions(stateMachineArn=arn)["executions"][0]
     assert item["stateMachineVersionArn"] == f"{arn}:1"
     plain = wait_done(sfn, sfn.start_execution(stateMachineArn=arn)["executionArn"])

@@ -9,6 +9,8 @@ an alias enters them, by wrapping the registered action (the plain path stays as
     StartExecution                           a version or alias ARN starts on it
     ListExecutions                           a version or alias ARN lists the executions
                                              started through it
+    DescribeStateMachineForExecution         an execution started through a version shows
+                                             that version's revision and role
 
 Imported by `actions.py` (its last line), so that `dispatch` knows every action.
 """
@@ -32,7 +34,12 @@ from engine.api.actions import (
 )
 from engine.api.protocol import ApiError, Field
 from engine.api.shapes import LOGGING_OFF, TRACING_OFF
-from engine.errors import ConflictException, InvalidArn, ValidationException
+from engine.errors import (
+    ConflictException,
+    InvalidArn,
+    StateMachineDoesNotExist,
+    ValidationException,
+)
 from engine.versions import StateMachineAlias, StateMachineVersion
 
 DESCRIPTION: Final = Field(max=256)
@@ -243,6 +250,7 @@ _update = ACTIONS["UpdateStateMachine"]
 _describe = ACTIONS["DescribeStateMachine"]
 _start = ACTIONS["StartExecution"]
 _list_executions = ACTIONS["ListExecutions"]
+_for_execution = ACTIONS["DescribeStateMachineForExecution"]
 
 
 @action("CreateStateMachine", **_create.fields)
@@ -299,4 +307,18 @@ def list_executions(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
         out["nextToken"] = pagination.encode(
             "ListExecutions", m=arn, f=status, s=cursor[0], e=cursor[1]
         )
+    return out
+
+
+@action("DescribeStateMachineForExecution", **_for_execution.fields)
+def describe_state_machine_for_execution(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
+    out = _for_execution.run(ctx, p)
+    record = ctx.client.describe_execution(p["executionArn"])
+    if record.version_arn is None:
+        return out
+    out["roleArn"] = record.role_arn
+    try:
+        out["revisionId"] = str(ctx.client.versions.describe_version(record.version_arn).revision)
+    except StateMachineDoesNotExist:
+        out.pop("revisionId", None)  # the version is deleted: its revision is not known
     return out
