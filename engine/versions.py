@@ -24,6 +24,7 @@ from engine import arns
 from engine.errors import (
     ConflictException,
     InvalidArn,
+    InvalidName,
     ResourceNotFound,
     ServiceQuotaExceededException,
     StateMachineDoesNotExist,
@@ -365,9 +366,12 @@ def _version(version_arn: str) -> tuple[str, int]:
 
 def _alias(alias_arn: str) -> tuple[str, str]:
     name, qualifier = arns.qualified_state_machine(alias_arn)
-    if qualifier is None or qualifier.isdigit():
-        raise InvalidArn(f"Invalid Arn: '{alias_arn}' (not a state machine alias ARN)")
-    return name, arns.check_alias_name(qualifier)
+    try:
+        if qualifier is None or qualifier.isdigit():
+            raise InvalidName(qualifier or "")
+        return name, arns.check_alias_name(qualifier)
+    except InvalidName:
+        raise InvalidArn(f"Invalid Arn: '{alias_arn}' (not a state machine alias ARN)") from None
 
 
 def _check_description(description: str | None) -> None:

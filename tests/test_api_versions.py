@@ -347,6 +347,10 @@ def test_alias_name_and_update_errors(sfn: Any, unique: str) -> None:
     with pytest.raises(sfn.exceptions.InvalidArn):
         sfn.describe_state_machine_alias(stateMachineAliasArn=f"{arn}:1")
     with pytest.raises(sfn.exceptions.InvalidArn):
+        sfn.describe_state_machine_alias(stateMachineAliasArn=f"{arn}:no way")
+    with pytest.raises(sfn.exceptions.InvalidArn):
+        sfn.describe_state_machine_alias(stateMachineAliasArn=arn)
+    with pytest.raises(sfn.exceptions.InvalidArn):
         sfn.describe_state_machine(stateMachineArn=f"{arn}:live")
     with pytest.raises(sfn.exceptions.StateMachineDoesNotExist):
         sfn.list_state_machine_aliases(stateMachineArn=f"{PREFIX}:stateMachine:No{unique}")
