@@ -16,6 +16,13 @@ from engine.errors import InvalidArn, InvalidName
 #: AWS's list, with its control characters U+0000-001F, U+007F-009F and U+FFFE-FFFF.
 _FORBIDDEN = re.compile(r"[\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f\ufffe\uffff]")
 _SM_ARN = re.compile(r"^arn:aws[\w-]*:states:([^:]*):([^:]*):stateMachine:([^:]+)$")
+#: A version's (`...:stateMachine:NAME:1`) or an alias's (`...:stateMachine:NAME:PROD`) ARN.
+_QUALIFIED_ARN = re.compile(
+    r"^arn:aws[\w-]*:states:([^:]*):([^:]*):stateMachine:([^:]+)(?::([^:]+))?$"
+)
+#: AWS's alias names: letters, digits, `_`, `-`, `.`, at least one that is not a digit (so an
+#: alias never reads as a version number).
+_ALIAS_NAME = re.compile(r"^(?=.*[a-zA-Z_\-.])[a-zA-Z0-9_\-.]{1,80}$")
 _EXEC_ARN = re.compile(r"^arn:aws[\w-]*:states:([^:]*):([^:]*):execution:([^:]+):([^:]+)$")
 #: An EXPRESS execution's: its name may be reused, so a unique id follows it.
 _EXPRESS_ARN = re.compile(
@@ -46,6 +53,33 @@ def execution_arn(
     if express_id is not None:
         return f"arn:aws:states:{region}:{account}:express:{state_machine}:{name}:{express_id}"
     return f"arn:aws:states:{region}:{account}:execution:{state_machine}:{name}"
+
+
+def qualified_state_machine(arn: str) -> tuple[str, str | None]:
+    """(machine name, qualifier) of a state machine ARN that may name a version or an
+    alias: the qualifier is None (the machine itself), a version number's digits, or an
+    alias name."""
+    m = _QUALIFIED_ARN.match(arn)
+    if not m:
+        raise InvalidArn(f"Invalid Arn: '{arn}'")
+    return m.group(3), m.group(4)
+
+
+def version_arn(machine_arn: str, number: int) -> str:
+    return f"{machine_arn}:{number}"
+
+
+def alias_arn(machine_arn: str, alias: str) -> str:
+    return f"{machine_arn}:{alias}"
+
+
+def check_alias_name(name: str) -> str:
+    if not isinstance(name, str) or not _ALIAS_NAME.match(name):
+        raise InvalidName(
+            f"Invalid alias name: '{name}' (1 to 80 letters, digits, '_', '-' or '.', "
+            "not only digits)"
+        )
+    return name
 
 
 def state_machine_name(arn_or_name: str) -> str:

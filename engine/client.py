@@ -54,6 +54,7 @@ from engine.store.base import (
     StateMachineRecord,
     Store,
 )
+from engine.versions import Versions
 
 DEFAULT_ROLE = "arn:aws:iam::{account}:role/StatesExecutionRole"
 
@@ -77,6 +78,8 @@ class Client:
         self.registry = registry
         self.clock = clock
         self.redeliver_seconds = redeliver_seconds
+        #: Versions and aliases (engine/versions.py); `versions.choose` draws alias routes.
+        self.versions = Versions(self)
 
     # --- state machines ---------------------------------------------------------------
 
@@ -216,8 +219,10 @@ class Client:
         input_text: str | None = None,
     ) -> ExecutionRecord:
         """Start an execution. `input` is a JSON value, or pass the JSON text itself as
-        `input_text` (it is checked and kept as written)."""
-        machine_record = self.describe_state_machine(state_machine)
+        `input_text` (it is checked and kept as written). `state_machine` is a name or an
+        ARN, which may be a version's or an alias's (engine/versions.py)."""
+        target = self.versions.resolve(state_machine)
+        machine_record = target.machine
         text = _input_text(input, input_text)
         name = arns.check_name(name or str(uuid.uuid4()), "execution name")
         # An EXPRESS execution's name may be used again at once (AWS starts another one
@@ -240,10 +245,17 @@ class Client:
             start=now,
             role_arn=machine_record.role_arn,
             type=machine_record.type,
+            version_arn=target.version_arn,
+            alias_arn=target.alias_arn,
         )
         started = h.execution_started(
             iso_timestamp(now), text, machine_record.role_arn, machine_record.arn
         )
+        details = started["executionStartedEventDetails"]
+        if target.alias_arn is not None:
+            details["stateMachineAliasArn"] = target.alias_arn
+        if target.version_arn is not None:
+            details["stateMachineVersionArn"] = target.version_arn
         first = messages.make("start", eid, "0", 1, s=machine.start_at, m=machine_record.name)
         outbox = [
             OutboxEntry(messages.entry_id(first), first, now, now + self.redeliver_seconds, True)
@@ -311,12 +323,14 @@ class Client:
         status: str | None = None,
         limit: int = 100,
         after: tuple[float, str] | None = None,
+        started_through: str | None = None,
     ) -> tuple[list[ExecutionRecord], tuple[float, str] | None]:
         """One page of executions, most recent first as AWS lists them (a running one by
         its start, a finished one by its stop), and the cursor of the next page (None on
         the last). `after` is the cursor a previous page returned; cursors stay valid while
         new executions start, unlike offsets (an execution that finishes meanwhile moves
-        up: AWS calls the listing eventually consistent, best effort)."""
+        up: AWS calls the listing eventually consistent, best effort). `started_through`: only
+        the executions started through that version or alias ARN (engine/versions.py)."""
         name = arns.state_machine_name(state_machine) if state_machine else None
         if name is not None:
             self.describe_state_machine(name)
@@ -325,7 +339,11 @@ class Client:
         scan = max(limit + 1, 100)
         while len(found) <= limit:
             page = self.store.list_executions_after(name, cursor, scan, by_recency=True)
-            found.extend(r for r in page if status is None or r.status == status)
+            found.extend(
+                r for r in page
+                if (status is None or r.status == status)
+                and (started_through is None or started_through in (r.version_arn, r.alias_arn))
+            )
             if len(page) < scan:
                 break
             cursor = (page[-1].recency, page[-1].eid)

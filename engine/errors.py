@@ -25,6 +25,8 @@ API errors are AWS's, so the HTTP layer can map them one to one.
     ├── TaskDoesNotExist           no task is waiting for that token (any more)
     ├── TaskTimedOut               the task waiting for that token has timed out
     ├── InvalidOutput              SendTaskSuccess output that is not JSON
+    ├── ConflictException          e.g. deleting a version an alias routes to
+    ├── ServiceQuotaExceededException  e.g. a 1,001st version of a state machine
     ├── ValidationException        any other malformed request
     ├── StoreConflict              a commit lost its compare-and-set (internal, retried)
     └── EngineFault                a bug or a broken invariant of the engine itself
@@ -135,6 +137,16 @@ class UnsupportedFeature(EngineError):
 
 class ValidationException(EngineError):
     code = "ValidationException"
+
+
+class ConflictException(EngineError):
+    """AWS answers it with HTTP 409."""
+
+    code = "ConflictException"
+
+
+class ServiceQuotaExceededException(EngineError):
+    code = "ServiceQuotaExceededException"
 
 
 class StoreConflict(EngineError):

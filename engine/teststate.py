@@ -25,7 +25,8 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, Final
 
-from engine.asl.model import StateMachine
+from engine.asl.model import Branch, MapState, ParallelState, StateMachine
+from engine.errors import ValidationException
 from engine.handlers import Registry, TaskContext, invoke
 from engine.interpreter import advance, child_template, new_child_doc, new_root_doc
 from engine.interpreter.join import exceeds_tolerance
@@ -313,10 +314,36 @@ def _machine(document: Any, state_name: str | None) -> tuple[StateMachine, str]:
 
 
 def _single_start(machine: StateMachine, name: str) -> StateMachine:
-    """The machine run from `name` (TestState evaluates that state, whatever StartAt says)."""
+    """The machine run from `name` (TestState evaluates that state, whatever StartAt says).
+    A state nested in a Parallel branch or a Map's ItemProcessor is run among the states of
+    its own branch (AWS accepts nested names; names are unique across a definition), in
+    the machine's query language."""
     if machine.start_at == name:
         return machine
-    return machine.model_copy(update={"start_at": name})
+    if name in machine.states:
+        return machine.model_copy(update={"start_at": name})
+    branch = _branch_of(machine.states, name)
+    if branch is None:
+        raise ValidationException(f"State '{name}' is not in the definition (stateName)")
+    return machine.model_copy(update={"start_at": name, "states": branch.states})
+
+
+def _branch_of(states: Mapping[str, Any], name: str) -> Branch | None:
+    """The Parallel branch or Map ItemProcessor (at any depth) whose States hold `name`."""
+    for state in states.values():
+        if isinstance(state, ParallelState):
+            branches = list(state.branches)
+        elif isinstance(state, MapState):
+            branches = [state.processor]
+        else:
+            continue
+        for branch in branches:
+            if name in branch.states:
+                return branch
+            found = _branch_of(branch.states, name)
+            if found is not None:
+                return found
+    return None
 
 
 def _execution(

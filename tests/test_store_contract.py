@@ -381,3 +381,66 @@ def test_a_store_without_the_recency_index_fills_it_in(redis_url: str) -> None:
         assert [r.name for r in store.list_executions(None, 0, 10)] == ["e0", "e2", "e1"]
     finally:
         store.r.flushdb()
+
+
+# --- versions and aliases ----------------------------------------------------------------
+
+
+def version_doc(revision: int) -> dict[str, Any]:
+    return {"definition_sha": f"sha{revision}", "role_arn": "r", "revision": revision,
+            "description": None, "created": 1000.0 + revision}
+
+
+def alias_doc(*routes: tuple[int, int]) -> dict[str, Any]:
+    return {"description": None, "routing": [list(r) for r in routes], "created": 1.0,
+            "updated": 1.0}
+
+
+def test_a_revision_is_published_once_and_numbers_are_never_reused(store: Store) -> None:
+    assert store.publish_version("M", 1, version_doc(1), 10) == (1, True)
+    assert store.publish_version("M", 1, version_doc(1), 10) == (1, False)
+    assert store.publish_version("M", 2, version_doc(2), 10) == (2, True)
+    assert [n for n, _ in store.list_versions("M")] == [2, 1]
+    assert store.get_version("M", 1) == version_doc(1)
+    assert store.delete_version("M", 2)
+    assert store.get_version("M", 2) is None
+    # Revision 2 published again after its version was deleted: a new number.
+    assert store.publish_version("M", 2, version_doc(2), 10) == (3, True)
+    assert store.list_versions("Other") == []
+
+
+def test_version_quota(store: Store) -> None:
+    assert store.publish_version("M", 1, version_doc(1), 1) == (1, True)
+    assert store.publish_version("M", 2, version_doc(2), 1) == (0, False)
+
+
+def test_an_alias_routes_only_to_existing_versions_and_pins_them(store: Store) -> None:
+    store.publish_version("M", 1, version_doc(1), 10)
+    store.publish_version("M", 2, version_doc(2), 10)
+    assert store.put_alias("M", "live", alias_doc((1, 100)), create=False, limit=5) == "not_found"
+    assert store.put_alias("M", "live", alias_doc((3, 100)), create=True, limit=5) == (
+        "missing_version:3")
+    assert store.get_alias("M", "live") is None
+    assert store.put_alias("M", "live", alias_doc((1, 90), (2, 10)), create=True, limit=5) == "ok"
+    assert store.put_alias("M", "live", alias_doc((1, 100)), create=True, limit=5) == "exists"
+    assert store.put_alias("M", "beta", alias_doc((2, 100)), create=True, limit=1) == "quota"
+    assert store.get_alias("M", "live") == alias_doc((1, 90), (2, 10))
+    assert not store.delete_version("M", 2)  # routed to: kept
+    assert store.get_version("M", 2) is not None
+    assert store.put_alias("M", "live", alias_doc((1, 100)), create=False, limit=5) == "ok"
+    assert store.delete_version("M", 2)
+    assert [a for a, _ in store.list_aliases("M")] == ["live"]
+    assert store.delete_alias("M", "live") and not store.delete_alias("M", "live")
+    assert store.delete_version("M", 1)
+
+
+def test_deleting_a_state_machine_drops_its_versions_and_aliases(store: Store) -> None:
+    from engine.store.base import StateMachineRecord
+
+    store.put_state_machine(
+        StateMachineRecord("M", "arn", "{}", "sha", "r", "STANDARD", 1.0, 1.0), create=True)
+    store.publish_version("M", 1, version_doc(1), 10)
+    store.put_alias("M", "live", alias_doc((1, 100)), create=True, limit=5)
+    store.delete_state_machine("M")
+    assert store.list_versions("M") == [] and store.list_aliases("M") == []
+    assert store.publish_version("M", 1, version_doc(1), 10) == (1, True)

@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from engine import teststate
+from engine.errors import ValidationException
 from engine.handlers import Registry
 
 TASK = {
@@ -128,3 +131,29 @@ def test_a_state_of_a_whole_definition() -> None:
     }
     found = _call(machine, {}, state_name="B")
     assert json.loads(found["output"]) == 1 and "nextState" not in found
+
+
+def test_a_state_nested_in_a_map_or_parallel_is_tested_among_its_branch() -> None:
+    inner = {"Type": "Pass", "Parameters": {"k.$": "$.k"}, "Next": "After"}
+    definition = {
+        "StartAt": "P",
+        "QueryLanguage": "JSONPath",
+        "States": {"P": {"Type": "Parallel", "End": True, "Branches": [
+            {"StartAt": "M", "States": {"M": {"Type": "Map", "End": True, "ItemProcessor": {
+                "StartAt": "Inner", "States": {"Inner": inner, "After": {"Type": "Succeed"}}}}}},
+        ]}},
+    }
+    found = _call(definition, {"k": 1, "z": 2}, state_name="Inner", inspection_level="DEBUG")
+    assert (found["status"], found["nextState"], json.loads(found["output"])) == (
+        "SUCCEEDED", "After", {"k": 1})
+    assert _call(definition, [1], state_name="M", mock={"result": "[5]"})["output"] == "[5]"
+    with pytest.raises(ValidationException):
+        _call(definition, {}, state_name="Elsewhere")
+
+
+def test_a_jsonpath_fail_state_reports_its_input_as_after_input_path() -> None:
+    found = _call({"Type": "Fail", "Error": "E"}, {"a": 1}, inspection_level="DEBUG")
+    assert found["inspectionData"] == {"input": '{"a":1}', "afterInputPath": '{"a":1}'}
+    jsonata = _call({"Type": "Fail", "QueryLanguage": "JSONata", "Error": "E"}, {"a": 1},
+                    inspection_level="DEBUG")
+    assert "afterInputPath" not in jsonata["inspectionData"]

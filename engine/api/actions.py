@@ -43,6 +43,8 @@ class Context:
     sync_timeout: float = 300.0
     #: How often a waiting StartSyncExecution looks at the execution.
     sync_poll: float = 0.05
+    #: TestState may answer `revealSecrets: true` (AWS: the states:RevealSecrets permission).
+    reveal_secrets: bool = False
 
 
 Action = Callable[[Context, dict[str, Any]], dict[str, Any]]
@@ -470,3 +472,7 @@ def list_tags_for_resource(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
         return {"tags": shapes.tags(ctx.client.describe_state_machine(name).tags)}
 
     return _tagging(list_tags, p["resourceArn"])
+
+
+# Versions and aliases: their actions, and the ones above that a version or alias enters.
+from engine.api import actions_teststate, actions_versions  # noqa: E402, F401 - registers

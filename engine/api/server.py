@@ -220,8 +220,10 @@ def build_app(
     shared_key: auth.SharedKey | None = None,
     sync_timeout: float = 300.0,
     ui: bool = True,
+    reveal_secrets: bool = False,
 ) -> Router:
-    api = AwsJsonApp(Context(client, sync_timeout=sync_timeout), max_body, shared_key)
+    context = Context(client, sync_timeout=sync_timeout, reveal_secrets=reveal_secrets)
+    api = AwsJsonApp(context, max_body, shared_key)
     router = Router({"/": api, "/healthz": healthz})
     if ui:  # the execution view (engine/ui) and Prometheus metrics (engine/metrics.py)
         router.mount("/", ViewRedirect(api, "/ui/"))

@@ -84,6 +84,7 @@ def execution(record: ExecutionRecord, *, include_data: bool = True) -> dict[str
         out["error"] = record.error
     if record.cause is not None:
         out["cause"] = record.cause
+    out.update(_started_through(record))
     out["redriveCount"] = 0
     out["redriveStatus"] = "NOT_REDRIVABLE"
     out["redriveStatusReason"] = (
@@ -105,6 +106,17 @@ def execution_item(record: ExecutionRecord) -> dict[str, Any]:
     }
     if record.stop is not None:
         out["stopDate"] = record.stop
+    out.update(_started_through(record))
+    return out
+
+
+def _started_through(record: ExecutionRecord) -> dict[str, str]:
+    """The version and alias an execution was started through (engine/versions.py)."""
+    out = {}
+    if record.version_arn is not None:
+        out["stateMachineVersionArn"] = record.version_arn
+    if record.alias_arn is not None:
+        out["stateMachineAliasArn"] = record.alias_arn
     return out
 
 

@@ -37,6 +37,10 @@ def serve(
         help="Also run a Celery worker process (default: only when no REDIS_URL is set).",
     ),
     sync_timeout: float = typer.Option(300.0, help="Seconds StartSyncExecution waits."),
+    allow_reveal_secrets: bool = typer.Option(
+        False, envvar="SFN_API_ALLOW_REVEAL_SECRETS",
+        help="Let TestState answer revealSecrets=true (AWS: the states:RevealSecrets permission).",
+    ),
     log_level: str = typer.Option("INFO", help="DEBUG logs every HTTP request line."),
 ) -> None:
     """Serve the AWS Step Functions API for boto3 and the AWS CLI (--endpoint-url).
@@ -61,8 +65,9 @@ def serve(
     )
     proc = _start_worker(settings.redis_url or "", None) if start_worker else None
     try:
-        server = make(build_app(connect(settings), shared_key=key, sync_timeout=sync_timeout),
-                      host, port)
+        application = build_app(connect(settings), shared_key=key, sync_timeout=sync_timeout,
+                                reveal_secrets=allow_reveal_secrets)
+        server = make(application, host, port)
     except OSError as exc:
         if proc is not None:
             proc.terminate()

@@ -94,6 +94,9 @@ class FlowStates(StepBase):
             error, cause = jf.fail_error_cause(state, raw, self.jenv())
         else:
             env = self.env()
+            # A Fail state has no InputPath; AWS's TestState still reports the input as
+            # afterInputPath, as for Succeed.
+            self.inspect("afterInputPath", raw)
             error, cause = state.error, state.cause
             if state.error_path is not None:
                 error = _string_field(state.error_path, "ErrorPath", raw, env)

@@ -34,6 +34,10 @@ class ExecutionRecord:
     cause: str | None = None
     stop: float | None = None
     type: str = "STANDARD"
+    #: The version it runs when started through a version or an alias (AWS's
+    #: stateMachineVersionArn), and the alias it was started through.
+    version_arn: str | None = None
+    alias_arn: str | None = None
 
     @property
     def recency(self) -> float:
@@ -70,6 +74,8 @@ class ExecutionRecord:
             cause=opt("cause"),
             stop=float(stop) if stop is not None else None,
             type=fields.get("type", "STANDARD"),
+            version_arn=opt("version_arn"),
+            alias_arn=opt("alias_arn"),
         )
 
 
@@ -175,6 +181,32 @@ class Store(Protocol):
     def get_state_machine(self, name: str) -> StateMachineRecord | None: ...
     def list_state_machines(self) -> list[StateMachineRecord]: ...
     def delete_state_machine(self, name: str) -> bool: ...
+
+    # --- versions and aliases (JSON documents; engine/versions.py reads them) ------------
+    def publish_version(
+        self, name: str, revision: int, version: dict[str, Any], limit: int
+    ) -> tuple[int, bool]:
+        """(number, created): the version published from `revision` if it still exists,
+        else a new one numbered after every version the machine ever had; (0, False) when
+        the machine has `limit` versions already."""
+        ...
+    def get_version(self, name: str, number: int) -> dict[str, Any] | None: ...
+    def list_versions(self, name: str) -> list[tuple[int, dict[str, Any]]]:
+        """Newest first."""
+        ...
+    def delete_version(self, name: str, number: int) -> bool:
+        """False (and nothing deleted) while an alias routes to it."""
+        ...
+    def put_alias(
+        self, name: str, alias: str, doc: dict[str, Any], *, create: bool, limit: int
+    ) -> str:
+        """Write an alias whose `doc["routing"]` is [[version, weight], ...]: 'ok', or why
+        not: 'exists' (create), 'not_found' (update), 'quota' (create, `limit` reached),
+        'missing_version:<n>'. The versions' existence is checked in the same step."""
+        ...
+    def get_alias(self, name: str, alias: str) -> dict[str, Any] | None: ...
+    def list_aliases(self, name: str) -> list[tuple[str, dict[str, Any]]]: ...
+    def delete_alias(self, name: str, alias: str) -> bool: ...
 
     # --- executions ------------------------------------------------------------------
     def create_execution(

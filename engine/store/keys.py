@@ -25,6 +25,15 @@ kept outside those atomic steps and can be rebuilt from the executions.
     sfn:recent                    zset    eid -> start time while running, stop time once
                                           finished: ListExecutions's order
     sfn:sm:<name>:recent          zset    the same for one state machine
+    sfn:smv:{<name>}:versions     hash    version number -> JSON (definition sha, role,
+                                          revision, description, creation date)
+    sfn:smv:{<name>}:seq          string  the last version number given (never reused)
+    sfn:smv:{<name>}:revisions    hash    revision -> the version published from it
+    sfn:smv:{<name>}:aliases      hash    alias name -> JSON (description, routing as
+                                          [[version, weight], ...], creation/update dates)
+                                          The four keys of one machine share its hash tag:
+                                          publishing, routing and deleting are each one
+                                          Lua script over them (engine/store/redis_versions.py).
     sfn:handlers                  hash    handler name -> queue, announced by workers
     sfn:metrics:<family>          hash    samples the workers recorded (engine/metrics.py),
                                           summed over every worker process: field = JSON
@@ -73,6 +82,26 @@ def state_machine_of(eid: str) -> str:
     """The state machine an execution id belongs to (ids are `<machine>:<name>`, an EXPRESS
     execution's `<machine>:<name>:<id>`; names hold no colon)."""
     return eid.split(":", 1)[0]
+
+
+def _smv(name: str) -> str:
+    return f"{PREFIX}:smv:{{{name}}}"
+
+
+def versions(name: str) -> str:
+    return f"{_smv(name)}:versions"
+
+
+def version_seq(name: str) -> str:
+    return f"{_smv(name)}:seq"
+
+
+def version_revisions(name: str) -> str:
+    return f"{_smv(name)}:revisions"
+
+
+def aliases(name: str) -> str:
+    return f"{_smv(name)}:aliases"
 
 
 def due_index() -> str:

@@ -23,6 +23,7 @@ from engine.store.base import (
     OutboxEntry,
     StateMachineRecord,
 )
+from engine.store.memory_versions import MemoryVersions
 
 
 def _dumps(value: Any) -> str:
@@ -41,7 +42,7 @@ class _Execution:
         self.task_ids: dict[int, str] = {}
 
 
-class MemoryStore:
+class MemoryStore(MemoryVersions):
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._definitions: dict[str, str] = {}
@@ -75,6 +76,7 @@ class MemoryStore:
         return sorted(self._machines.values(), key=lambda r: r.created)
 
     def delete_state_machine(self, name: str) -> bool:
+        self._drop_versions(name)
         return self._machines.pop(name, None) is not None
 
     # --- executions ---------------------------------------------------------------

@@ -30,6 +30,7 @@ from engine.store.base import (
     OutboxEntry,
     StateMachineRecord,
 )
+from engine.store.redis_versions import RedisVersions
 
 
 def _script(name: str) -> str:
@@ -69,7 +70,7 @@ class _Lua:
         pipe.evalsha(self.sha, len(keys), *keys, *args)
 
 
-class RedisStore:
+class RedisStore(RedisVersions):
     def __init__(self, client: redis.Redis) -> None:
         # Any: redis-py types replies as bytes | str; this client decodes (decode_responses).
         self.r: Any = client
@@ -171,6 +172,7 @@ class RedisStore:
     def delete_state_machine(self, name: str) -> bool:
         removed = self.r.delete(keys.state_machine(name))
         self.r.zrem(keys.state_machines(), name)
+        self._drop_versions(name)
         return bool(removed)
 
     # --- executions ---------------------------------------------------------------
