@@ -6,7 +6,8 @@
     SFN_REGION           region in ARNs (default us-east-1)
     SFN_ACCOUNT          account in ARNs (default 000000000000)
     SFN_HANDLER_MODULES  comma-separated modules whose @handler functions workers serve
-                         (default: workflows.order_processing)
+                         (default: the two examples, workflows.order_processing and
+                         workflows.order_jsonata, so that any worker runs either)
     SFN_LEASE_SECONDS    a claimed Task's lease; bounds recovery after a worker dies (20)
     SFN_REDELIVER_SECONDS  an unconsumed message is sent again after this (30)
     SFN_SWEEP_INTERVAL   how often each worker's recovery sweep looks for due work (0.2)
@@ -48,7 +49,7 @@ class Settings:
     broker_url: str | None = None
     region: str = "us-east-1"
     account: str = "000000000000"
-    handler_modules: tuple[str, ...] = ("workflows.order_processing",)
+    handler_modules: tuple[str, ...] = ("workflows.order_processing", "workflows.order_jsonata")
     lease_seconds: float = 20.0
     redeliver_seconds: float = 30.0
     sweep_interval: float = 0.2

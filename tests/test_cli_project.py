@@ -182,7 +182,7 @@ def test_sfn_run_loads_the_handlers_beside_the_file_from_any_directory(project: 
     message = unknown.stderr
     assert "no handler is registered for 'Missing'" in message
     assert f"handlers were looked for in: module 'other' ({flows})" in message
-    assert "SFN_HANDLER_MODULES=workflows.order_processing" in message
+    assert "SFN_HANDLER_MODULES=workflows.order_processing,workflows.order_jsonata" in message
     assert f'`@handler("Missing")` (from engine.handlers import handler) in {flows}/other.py' in (
         message)
 
