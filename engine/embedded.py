@@ -191,11 +191,20 @@ def ensure_embedded(data_dir: Path) -> str:
 # --- the workers started for the embedded server, and stopping it all ---------------------
 
 
+def _start_time(pid: int) -> str:
+    """The process's start time in clock ticks since boot ('' where /proc is missing): with
+    the pid, it names one process, even after the pid is reused."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
 def register_worker(data_dir: Path, pid: int) -> None:
     """Remember a worker process started for this project's server (`sfn down` stops it)."""
     folder = Path(data_dir) / "workers"
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{pid}.pid").write_text(str(pid))
+    (folder / f"{pid}.pid").write_text(f"{pid} {_start_time(pid)}".strip())
 
 
 def unregister_worker(data_dir: Path, pid: int) -> None:
@@ -272,13 +281,15 @@ def stop_embedded(data_dir: Path, *, timeout: float = 20.0) -> Stopped:
         stopped: list[int] = []
         for pid_file in sorted((data_dir / "workers").glob("*.pid")):
             try:
-                pid = int(pid_file.read_text().strip())
+                pid_text, _, started = pid_file.read_text().strip().partition(" ")
+                pid = int(pid_text)
             except (OSError, ValueError):
                 pid_file.unlink(missing_ok=True)
                 continue
-            # A pid file can outlive its process and the pid be reused: only a Celery
-            # process is ours to stop.
-            if _alive(pid) and "celery" in _command_line(pid):
+            # A pid file can outlive its process and the pid be reused: only the Celery
+            # process that started at the recorded time is ours to stop.
+            same = not started or _start_time(pid) == started
+            if same and _alive(pid) and "celery" in _command_line(pid):
                 _stop_process(pid, timeout)
                 stopped.append(pid)
             pid_file.unlink(missing_ok=True)

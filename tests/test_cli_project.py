@@ -137,7 +137,7 @@ def test_sfn_down_stops_the_worker_a_killed_run_left_behind(project: Path) -> No
     finally:
         run.send_signal(signal.SIGKILL)  # no clean-up: its worker is orphaned
         run.wait()
-    pids = [int(p.read_text()) for p in (project / ".sfn" / "workers").glob("*.pid")]
+    pids = [int(p.read_text().split()[0]) for p in (project / ".sfn" / "workers").glob("*.pid")]
     assert len(pids) == 1 and _alive(pids[0])
     redis_port = running_port(project / ".sfn")
     assert redis_port is not None
@@ -215,3 +215,26 @@ def test_a_printed_redis_url_hides_its_password() -> None:
     assert masked("redis://:s3cret@db:6379/0") == "redis://:***@db:6379/0"
     assert masked("redis://app:s3cret@db:6379/0") == "redis://app:***@db:6379/0"
     assert masked("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
+
+
+def test_sfn_down_stops_only_the_process_it_recorded(tmp_path: Path) -> None:
+    """A pid file that outlived its worker must not stop a process that reuses the pid."""
+    from engine.embedded import register_worker
+
+    data = tmp_path / ".sfn"
+    data.mkdir()
+    stand_in = subprocess.Popen(["bash", "-c", "exec -a celery-stand-in sleep 60"])
+    try:
+        time.sleep(0.2)  # let exec name it
+        (data / "workers").mkdir()
+        (data / "workers" / f"{stand_in.pid}.pid").write_text(f"{stand_in.pid} 1")  # another
+        assert stop_embedded(data).workers == ()
+        assert stand_in.poll() is None
+        register_worker(data, stand_in.pid)  # now it is the one recorded
+        assert stop_embedded(data).workers == (stand_in.pid,)
+        stand_in.wait(timeout=10)  # (already reaped by stop_embedded: our own child)
+        assert not _alive(stand_in.pid)
+    finally:
+        if stand_in.poll() is None:
+            stand_in.kill()
+            stand_in.wait()
