@@ -9,7 +9,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test test-fast lint typecheck bench chaos clean worker flower
+.PHONY: setup demo test test-fast lint typecheck bench chaos stop clean worker flower
 
 setup: $(STAMP)
 	@scripts/ensure-redis.sh
@@ -52,7 +52,13 @@ worker: setup
 flower: setup
 	$(BIN)/celery -A worker flower
 
-clean:
+# Stop the project's embedded redis-server and the workers started for it (`sfn down`);
+# its data stay in .sfn/. Without a .venv there is no sfn, and nothing of ours to stop.
+stop:
+	@if [ -x $(BIN)/sfn ]; then $(BIN)/sfn down; fi
+
+# Stops first: deleting .sfn/ under a running redis-server would orphan it.
+clean: stop
 	rm -rf .sfn .pytest_cache
 
 # System programs of the web view (scripts/ensure-system-deps.sh installs only what is

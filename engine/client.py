@@ -200,13 +200,18 @@ class Client:
             known |= set(announced())
         if not known:
             return
-        unknown = [
-            f"{pointer}/Resource: no handler is registered for '{name}' ({resource})"
+        missing = [
+            (pointer, resource, name)
             for pointer, resource, name in _task_handlers(machine.states, "/States")
             if name is not None and name not in known
         ]
-        if unknown:
-            raise UnknownResource("Unknown Task resource: " + "; ".join(unknown))
+        if missing:
+            error = UnknownResource("Unknown Task resource: " + "; ".join(
+                f"{pointer}/Resource: no handler is registered for '{name}' ({resource})"
+                for pointer, resource, name in missing
+            ))
+            error.names = tuple(dict.fromkeys(name for _, _, name in missing))
+            raise error
 
     # --- executions -------------------------------------------------------------------
 

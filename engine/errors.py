@@ -94,6 +94,8 @@ class ExecutionNotRunning(EngineError):
 
 class UnknownResource(EngineError):
     code = "InvalidDefinition"
+    #: The handler names no handler answers (for a hint on where to register them).
+    names: tuple[str, ...] = ()
 
 
 class MissingRequiredParameter(EngineError):

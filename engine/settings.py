@@ -6,11 +6,13 @@
     SFN_REGION           region in ARNs (default us-east-1)
     SFN_ACCOUNT          account in ARNs (default 000000000000)
     SFN_HANDLER_MODULES  comma-separated modules whose @handler functions workers serve
-                         (default: workflows.order_processing)
+                         (default: the two examples, workflows.order_processing and
+                         workflows.order_jsonata, so that any worker runs either)
     SFN_LEASE_SECONDS    a claimed Task's lease; bounds recovery after a worker dies (20)
     SFN_REDELIVER_SECONDS  an unconsumed message is sent again after this (30)
     SFN_SWEEP_INTERVAL   how often each worker's recovery sweep looks for due work (0.2)
-    SFN_DATA_DIR         where the embedded redis-server keeps its AOF (./.sfn)
+    SFN_DATA_DIR         where the embedded redis-server keeps its AOF, port and log
+                         (default: .sfn in the project root, see `project_root`)
 """
 
 from __future__ import annotations
@@ -22,6 +24,24 @@ from pathlib import Path
 
 from engine.runtime.driver import DriverSettings
 
+#: What marks a project's root folder, looked for upward from the current directory.
+PROJECT_MARKERS = (".sfn", "pyproject.toml", ".git")
+
+
+def project_root(start: Path | None = None) -> Path:
+    """The nearest folder, from `start` (the current directory) upward, holding `.sfn`,
+    `pyproject.toml` or `.git`; `start` itself when none does. Every `sfn` command run in
+    a project's subfolders thus shares the project's one embedded Redis."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if any((folder / marker).exists() for marker in PROJECT_MARKERS):
+            return folder
+    return here
+
+
+def default_data_dir() -> Path:
+    return project_root() / ".sfn"
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -29,11 +49,11 @@ class Settings:
     broker_url: str | None = None
     region: str = "us-east-1"
     account: str = "000000000000"
-    handler_modules: tuple[str, ...] = ("workflows.order_processing",)
+    handler_modules: tuple[str, ...] = ("workflows.order_processing", "workflows.order_jsonata")
     lease_seconds: float = 20.0
     redeliver_seconds: float = 30.0
     sweep_interval: float = 0.2
-    data_dir: Path = field(default_factory=lambda: Path(".sfn"))
+    data_dir: Path = field(default_factory=default_data_dir)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -52,7 +72,7 @@ class Settings:
             lease_seconds=float(e.get("SFN_LEASE_SECONDS", cls.lease_seconds)),
             redeliver_seconds=float(e.get("SFN_REDELIVER_SECONDS", cls.redeliver_seconds)),
             sweep_interval=float(e.get("SFN_SWEEP_INTERVAL", cls.sweep_interval)),
-            data_dir=Path(e.get("SFN_DATA_DIR", ".sfn")),
+            data_dir=Path(e["SFN_DATA_DIR"]) if e.get("SFN_DATA_DIR") else default_data_dir(),
         )
 
     def with_redis(self, url: str) -> Settings:

@@ -2,6 +2,7 @@
 # Make a redis-server binary available (idempotent). The engine's embedded default and the
 # tests start their own redis-server processes from it; nothing here starts a service.
 set -euo pipefail
+. "$(dirname "$0")/apt.sh"
 if command -v redis-server >/dev/null 2>&1; then
   exit 0
 fi
@@ -18,8 +19,8 @@ if command -v apt-get >/dev/null 2>&1; then
     fi
   fi
   echo "installing redis-server (Debian package) ..." >&2
-  $SUDO apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends redis-server >/dev/null
+  apt_get update -qq
+  apt_get install -y -qq --no-install-recommends redis-server
   # The package may start a system service on 6379; the engine never uses it.
   exit 0
 fi

@@ -8,6 +8,7 @@
 # Nothing here downloads a browser build of its own (no `playwright install`): the tests
 # drive Debian's /usr/bin/chromium.
 set -euo pipefail
+. "$(dirname "$0")/apt.sh"
 
 missing=()
 command -v dot >/dev/null 2>&1 || missing+=(graphviz)
@@ -32,9 +33,8 @@ if command -v apt-get >/dev/null 2>&1; then
     fi
   fi
   echo "installing ${missing[*]} (Debian packages) ..." >&2
-  $SUDO apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
-    "${missing[@]}" >/dev/null
+  apt_get update -qq
+  apt_get install -y -qq --no-install-recommends "${missing[@]}"
   exit 0
 fi
 echo "missing: ${missing[*]} and there is no apt-get here: install Graphviz (dot on PATH)" >&2

@@ -6,7 +6,7 @@
 Inside the package, so that `sfn run`/`sfn serve` can start a worker from any directory
 (the top-level `worker.py` of a checkout only re-exports this `app`).
 
-The handler modules named by SFN_HANDLER_MODULES (default: workflows.order_processing)
+The handler modules named by SFN_HANDLER_MODULES (default: the two examples in workflows/)
 are imported so their @handler functions are served; the workers announce them in Redis so
 that clients elsewhere can check a definition's resources at creation.
 """
@@ -14,19 +14,25 @@ that clients elsewhere can check a definition's resources at creation.
 from __future__ import annotations
 
 import importlib
+import os
 import socket
 
-from celery.signals import worker_process_shutdown, worker_shutdown
+from celery.signals import worker_process_shutdown, worker_ready, worker_shutdown
 
 from engine.celery_app import CeleryDispatcher, HandlerQueues, build_app
 from engine.connect import resolve
+from engine.embedded import register_worker, unregister_worker
 from engine.handlers import default_registry
 from engine.metrics import MetricsRecorder, RedisSink
 from engine.runtime.driver import Driver
 from engine.runtime.recovery import Sweeper
+from engine.settings import Settings
 from engine.store.redis_store import RedisStore
 from tasks import install
 
+# No REDIS_URL: this worker serves the project's embedded Redis, so `sfn down` (which
+# stops that server) stops this worker too.
+on_embedded = Settings.from_env().redis_url is None
 settings = resolve()
 for module in settings.handler_modules:
     importlib.import_module(module)
@@ -80,3 +86,16 @@ def _flush_metrics(**_: object) -> None:
 
 worker_process_shutdown.connect(_flush_metrics, weak=False)
 worker_shutdown.connect(_flush_metrics, weak=False)
+
+
+def _register(**_: object) -> None:
+    register_worker(settings.data_dir, os.getpid())
+
+
+def _unregister(**_: object) -> None:
+    unregister_worker(settings.data_dir, os.getpid())
+
+
+if on_embedded:
+    worker_ready.connect(_register, weak=False)
+    worker_shutdown.connect(_unregister, weak=False)

@@ -8,10 +8,7 @@ evaluator for exactly that shape runs them through `engine.asl.choice.choose`.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from engine.asl.choice import choose
 from engine.asl.failure import StatesFailure
@@ -23,16 +20,15 @@ from engine.asl.model import (
     SucceedState,
     is_set,
 )
+from engine.conformance.cases import corpus_file
 
-CORPUS = Path("/work/shared/conformance/executions.jsonl")
+CORPUS = corpus_file("executions.jsonl")
 CATEGORY = "choice_operators"
 REQUIRED_PASS_RATE = 0.97
 MAX_STEPS = 100
 
 
 def _cases() -> list[dict[str, Any]]:
-    if not CORPUS.exists():
-        return []
     with CORPUS.open(encoding="utf-8") as lines:
         cases = [json.loads(line) for line in lines if line.strip()]
     return [case for case in cases if case.get("category") == CATEGORY]
@@ -88,8 +84,7 @@ def _actual(case: dict[str, Any]) -> dict[str, Any]:
 
 def test_choice_operators_match_recorded_aws_outputs() -> None:
     cases = _cases()
-    if not cases:
-        pytest.skip(f"no {CATEGORY} cases at {CORPUS}")
+    assert cases, f"no {CATEGORY} cases in {CORPUS}"
     failures = []
     for case in cases:
         expected, actual = _outcome(case), _actual(case)

@@ -8,11 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.conformance.cases import default_corpus_dir, load_cases
+from engine.conformance.cases import corpus_file, load_cases
 from engine.conformance.score import ALL, JSONPATH, score
-
-ROOT = Path(__file__).resolve().parent.parent
-CORPUS = default_corpus_dir(ROOT)
 
 #: Substrings of case ids: two or so per category, the Map/Parallel/Task/Wait hot spots.
 SAMPLE = (
@@ -45,12 +42,10 @@ SAMPLE = (
 
 
 @pytest.mark.worker
-@pytest.mark.skipif(CORPUS is None, reason="the conformance corpus is not available")
 def test_sample_passes_on_real_workers(tmp_path: Path) -> None:
     from engine.conformance.celery_mode import CeleryHarness
 
-    assert CORPUS is not None
-    path = CORPUS / "executions.jsonl"
+    path = corpus_file("executions.jsonl")
     cases = [c for c in load_cases(path) if any(s in c.id for s in SAMPLE)]
     assert len(cases) >= len(SAMPLE), "a sampled case is missing from the corpus"
     with CeleryHarness(path, workers=1, concurrency=4, log_dir=tmp_path) as harness:

@@ -1,29 +1,20 @@
 """The recorded AWS corpus, run inline over every case at CI speed (the whole executions
 file takes about a second): the JSONPath issue's targets must hold.
 
-The corpus lives beside the repository (../shared/conformance), else at
-/work/shared/conformance; without it these tests are skipped.
+The corpus is part of the repository (conformance/); without it these tests fail.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from engine.conformance.cases import Case, default_corpus_dir, load_cases
+from engine.conformance.cases import Case, corpus_file, load_cases
 from engine.conformance.runner import InlineBackend, run_cases
 from engine.conformance.score import ALL, JSONPATH, Report, score
 
-ROOT = Path(__file__).resolve().parent.parent
-CORPUS = default_corpus_dir(ROOT)
-
-pytestmark = pytest.mark.skipif(CORPUS is None, reason="the conformance corpus is not available")
-
 
 def _report(name: str) -> Report:
-    assert CORPUS is not None
-    cases: list[Case] = load_cases(CORPUS / name)
+    cases: list[Case] = load_cases(corpus_file(name))
     results = {r["id"]: r for r in run_cases(cases, InlineBackend())}
     return score(cases, results)
 

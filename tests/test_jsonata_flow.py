@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import random
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,7 +28,7 @@ from engine.asl.model import (
     WaitState,
     is_set,
 )
-from engine.conformance.cases import Case
+from engine.conformance.cases import Case, corpus_file
 from engine.conformance.compare import compare_execution
 from engine.interpreter import dataflow as df
 from engine.interpreter import jsonata_flow as jf
@@ -496,7 +495,7 @@ def test_map_batches() -> None:
 
 # --- the corpus, replayed without the interpreter -----------------------------------------
 
-CORPUS = Path("/work/shared/conformance/executions.jsonl")
+CORPUS = corpus_file("executions.jsonl")
 SIMPLE = (PassState, ChoiceState, SucceedState, FailState, WaitState, MapState)
 
 
@@ -635,8 +634,6 @@ def _replayable(raw: dict[str, Any]) -> bool:
 
 
 def _corpus() -> list[dict[str, Any]]:
-    if not CORPUS.exists():
-        return []
     with CORPUS.open(encoding="utf-8") as lines:
         cases = [json.loads(line) for line in lines if line.strip()]
     return [case for case in cases if _replayable(case)]
@@ -645,7 +642,6 @@ def _corpus() -> list[dict[str, Any]]:
 CASES = _corpus()
 
 
-@pytest.mark.skipif(not CASES, reason="conformance corpus not present")
 @pytest.mark.parametrize("raw", CASES, ids=[c["id"].split("::")[-1] for c in CASES])
 def test_recorded_execution(raw: dict[str, Any]) -> None:
     machine = StateMachine.model_validate(raw["definition"])
@@ -656,6 +652,4 @@ def test_recorded_execution(raw: dict[str, Any]) -> None:
 
 
 def test_the_corpus_replay_covers_enough_cases() -> None:
-    if not CASES:
-        pytest.skip("conformance corpus not present")
     assert len(CASES) >= 40

@@ -1,4 +1,4 @@
-"""Validation against AWS recordings (shared/conformance): the definitions AWS rejected are
+"""Validation against AWS recordings (the corpus in conformance/): the definitions AWS rejected are
 rejected with AWS's code, problem and location, and every definition AWS ran is accepted.
 
 Cases whose error belongs to the API layer (StateMachineAlreadyExists,
@@ -12,19 +12,15 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from engine.asl.validation import Diagnostic, format_message, validate
+from engine.conformance.cases import corpus_file
 
-CORPUS = Path("/work/shared/conformance")
-VALIDATION = CORPUS / "validation.jsonl"
-EXECUTIONS = CORPUS / "executions.jsonl"
+VALIDATION = corpus_file("validation.jsonl")
+EXECUTIONS = corpus_file("executions.jsonl")
 REQUIRED_RATE = 0.8
 
 
 def _cases(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        pytest.skip(f"{path} is not available")
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 

@@ -16,7 +16,7 @@ app = typer.Typer(
 
 def main() -> None:
     # Importing a command module registers its commands on app.
-    from engine.cli import executions, machines, serve, testing  # noqa: F401
+    from engine.cli import down, executions, machines, serve, testing  # noqa: F401
 
     try:
         from engine.cli import conformance

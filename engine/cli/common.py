@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
+from urllib.parse import urlsplit, urlunsplit
 
 import typer
 
 from engine.cli.output import fail
+from engine.errors import EngineError, ExecutionDoesNotExist, StateMachineDoesNotExist
 
 if TYPE_CHECKING:
     from engine.client import Client
@@ -23,6 +25,38 @@ def client() -> Client:
     from engine.connect import connect
 
     return connect()
+
+
+def masked(url: str) -> str:
+    """A URL fit to print: its password replaced by ***."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    netloc = parts.netloc.rpartition("@")
+    user = netloc[0].partition(":")[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[2]}"))
+
+
+def redis_in_use() -> str:
+    """Which Redis the commands use: REDIS_URL, or the project's embedded one (where)."""
+    from engine.embedded import running_port
+    from engine.settings import Settings
+
+    settings = Settings.from_env()
+    if settings.redis_url:
+        return f"REDIS_URL={masked(settings.redis_url)}"
+    data_dir = settings.data_dir.resolve()
+    port = running_port(data_dir)
+    state = f"on 127.0.0.1:{port}" if port else "not running"
+    return f"the embedded Redis of {data_dir} {state}; REDIS_URL is not set"
+
+
+def fail_engine(exc: EngineError) -> NoReturn:
+    """Fail with an engine error. A missing execution or state machine also names the
+    Redis that was asked: a forgotten `export REDIS_URL=...` looks like that."""
+    if isinstance(exc, ExecutionDoesNotExist | StateMachineDoesNotExist):
+        fail(f"{exc} (looked in {redis_in_use()})")
+    fail(str(exc))
 
 
 def machine_name(path: Path) -> str:

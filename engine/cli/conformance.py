@@ -25,12 +25,16 @@ LANGUAGES = ("JSONPath", "JSONata", "all")
 
 @app.command()
 def run(
-    cases_file: Annotated[
-        Path, typer.Argument(help="executions.jsonl, teststate.jsonl or validation.jsonl")
-    ],
     out_file: Annotated[
         Path, typer.Option("--out", help="Where to write one JSON result per line.")
     ],
+    cases_file: Annotated[
+        Path | None,
+        typer.Argument(
+            help="executions.jsonl, teststate.jsonl or validation.jsonl (a bare name is the "
+            "in-repo corpus's file; default: its executions.jsonl)"
+        ),
+    ] = None,
     mode: str = typer.Option("inline", help="inline (in-process) or celery (Redis + workers)."),
     only: str = typer.Option(None, help="Only the cases whose id contains this text."),
     category: str = typer.Option(None, help="Only the cases of this category."),
@@ -46,8 +50,7 @@ def run(
 
     if mode not in ("inline", "celery"):
         fail(f"unknown mode {mode!r} (inline or celery)")
-    if not cases_file.exists():
-        fail(f"{cases_file}: no such file")
+    cases_file = _cases_path(cases_file)
     cases = load_cases(cases_file, only=only, category=category)
     started = time.monotonic()
     counts = {"done": 0}
@@ -79,7 +82,9 @@ def run(
 
 @app.command()
 def score(
-    cases_file: Annotated[Path, typer.Argument(help="The cases that were run.")],
+    cases_file: Annotated[
+        Path, typer.Argument(help="The cases that were run (a bare name: the in-repo corpus's).")
+    ],
     results_file: Annotated[Path, typer.Argument(help="The results `run` wrote.")],
     json_out: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
     failures: bool = typer.Option(False, "--failures", help="List every failing case and why."),
@@ -90,7 +95,9 @@ def score(
     from engine.conformance.cases import load_cases, load_results
     from engine.conformance.score import score as compute
 
-    cases = load_cases(cases_file, only=only, category=category)
+    cases = load_cases(_cases_path(cases_file), only=only, category=category)
+    if not results_file.exists():
+        fail(f"{results_file}: no such file")
     results = load_results(results_file)
     if only is None and category is None:
         # Score only what was run when the results cover a filtered run.
@@ -109,6 +116,20 @@ def score(
                 f"[{f.what}] {f.category} {f.language} {f.id}\n    {f.reason}", highlight=False
             )
     sys.stdout.flush()
+
+
+def _cases_path(path: Path | None) -> Path:
+    """`path` when it exists; else, for a bare file name (or none), that file of the corpus
+    the repository carries in conformance/."""
+    from engine.conformance.cases import CORPUS_DIR
+
+    if path is not None and path.exists():
+        return path
+    if path is None or path.parent == Path("."):
+        candidate = CORPUS_DIR / (path.name if path is not None else "executions.jsonl")
+        if candidate.is_file():
+            return candidate
+    fail(f"{path or CORPUS_DIR / 'executions.jsonl'}: no such file")
 
 
 def _table(report: Any) -> Table:

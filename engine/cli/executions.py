@@ -18,6 +18,7 @@ from engine.cli import app
 from engine.cli.common import (
     InputOpt,
     JsonOpt,
+    fail_engine,
     interrupt_on_sigterm,
     machine_name,
     read_input,
@@ -46,16 +47,53 @@ def _machine_name(path: Path) -> str:
     return machine_name(path)
 
 
-def _handler_module(path: Path) -> str | None:
-    """The handlers beside a definition: workflows/x.asl.json -> workflows.x (if x.py exists)."""
-    candidate = path.with_name(_machine_name(path) + ".py")
-    if not candidate.exists():
+def _handler_module(path: Path) -> tuple[str, Path] | None:
+    """The handlers beside a definition (flow.asl.json -> flow.py), wherever `sfn` runs:
+    the module's dotted name under the nearest folder upward that is not a package (has no
+    __init__.py), and that folder, which goes on the import path. So
+    workflows/order_processing.py is `workflows.order_processing`, the name workers import
+    it by, and a flow.py in a plain folder is `flow`."""
+    candidate = path.resolve().with_name(_machine_name(path) + ".py")
+    if not candidate.is_file():
         return None
+    root = candidate.parent
+    parts = [candidate.stem]
+    while (root / "__init__.py").is_file() and root.parent != root:
+        parts.insert(0, root.name)
+        root = root.parent
+    return ".".join(parts), root
+
+
+def _import_handlers(module: str, root: Path | None) -> None:
+    """Import `module` in this process too, so that its handlers are known when the state
+    machine is created (its Task resources are checked against them)."""
+    import importlib
+    import sys
+
+    if root is not None and str(root) not in sys.path:
+        sys.path.insert(0, str(root))
     try:
-        relative = candidate.resolve().relative_to(Path.cwd().resolve())
-    except ValueError:
-        return None  # outside the project: it cannot be imported by module name
-    return ".".join(relative.with_suffix("").parts)
+        importlib.import_module(module)
+    except Exception as exc:  # noqa: BLE001 - the user's module: report, do not crash
+        fail(f"cannot import the handlers module {module!r}"
+             f"{f' (from {root})' if root else ''}: {type(exc).__name__}: {exc}")
+
+
+def _where_handlers_are(
+    module: str | None, root: Path | None, file: Path, names: tuple[str, ...]
+) -> str:
+    """For an unknown resource: where handlers were looked for, and how to add one."""
+    from engine.settings import Settings
+
+    beside = file.resolve().with_name(_machine_name(file) + ".py")
+    places = [f"module {module!r}" + (f" ({root})" if root else "") if module
+              else f"{beside} (no such file)"]
+    places.append("SFN_HANDLER_MODULES=" + ",".join(Settings.from_env().handler_modules))
+    places.append("the handlers announced by running workers")
+    name = names[0] if names else "NAME"
+    return ("handlers were looked for in: " + "; ".join(places) + ". Register one with "
+            f"`@handler(\"{name}\")` (from engine.handlers import handler) in {beside}, "
+            "in --handlers MODULE, or in a module named in SFN_HANDLER_MODULES")
 
 
 @app.command()
@@ -106,27 +144,36 @@ def run(
     SFN_START_WORKER=1 starts a worker for a configured REDIS_URL too.
     """
     from engine.connect import resolve
+    from engine.errors import UnknownResource
+    from engine.handlers import default_registry
 
     text = read_text(file)
+    beside = None if handlers else _handler_module(file)
+    module, root = (handlers, None) if handlers else (beside or (None, None))
+    if module is not None:
+        _import_handlers(module, root)
     settings = resolve()
-    module = handlers or _handler_module(file)
     worker = None
     if os.environ.get("REDIS_URL") is None or os.environ.get("SFN_START_WORKER"):
         interrupt_on_sigterm()
-        worker = _start_worker(settings.redis_url or "", module)
+        worker = _start_worker(settings.redis_url or "", module, root)
     try:
-        client = _client()
+        from engine.connect import connect
+
+        client = connect(settings, registry=default_registry if module else None)
         sm = _machine_name(file)
-        client.create_state_machine(sm, text)
+        try:
+            client.create_state_machine(sm, text)
+        except UnknownResource as exc:
+            fail(f"{exc}\n{_where_handlers_are(module, root, file, exc.names)}")
         execution = client.start_execution(sm, input_text=read_input(input), name=name)
         err.print(f"started {execution.arn}", highlight=False, soft_wrap=True)
         record, events = _follow(client, execution.arn, timeout, quiet=json_out)
     except EngineError as exc:
-        fail(str(exc))
+        fail_engine(exc)
     finally:
         if worker is not None:
-            worker.terminate()
-            worker.wait(timeout=20)
+            _stop_worker(worker, settings)
     if json_out:
         print_json(_describe(record))
     else:
@@ -142,14 +189,20 @@ def run(
         raise typer.Exit(2)
 
 
-def _start_worker(redis_url: str, module: str | None) -> subprocess.Popen[bytes]:
+def _start_worker(
+    redis_url: str, module: str | None, root: Path | None = None
+) -> subprocess.Popen[bytes]:
     """A `celery -A tasks.worker worker` child process serving `module`'s handlers (besides
-    SFN_HANDLER_MODULES), once it is consuming. Its log goes to SFN_DATA_DIR/worker.log.
-    The worker app comes from the installed package; the current directory is on its path
-    for the user's own handler modules."""
+    SFN_HANDLER_MODULES), once it is consuming. Its log goes to SFN_DATA_DIR/worker.log,
+    and its pid to SFN_DATA_DIR/workers/ (`sfn down` stops it should this command die).
+    The worker app comes from the installed package; `root` (where `module` is found) and
+    the current directory are on its path for the user's own handler modules."""
+    from engine.embedded import register_worker
     from engine.settings import Settings
 
-    path = os.pathsep.join(p for p in (os.getcwd(), os.environ.get("PYTHONPATH")) if p)
+    path = os.pathsep.join(
+        p for p in (str(root) if root else None, os.getcwd(), os.environ.get("PYTHONPATH")) if p
+    )
     env = {**os.environ, "REDIS_URL": redis_url, "PYTHONPATH": path}
     modules = [m for m in (os.environ.get("SFN_HANDLER_MODULES"), module) if m]
     if modules:
@@ -163,6 +216,7 @@ def _start_worker(redis_url: str, module: str | None) -> subprocess.Popen[bytes]
          "-n", f"sfn-run-{os.getpid()}@%h"],
         env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
     )
+    register_worker(log.parent, proc.pid)
     # Celery logs "<hostname> ready." once its consumer is attached to the queue. (Waiting
     # for the handlers' announcement instead would mean clearing the other workers' ones.)
     deadline = time.monotonic() + 60
@@ -177,6 +231,18 @@ def _start_worker(redis_url: str, module: str | None) -> subprocess.Popen[bytes]
         time.sleep(0.1)
     err.print(f"worker started (pid {proc.pid}, log {log})", highlight=False, soft_wrap=True)
     return proc
+
+
+def _stop_worker(proc: subprocess.Popen[bytes], settings: Any) -> None:
+    from engine.embedded import unregister_worker
+
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    unregister_worker(settings.data_dir, proc.pid)
 
 
 def _follow(
@@ -252,7 +318,7 @@ def start(
     try:
         record = _client().start_execution(state_machine, input_text=read_input(input), name=name)
     except EngineError as exc:
-        fail(str(exc))
+        fail_engine(exc)
     if json_out:
         print_json({"executionArn": record.arn, "startDate": record.start})
     else:
@@ -265,7 +331,7 @@ def describe(execution: str, json_out: bool = JsonOpt) -> None:
     try:
         record = _client().describe_execution(execution)
     except EngineError as exc:
-        fail(str(exc))
+        fail_engine(exc)
     described = _describe(record)
     if json_out:
         print_json(described)
@@ -282,27 +348,34 @@ def history(execution: str, json_out: bool = JsonOpt) -> None:
     try:
         events = _client().get_history(execution)
     except EngineError as exc:
-        fail(str(exc))
+        fail_engine(exc)
     if json_out:
         print_json(events)
     else:
         out.print(history_table(events))
 
 
+#: AWS's ExecutionStatus values (ListExecutions' statusFilter).
+STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE")
+
+
 @app.command("list")
 def list_executions(
     state_machine: str = typer.Argument(None, help="A state machine name or ARN (default: all)."),
-    status: str = typer.Option(None, help="RUNNING, SUCCEEDED, FAILED, TIMED_OUT or ABORTED."),
+    status: str = typer.Option(None, help=", ".join(STATUSES) + " (any case)."),
     limit: int = typer.Option(20, help="At most this many, newest first."),
     json_out: bool = JsonOpt,
 ) -> None:
     """Executions, newest first."""
+    if status is not None and status.upper() not in STATUSES:
+        # Not an empty list: a mistyped filter would look like "no such executions".
+        fail(f"unknown status {status!r}: use one of {', '.join(STATUSES)}", code=2)
     try:
         records = _client().list_executions(
             state_machine, status=status.upper() if status else None, limit=limit
         )
     except EngineError as exc:
-        fail(str(exc))
+        fail_engine(exc)
     if json_out:
         print_json([_describe(r) for r in records])
         return
@@ -329,7 +402,7 @@ def stop(
     try:
         record = _client().stop_execution(execution, error=error, cause=cause)
     except EngineError as exc:
-        fail(str(exc))
+        fail_engine(exc)
     out.print(f"{record.status} {record.arn}", highlight=False)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from engine.cli import app
-from engine.cli.common import JsonOpt, client, machine_name, read_text
+from engine.cli.common import JsonOpt, client, fail_engine, machine_name, read_text
 from engine.cli.output import fail, out, print_json
 from engine.errors import EngineError
 
@@ -46,7 +46,7 @@ def create(
             update=False, tags=_tags(tag),
         )
     except EngineError as exc:
-        fail(str(exc))
+        fail_engine(exc)
     if json_out:
         print_json({"stateMachineArn": record.arn, "creationDate": record.created})
     else:
@@ -70,7 +70,7 @@ def update(
             name or machine_name(file), definition=text, role_arn=role_arn
         )
     except EngineError as exc:
-        fail(str(exc))
+        fail_engine(exc)
     if json_out:
         print_json({"stateMachineArn": record.arn, "updateDate": record.updated,
                     "revisionId": str(record.revision)})

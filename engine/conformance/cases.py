@@ -109,13 +109,20 @@ def load_results(path: Path) -> dict[str, dict[str, Any]]:
     return results
 
 
-def default_corpus_dir(repo_root: Path) -> Path | None:
-    """The shared corpus: `../shared/conformance` beside the repository, else the absolute
-    `/work/shared/conformance`; None when neither exists."""
-    for candidate in (
-        repo_root.parent / "shared" / "conformance",
-        Path("/work/shared/conformance"),
-    ):
-        if (candidate / "executions.jsonl").exists():
-            return candidate
-    return None
+#: The corpus recorded on AWS, vendored in the repository (`conformance/` at its root, with
+#: its NOTICE and the Apache-2.0 LICENSE it is distributed under).
+CORPUS_DIR: Final = Path(__file__).resolve().parents[2] / "conformance"
+
+
+def corpus_file(name: str) -> Path:
+    """`name` (executions.jsonl, teststate.jsonl, validation.jsonl) of the in-repo corpus.
+
+    A missing file is an error naming where it was expected, never an empty corpus: the
+    tests that replay it must fail, not skip, on a checkout without it."""
+    path = CORPUS_DIR / name
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"the conformance corpus file {path} is missing: it is part of the repository "
+            "(conformance/); restore it with `git checkout -- conformance`"
+        )
+    return path
