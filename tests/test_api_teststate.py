@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from engine.api import server
-from engine.conformance.cases import default_corpus_dir, load_cases
+from engine.conformance.cases import corpus_file, load_cases
 from engine.conformance.compare import compare_teststate
 from engine.conformance.runner import AnyFunction, run_teststate
 from engine.connect import connect
@@ -24,7 +23,6 @@ from botocore.config import Config  # noqa: E402
 
 pytestmark = [pytest.mark.redis]
 
-CORPUS = default_corpus_dir(Path(__file__).resolve().parent.parent)
 
 
 def _client(url: str, **config: Any) -> Any:
@@ -201,13 +199,11 @@ def test_errors(raw: Any, request_: dict[str, Any], error: str) -> None:
     assert code(e) == error
 
 
-@pytest.mark.skipif(CORPUS is None, reason="the conformance corpus is not available")
 def test_the_recorded_corpus_is_answered_over_http_as_in_process(raw: Any) -> None:
     """Every recorded TestState case: the HTTP answer passes the comparison with AWS's
     recorded response exactly when the in-process answer does (HTTP loses nothing), and
     every answer is one botocore parses into its output shape."""
-    assert CORPUS is not None
-    cases = load_cases(CORPUS / "teststate.jsonl")
+    cases = load_cases(corpus_file("teststate.jsonl"))
     assert cases
     differ = []
     passed = 0

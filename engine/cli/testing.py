@@ -30,7 +30,9 @@ def _import_handlers(definition: Path, modules: list[str]) -> None:
     beside = _handler_module(definition)
     if str(Path.cwd()) not in sys.path:
         sys.path.insert(0, str(Path.cwd()))
-    for name in [*([beside] if beside else []), *modules]:
+    if beside is not None and str(beside[1]) not in sys.path:
+        sys.path.insert(0, str(beside[1]))
+    for name in [*([beside[0]] if beside else []), *modules]:
         try:
             importlib.import_module(name)
         except ImportError as exc:
