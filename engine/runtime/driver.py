@@ -92,7 +92,7 @@ class Driver:
         clock: Callable[[], float] = time.time,
         owner: str = "driver",
         metrics: NullRecorder | None = None,
-        budget_clock: Callable[[], float] = time.monotonic,
+        budget_clock: Callable[[], float] = time.thread_time,
         step_guard: Callable[[], AbstractContextManager[object]] = nullcontext,
     ) -> None:
         self.store = store
@@ -103,7 +103,9 @@ class Driver:
         self.registry = registry
         self.settings = settings or DriverSettings()
         self.clock = clock
-        #: The step budget's clock (monotonic: the wall clock may jump), and what each
+        #: The step budget's clock: the CPU time of the thread running the step (the
+        #: `regex` package's timeouts count CPU time too; a busy machine does not make a
+        #: step fail that would pass on an idle one), and what each
         #: `advance` runs inside: the Celery shell's watchdog (engine/runtime/watchdog.py)
         #: ends a step that the budget's own checks cannot reach.
         self.budget_clock = budget_clock

@@ -5,8 +5,8 @@ around intrinsic calls, as a regular expression's timeout. A single call that ru
 between two checks (a library's sort of a huge array, a parse) would still hold the worker,
 so a Celery pool process runs each `advance` inside this watchdog:
 
-* soft: a wall-clock timer (ITIMER_REAL, SIGALRM) at `soft_seconds` whose handler raises
-  `BudgetExceeded` in the step's own code: the state fails as for any exceeded budget
+* soft: a CPU-time timer (ITIMER_VIRTUAL, SIGVTALRM) at `soft_seconds` whose handler
+  raises `BudgetExceeded` in the step's own code: the state fails as for any exceeded budget
   (Python's `re` and the `regex` package check for signals while they match: verified);
 * hard: a CPU-time timer (ITIMER_PROF, SIGPROF) at `hard_seconds` left at its default
   action, which terminates the process: a C loop that never returns to Python cannot
@@ -18,7 +18,9 @@ Celery task may run a Task handler (user code, bounded by the state's TimeoutSec
 the step budget) right after the step (Driver.handle's inline fusion). The watchdog is armed
 around `advance` only, never around a handler, a Redis call or a commit.
 
-Signals reach only the main thread: elsewhere (a threads pool, tests calling the driver from
+Both count CPU time, like the budget (the step is pure computation: it never waits), so a
+busy machine stretches a step in wall time but does not make it fail. Signals reach only the
+main thread: elsewhere (a threads pool, tests calling the driver from
 a thread) the watchdog does nothing and the budget's cooperative checks remain.
 """
 
@@ -49,21 +51,21 @@ class StepWatchdog:
             return
         self._install()
         self._armed = True
-        signal.setitimer(signal.ITIMER_REAL, self.soft_seconds)
+        signal.setitimer(signal.ITIMER_VIRTUAL, self.soft_seconds)
         signal.setitimer(signal.ITIMER_PROF, self.hard_seconds)
         try:
             yield
         finally:
-            # Disarmed first: a SIGALRM already pending when the step ends is ignored by
+            # Disarmed first: a SIGVTALRM already pending when the step ends is ignored by
             # the handler rather than raised into the commit that follows.
             self._armed = False
             signal.setitimer(signal.ITIMER_PROF, 0)
-            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.setitimer(signal.ITIMER_VIRTUAL, 0)
 
     def _install(self) -> None:
         if self._installed_in == os.getpid():
             return
-        signal.signal(signal.SIGALRM, self._on_alarm)
+        signal.signal(signal.SIGVTALRM, self._on_alarm)
         signal.signal(signal.SIGPROF, signal.SIG_DFL)
         self._installed_in = os.getpid()
 
