@@ -60,7 +60,8 @@ ORDINARY = json.dumps({
     "QueryLanguage": "JSONata", "StartAt": "Check",
     "States": {
         "Check": {"Type": "Pass", "Next": "Echo",
-                  "Output": "{% {'n': $states.input.n, 'ok': $contains($states.input.mail, /@/)} %}"},
+                  "Output": "{% {'n': $states.input.n, "
+                            "'ok': $contains($states.input.mail, /@/)} %}"},
         "Echo": {"Type": "Task", "Resource": LAMBDA.format("EchoLambda"), "End": True},
     },
 })
