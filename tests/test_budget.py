@@ -223,3 +223,16 @@ def test_a_spent_budget_between_states_yields_instead_of_failing() -> None:
     assert tr.commands == [Continue()]
     assert tr.doc["state"] == "B" and tr.doc["phase"] == "ready"  # A ran, then it yielded
     assert run(definition, {"x": 1}, None).outcome is not None  # unbounded: all three
+
+
+def test_teststate_runs_the_state_under_a_budget() -> None:
+    from engine.teststate import test_state as run_test_state
+
+    response = run_test_state(
+        {"Type": "Pass", "QueryLanguage": "JSONata", "End": True,
+         "Output": "{% $match($states.input.s, /(a|aa)+$/) %}"},
+        {"s": HOSTILE}, step_budget_seconds=0.2,
+    )
+    assert response["status"] == "FAILED"
+    assert response["error"] == "States.QueryEvaluationError"
+    assert "step time budget of 0.2 seconds" in response["cause"]
