@@ -13,6 +13,12 @@
     SFN_SWEEP_INTERVAL   how often each worker's recovery sweep looks for due work (0.2)
     SFN_DATA_DIR         where the embedded redis-server keeps its AOF, port and log
                          (default: .sfn in the project root, see `project_root`)
+    SFN_STEP_BUDGET_SECONDS  the time one engine step (expressions, intrinsics, regular
+                         expressions, JSON parsing) may compute before its state fails (5)
+    SFN_STEP_HARD_SECONDS  CPU seconds after which a step that cannot be interrupted ends
+                         its worker process (20; docs/reliability.md)
+    SFN_MAX_DELIVERIES   deliveries of a step that keeps failing the engine before its
+                         execution fails with States.Runtime (5)
 """
 
 from __future__ import annotations
@@ -54,6 +60,9 @@ class Settings:
     redeliver_seconds: float = 30.0
     sweep_interval: float = 0.2
     data_dir: Path = field(default_factory=default_data_dir)
+    step_budget_seconds: float = 5.0
+    step_hard_seconds: float = 20.0
+    max_deliveries: int = 5
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -73,6 +82,9 @@ class Settings:
             redeliver_seconds=float(e.get("SFN_REDELIVER_SECONDS", cls.redeliver_seconds)),
             sweep_interval=float(e.get("SFN_SWEEP_INTERVAL", cls.sweep_interval)),
             data_dir=Path(e["SFN_DATA_DIR"]) if e.get("SFN_DATA_DIR") else default_data_dir(),
+            step_budget_seconds=_positive(e, "SFN_STEP_BUDGET_SECONDS", cls.step_budget_seconds),
+            step_hard_seconds=_positive(e, "SFN_STEP_HARD_SECONDS", cls.step_hard_seconds),
+            max_deliveries=int(_positive(e, "SFN_MAX_DELIVERIES", cls.max_deliveries)),
         )
 
     def with_redis(self, url: str) -> Settings:
@@ -89,6 +101,25 @@ class Settings:
         return DriverSettings(
             lease_seconds=self.lease_seconds,
             redeliver_seconds=self.redeliver_seconds,
+            step_budget_seconds=self.step_budget_seconds,
             region=self.region,
             account=self.account,
         )
+
+
+#: The step watchdog's soft limit (engine/runtime/watchdog.py) comes this long after the
+#: budget: the budget's own checks normally end a step first.
+WATCHDOG_SOFT_GRACE_SECONDS = 2.0
+
+
+def _positive(env: Mapping[str, str], name: str, default: float) -> float:
+    text = env.get(name)
+    if text is None:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds or a count, not {text!r}") from None
+    if not value > 0:
+        raise ValueError(f"{name} must be greater than 0, not {text!r}")
+    return value

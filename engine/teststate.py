@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import json
 import random
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, Final
 
+from engine.asl.budget import StepBudget
 from engine.asl.model import Branch, MapState, ParallelState, StateMachine
 from engine.errors import ValidationException
 from engine.handlers import Registry, TaskContext, invoke
@@ -69,6 +71,10 @@ _TEXT_FIELDS: Final = frozenset(
 _MAX_HOPS: Final = 10_000
 
 
+#: The CPU time the tested state's evaluation may take (a worker's default step budget).
+DEFAULT_STEP_BUDGET_SECONDS: Final = 5.0
+
+
 def test_state(
     definition: str | Mapping[str, Any],
     input: str | Any = None,  # noqa: A002 - the API's name
@@ -85,8 +91,11 @@ def test_state(
     account: str = "111111111111",
     now: float = DEFAULT_EPOCH,
     seed: int = 0,
+    step_budget_seconds: float | None = DEFAULT_STEP_BUDGET_SECONDS,
 ) -> dict[str, Any]:
-    """The TestState response for one state (see the module docstring)."""
+    """The TestState response for one state (see the module docstring). The state's own
+    evaluation runs under `step_budget_seconds` of CPU time, as a worker's step does
+    (engine/asl/budget.py): a hostile expression cannot hold the caller's thread."""
     machine, name = _machine(_parse(definition), state_name)
     data = _parse(input) if isinstance(input, str) else ({} if input is None else input)
     inspect = inspection_level.upper() in ("DEBUG", "TRACE")
@@ -102,6 +111,9 @@ def test_state(
         event_ids=False,
         context_state_name=DEFAULT_STATE_NAME,
         reader_items=_reader_items(state_configuration),
+        budget=None
+        if step_budget_seconds is None
+        else StepBudget.starting_now(step_budget_seconds, time.thread_time),
     )
     doc = new_root_doc()
     doc["vars"] = dict(_parse(variables) if isinstance(variables, str) else (variables or {}))

@@ -20,6 +20,7 @@ from tenacity import Retrying, retry_if_exception_type, wait_exponential
 from engine.celery_app import STEP_TASK
 from engine.runtime.driver import Dispatcher, Driver
 from engine.runtime.messages import Message
+from engine.runtime.poison import PoisonGuard
 from engine.runtime.recovery import Sweeper
 
 log = logging.getLogger(__name__)
@@ -69,9 +70,12 @@ def install(
     driver: Driver,
     sweeper: Sweeper | None,
     announce: Callable[[], None] | None = None,
+    poison: PoisonGuard | None = None,
 ) -> None:
     """Register the step task and, when given, the bootstep that runs the recovery sweep
-    and announces this worker's handlers, on `app`."""
+    and announces this worker's handlers, on `app`. With `poison`, a message redelivered
+    again and again because its step keeps failing the engine ends its execution
+    (engine/runtime/poison.py)."""
 
     @app.task(name=STEP_TASK, bind=True, acks_late=True, max_retries=None)  # type: ignore[untyped-decorator]
     def step(self: Any, message: Message) -> str:
@@ -80,9 +84,19 @@ def install(
         # task rather than costing another trip through the broker (see Driver.handle).
         # The task id goes with the claim of a Task run here (the execution view links
         # each attempt to this Celery task in Flower).
-        outcome = driver.handle(
-            message, dispatcher=capture, run_task_inline=True, task_id=self.request.id
-        )
+        def run() -> str:
+            return driver.handle(
+                message, dispatcher=capture, run_task_inline=True, task_id=self.request.id
+            )
+
+        if poison is None:
+            outcome = run()
+        else:
+            # A copy the sweep re-sent, or one the broker redelivered (its worker died).
+            redelivered = bool(message.get("n")) or bool(
+                (self.request.delivery_info or {}).get("redelivered")
+            )
+            outcome = poison.deliver(message, redelivered=redelivered, step=run)
         if capture.retry is not None:
             retry_message, countdown = capture.retry
             raise self.retry(args=[retry_message], countdown=countdown, max_retries=None)

@@ -25,8 +25,11 @@ from engine.embedded import register_worker, unregister_worker
 from engine.handlers import default_registry
 from engine.metrics import MetricsRecorder, RedisSink
 from engine.runtime.driver import Driver
+from engine.runtime.poison import PoisonGuard
 from engine.runtime.recovery import Sweeper
-from engine.settings import Settings
+from engine.runtime.watchdog import StepWatchdog
+from engine.settings import WATCHDOG_SOFT_GRACE_SECONDS, Settings
+from engine.store.deliveries import RedisDeliveries
 from engine.store.redis_store import RedisStore
 from tasks import install
 
@@ -52,7 +55,20 @@ driver = Driver(
     settings=settings.driver_settings(),
     owner=socket.gethostname(),
     metrics=recorder,
+    # Each engine step runs under a watchdog in the pool process: a soft limit shortly after
+    # the budget, a CPU-time hard limit that ends the process (engine/runtime/watchdog.py).
+    step_guard=StepWatchdog(
+        settings.step_budget_seconds,
+        soft_seconds=settings.step_budget_seconds + WATCHDOG_SOFT_GRACE_SECONDS,
+        hard_seconds=max(
+            settings.step_hard_seconds,
+            settings.step_budget_seconds + WATCHDOG_SOFT_GRACE_SECONDS + 1.0,
+        ),
+    ),
 )
+# A message whose step keeps failing the engine ends its execution after a bounded number of
+# deliveries (engine/runtime/poison.py).
+poison = PoisonGuard(store, RedisDeliveries(store.r), max_deliveries=settings.max_deliveries)
 # The worker's main process runs the recovery sweep and the handler announcements in
 # threads, and prefork forks pool processes from it at any time (at start, and to replace
 # one that died) while those threads may be inside a Redis call. A client whose lock a
@@ -73,7 +89,7 @@ def _announce() -> None:
     main_store.announce_handlers(default_registry.names())
 
 
-install(app, driver, sweeper, announce=_announce)
+install(app, driver, sweeper, announce=_announce, poison=poison)
 
 
 def _flush_metrics(**_: object) -> None:

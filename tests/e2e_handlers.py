@@ -43,3 +43,10 @@ def not_json(event: Any, context: TaskContext) -> Any:
 @handler("EchoLambda")
 def echo(event: Any, context: TaskContext) -> Any:
     return event
+
+
+@handler("LoneSurrogateLambda")
+def lone_surrogate(event: Any, context: TaskContext) -> Any:
+    """Returns a string no UTF-8 encoder takes: committing the Task's result raises an
+    engine exception (UnicodeEncodeError) on every delivery, a poison message."""
+    return {"a": "\ud800"}

@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, TypeAlias
 
-from engine.asl import errors, jsonpath
+from engine.asl import budget, errors, jsonpath
 from engine.asl.failure import StatesFailure
 from engine.asl.intrinsic_syntax import (
     FUNCTIONS,
@@ -97,7 +97,13 @@ def evaluate(
 
 def _call(call: Call, env: _Env) -> Any:
     values = [_argument(arg, env) for arg in call.args]
-    return _IMPLEMENTATIONS[call.name](call, values, env)
+    # Under the step budget (engine/asl/budget.py): the interpreter reports an exceeded
+    # budget as States.Runtime. Each call is bounded by the payload size; looking before and
+    # after each one bounds a nest of them.
+    budget.check(f"the intrinsic function {call.name}")
+    result = _IMPLEMENTATIONS[call.name](call, values, env)
+    budget.check(f"the intrinsic function {call.name}")
+    return result
 
 
 def _argument(arg: Arg, env: _Env) -> Any:

@@ -57,7 +57,7 @@ from typing import Any, Final
 
 from jsonata import JException, Jsonata, Utils
 
-from engine.asl import errors, jsonpath
+from engine.asl import budget, errors, jsonpath, regexes
 from engine.asl.failure import StatesFailure
 from engine.asl.jsonata_functions import (
     FUNCTIONS_FRAME,
@@ -129,7 +129,9 @@ def _compile(body: str) -> _Program:
     """Parse once per expression text: parsing costs several evaluations, and the
     interpreter evaluates the same few expressions on every transition."""
     try:
-        return _Program(Jsonata(body), None)
+        # Regex literals are compiled by engine/asl/regexes.py: every match runs under the
+        # step budget (the library's default, `re`, would backtrack without bound).
+        return _Program(Jsonata(body, regexes.jsonata_engine), None)
     except JException as exc:
         return _Program(None, exc)
     except RecursionError:
@@ -294,13 +296,21 @@ def parse_message(expression_text: str) -> str | None:
 # --- evaluation -------------------------------------------------------------------------------
 
 
-class _Budget:
-    """Counts evaluation steps (the library calls `__evaluate_entry` on each)."""
+#: How many evaluation steps pass between two looks at the step's time budget (a look
+#: reads the clock; a step costs a few microseconds).
+BUDGET_CHECK_EVERY: Final = 64
 
-    __slots__ = ("steps",)
+
+class _Budget:
+    """Counts evaluation steps (the library calls `__evaluate_entry` on each) and, every
+    `BUDGET_CHECK_EVERY` steps, checks the current step's time budget (engine/asl/budget.py):
+    a step count alone is no time limit (``$sort([1..1000000])`` is one step)."""
+
+    __slots__ = ("steps", "time")
 
     def __init__(self) -> None:
         self.steps = 0
+        self.time = budget.current()
 
     def __call__(self, expr: Any, input: Any, environment: Any) -> None:  # noqa: A002
         self.steps += 1
@@ -308,6 +318,8 @@ class _Budget:
             raise FunctionError(
                 f"Evaluation stopped after {MAX_STEPS} steps. Check for infinite loop"
             )
+        if self.time is not None and not self.steps % BUDGET_CHECK_EVERY:
+            self.time.check("a JSONata expression")
 
 
 class _Frame(Jsonata.Frame):  # type: ignore[misc]
@@ -438,8 +450,15 @@ class Scope:
             )
         token = RUNTIME.set(Runtime(self.rng, int(self.now * 1000)))
         try:
+            budget.check("a JSONata expression")
             program = compiled.program
             raw = program.eval(program.ast, None, _Frame(self))
+            # A single long library call (a sort, a big range) ends between two steps.
+            budget.check("a JSONata expression")
+        except budget.BudgetExceeded as exc:
+            raise self.failure(
+                f"{said} threw an error during evaluation. {exc.cause}", field
+            ) from None
         except JException as exc:
             raise self.failure(
                 f"{said} threw an error during evaluation. {_error_text(exc)}", field

@@ -24,11 +24,10 @@ same few paths on every state transition.
 from __future__ import annotations
 
 import operator
-import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final
 
-from engine.asl import errors
+from engine.asl import errors, regexes
 from engine.asl.failure import StatesFailure
 from engine.asl.jsonpath_syntax import (
     _UNDEFINED,
@@ -251,7 +250,7 @@ def _compare(op: str, left: Any, right: Any) -> bool:
     if op == "=~":
         return (
             isinstance(left, str)
-            and isinstance(right, re.Pattern)
+            and isinstance(right, regexes.BoundedPattern)
             and right.fullmatch(left) is not None
         )
     if op in ("in", "nin"):

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Final, TypeAlias
 
+from engine.asl import regexes
+
 
 class PathNotFound(Exception):
     """A definite path selected nothing. Internal: callers turn it into `States.Runtime`
@@ -422,7 +424,7 @@ class _Parser:
         compiled = _Compiled(text, root, None, segs, _definite(segs), False)
         return _Operand(root, path=compiled)
 
-    def regex(self) -> re.Pattern[str]:
+    def regex(self) -> regexes.BoundedPattern:
         end = self.pos + 1
         while end < len(self.text) and self.text[end] != "/":
             end += 2 if self.text[end] == "\\" else 1
@@ -432,11 +434,14 @@ class _Parser:
         self.pos = end + 1
         flags = 0
         while self.peek() in ("i", "m", "s") and self.peek():
-            flags |= {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL}[self.peek()]
+            flags |= {
+                "i": regexes.IGNORECASE, "m": regexes.MULTILINE, "s": regexes.DOTALL
+            }[self.peek()]
             self.pos += 1
         try:
-            return re.compile(source, flags)
-        except re.error as exc:
+            # Matched against execution data under the step budget (engine/asl/regexes.py).
+            return regexes.compile_pattern(source, flags)
+        except regexes.error as exc:
             raise self.fail(f"invalid regular expression: {exc}") from None
 
     def array_literal(self) -> list[Any]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from engine.asl import errors, resources
+from engine.asl import budget, errors, resources
 from engine.asl.failure import StatesFailure
 from engine.asl.model import (
     ChoiceState,
@@ -56,7 +56,8 @@ from engine.interpreter.types import (
 
 def advance(machine: StateMachine, doc: RunDoc, occurrence: Occurrence, ctx: Ctx) -> Transition:
     states, start_at = scope_states(machine, doc["scope"])
-    return _Step(machine, doc, ctx, states, start_at).run(occurrence)
+    with budget.applying(ctx.budget):
+        return _Step(machine, doc, ctx, states, start_at).run(occurrence)
 
 
 def new_root_doc() -> RunDoc:
@@ -213,7 +214,10 @@ class _Step(FlowStates, ChildStates):
             if nxt.state is None:
                 self.succeed_run(nxt.value)
                 return
-            if self.steps >= self.ctx.max_steps:
+            # Past the step cap, or past the time budget between two states (each of which
+            # was within it): yield, and carry on from a `resume` message.
+            spent = self.ctx.budget is not None and self.ctx.budget.expired()
+            if self.steps >= self.ctx.max_steps or (spent and self.steps > 0):
                 self.doc.update(state=nxt.state, input=nxt.value, phase="ready")
                 self.tr.commands.append(Continue())
                 return
@@ -226,15 +230,21 @@ class _Step(FlowStates, ChildStates):
         try:
             return body()
         except StatesFailure as failure:
-            self.evaluation_failed(failure)
-            # AWS: a Map whose JSONata fields fail to evaluate fails as a Map (MapStateFailed).
-            failed: tuple[str, ...] = ()
-            if failure.error == errors.QUERY_EVALUATION_ERROR and isinstance(
-                self.current(), MapState
-            ):
-                failed = ("MapStateFailed",)
-            cause = self.with_prefix(failure.error, failure.cause)
-            return self.handle_error(failure.error, cause, failed_events=failed)
+            # A state that ran out of time is still caught: its error handling (a Catch's
+            # Output and Assign) gets the budget again from now.
+            spent = self.ctx.budget
+            grace = spent.renewed() if spent is not None and spent.expired() else None
+            with budget.applying(grace):
+                self.evaluation_failed(failure)
+                # AWS: a Map whose JSONata fields fail to evaluate fails as a Map
+                # (MapStateFailed).
+                failed: tuple[str, ...] = ()
+                if failure.error == errors.QUERY_EVALUATION_ERROR and isinstance(
+                    self.current(), MapState
+                ):
+                    failed = ("MapStateFailed",)
+                cause = self.with_prefix(failure.error, failure.cause)
+                return self.handle_error(failure.error, cause, failed_events=failed)
 
     # --- entering a state -------------------------------------------------------------
 

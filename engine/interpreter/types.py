@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from engine.asl.budget import StepBudget
+
 RunDoc = dict[str, Any]
 Event = dict[str, Any]
 
@@ -88,6 +90,10 @@ class Ctx:
     #: A cap on inline transitions (Pass, Choice, ...) in one advance call, so a loop of
     #: Pass states yields to other executions and a runaway loop is visible in the history.
     max_steps: int = 1000
+    #: The time this call may compute (engine/asl/budget.py; the shell gives it a deadline on
+    #: a clock of its choosing): an expression past it fails its state, and the run yields
+    #: between states once it is spent. None: unbounded (tools, tests).
+    budget: StepBudget | None = None
 
     @property
     def timestamp(self) -> str:

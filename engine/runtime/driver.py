@@ -17,10 +17,12 @@ import time
 import uuid
 import zlib
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Protocol
 
+from engine.asl.budget import StepBudget
 from engine.asl.loader import load
 from engine.asl.model import StateMachine
 from engine.handlers import DEFAULT_QUEUE, Invocation, Registry, TaskContext, invoke
@@ -72,6 +74,9 @@ class DriverSettings:
     countdown_max_seconds: float = 10.0
     #: Inline transitions per message before yielding (see Ctx.max_steps).
     max_steps: int = 1000
+    #: The time one engine step (one `advance`: expressions, intrinsics, regular expressions,
+    #: JSON parsing) may compute; past it the state fails (docs/reliability.md).
+    step_budget_seconds: float = 5.0
     region: str = "us-east-1"
     account: str = "000000000000"
 
@@ -87,6 +92,8 @@ class Driver:
         clock: Callable[[], float] = time.time,
         owner: str = "driver",
         metrics: NullRecorder | None = None,
+        budget_clock: Callable[[], float] = time.thread_time,
+        step_guard: Callable[[], AbstractContextManager[object]] = nullcontext,
     ) -> None:
         self.store = store
         #: Counts transitions, durations, retries, timer lag and commits (engine/metrics.py;
@@ -96,6 +103,13 @@ class Driver:
         self.registry = registry
         self.settings = settings or DriverSettings()
         self.clock = clock
+        #: The step budget's clock: the CPU time of the thread running the step (the
+        #: `regex` package's timeouts count CPU time too; a busy machine does not make a
+        #: step fail that would pass on an idle one), and what each
+        #: `advance` runs inside: the Celery shell's watchdog (engine/runtime/watchdog.py)
+        #: ends a step that the budget's own checks cannot reach.
+        self.budget_clock = budget_clock
+        self.step_guard = step_guard
         self._owner = owner
         self._machine = lru_cache(maxsize=256)(self._load_machine)
         self._info: dict[str, tuple[ExecutionRecord, ExecutionInfo]] = {}
@@ -234,8 +248,10 @@ class Driver:
             execution=info,
             next_event_id=loaded.history_length + 1,
             max_steps=self.settings.max_steps,
+            budget=StepBudget.starting_now(self.settings.step_budget_seconds, self.budget_clock),
         )
-        tr = advance(machine, loaded.doc, occurrence, ctx)
+        with self.step_guard():
+            tr = advance(machine, loaded.doc, occurrence, ctx)
         if not tr.applied:
             return "stale"
         # A child's outcome updates its join; under contention the join's version moves,

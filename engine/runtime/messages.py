@@ -12,7 +12,8 @@ sent for (`v`); a message that does not match the stored snapshot is dropped. Ki
 
 `s` (state) and `m` (state machine) only make the task readable in Flower and logs; `d` on
 a timer is its due time (for the timer-lag metric); `q` on a task marks a DISTRIBUTED Map
-iteration, whose TaskStarted stays out of the history; `h` names the handler (its queue).
+iteration, whose TaskStarted stays out of the history; `h` names the handler (its queue);
+`n` marks a copy the recovery sweep sent (its delivery is counted: engine/runtime/poison.py).
 """
 
 from __future__ import annotations

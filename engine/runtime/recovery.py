@@ -56,7 +56,10 @@ class Sweeper:
                 eid, now, self.redeliver_seconds
             )
             for entry in entries:
-                self.dispatcher.send(entry.message)
+                # `n` marks a re-send: its delivery is counted before it runs, so a step
+                # that never completes ends its execution (engine/runtime/poison.py). A long
+                # timer's first send is marked too: one count more, never a loop.
+                self.dispatcher.send({**entry.message, "n": 1})
                 sent += 1
             if status in TERMINAL and next_deadline is None:
                 self.store.reschedule_execution(eid, None)

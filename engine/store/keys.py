@@ -19,6 +19,11 @@ kept outside those atomic steps and can be rebuilt from the executions.
     sfn:x:{<eid>}:due             zset    entry id -> deadline (epoch s) for re-delivery
     sfn:x:{<eid>}:tasks           hash    TaskStarted event id -> Celery task id (written by
                                           the claim that appends the TaskStarted event)
+    sfn:x:{<eid>}:deliveries      hash    outbox entry id -> redeliveries counted (a message
+                                          the sweep re-sent or the broker redelivered);
+                                          "fault|<entry id>" -> the last engine exception
+                                          its step raised (engine/runtime/poison.py); expires
+                                          a week after its last write
     sfn:due                       zset    eid -> when the sweep should look at it next
     sfn:executions                zset    eid -> start time
     sfn:sm:<name>:executions      zset    eid -> start time
@@ -154,6 +159,10 @@ def outbox_due(eid: str) -> str:
 
 def tasks(eid: str) -> str:
     return f"{_x(eid)}:tasks"
+
+
+def deliveries(eid: str) -> str:
+    return f"{_x(eid)}:deliveries"
 
 
 def doc(eid: str, kind: str, doc_id: str) -> str:
