@@ -11,6 +11,10 @@
     SFN_REDELIVER_SECONDS  an unconsumed message is sent again after this (30)
     SFN_SWEEP_INTERVAL   how often each worker's recovery sweep looks for due work (0.2)
     SFN_DATA_DIR         where the embedded redis-server keeps its AOF (./.sfn)
+    SFN_MAX_HISTORY_EVENTS  an execution's history cap; reaching it fails the execution
+                         with States.Runtime, as AWS does (25000, AWS's quota; 0: none)
+    SFN_RETENTION_SECONDS   how long a closed execution stays readable before it expires
+                         with its history (7776000: AWS's 90 days; 0: forever)
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ class Settings:
     redeliver_seconds: float = 30.0
     sweep_interval: float = 0.2
     data_dir: Path = field(default_factory=lambda: Path(".sfn"))
+    max_history_events: int = 25_000
+    retention_seconds: float = 90 * 86400.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -53,6 +59,8 @@ class Settings:
             redeliver_seconds=float(e.get("SFN_REDELIVER_SECONDS", cls.redeliver_seconds)),
             sweep_interval=float(e.get("SFN_SWEEP_INTERVAL", cls.sweep_interval)),
             data_dir=Path(e.get("SFN_DATA_DIR", ".sfn")),
+            max_history_events=int(e.get("SFN_MAX_HISTORY_EVENTS", cls.max_history_events)),
+            retention_seconds=float(e.get("SFN_RETENTION_SECONDS", cls.retention_seconds)),
         )
 
     def with_redis(self, url: str) -> Settings:
@@ -71,4 +79,5 @@ class Settings:
             redeliver_seconds=self.redeliver_seconds,
             region=self.region,
             account=self.account,
+            max_history_events=self.max_history_events,
         )

@@ -19,12 +19,22 @@ kept outside those atomic steps and can be rebuilt from the executions.
     sfn:x:{<eid>}:due             zset    entry id -> deadline (epoch s) for re-delivery
     sfn:x:{<eid>}:tasks           hash    TaskStarted event id -> Celery task id (written by
                                           the claim that appends the TaskStarted event)
+    sfn:x:{<eid>}:keys            set     the execution's child keys (runs other than "0",
+                                          joins, items, results), added by the commit that
+                                          creates each; deleted by the sweep once the
+                                          execution has ended
     sfn:due                       zset    eid -> when the sweep should look at it next
     sfn:executions                zset    eid -> start time
     sfn:sm:<name>:executions      zset    eid -> start time
     sfn:recent                    zset    eid -> start time while running, stop time once
                                           finished: ListExecutions's order
     sfn:sm:<name>:recent          zset    the same for one state machine
+    sfn:ended                     zset    eid -> stop time: ended executions whose child keys
+                                          the sweep has still to delete
+    sfn:closed                    zset    eid -> stop time: ended executions, to drop from the
+                                          indexes once their retention has passed (their
+                                          record, history and task ids carry a Redis TTL
+                                          set by the closing commit)
     sfn:handlers                  hash    handler name -> queue, announced by workers
     sfn:metrics:<family>          hash    samples the workers recorded (engine/metrics.py),
                                           summed over every worker process: field = JSON
@@ -79,6 +89,14 @@ def due_index() -> str:
     return f"{PREFIX}:due"
 
 
+def ended() -> str:
+    return f"{PREFIX}:ended"
+
+
+def closed() -> str:
+    return f"{PREFIX}:closed"
+
+
 def handlers() -> str:
     return f"{PREFIX}:handlers"
 
@@ -125,6 +143,10 @@ def outbox_due(eid: str) -> str:
 
 def tasks(eid: str) -> str:
     return f"{_x(eid)}:tasks"
+
+
+def children(eid: str) -> str:
+    return f"{_x(eid)}:keys"
 
 
 def doc(eid: str, kind: str, doc_id: str) -> str:
