@@ -128,8 +128,13 @@ def _marshal(value: Any, context: TaskContext) -> Invocation:
         except NotJson:
             return Invocation(True, result=text)
     try:
-        check_json_value(value)
+        # json.dumps first: its words for an object it cannot serialise are the runtime's.
         text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+        check_json_value(value)
+    except RecursionError:
+        return _lambda_error(
+            "Runtime.MarshalError", "Unable to marshal response: nested too deep", context, None
+        )
     except (TypeError, ValueError) as exc:
         return _lambda_error(
             "Runtime.MarshalError", f"Unable to marshal response: {storable(str(exc))}",

@@ -244,8 +244,11 @@ def test_a_jsonpath_map_whose_inputs_grow_past_the_bound_fails() -> None:
         "States": {"M": {"Type": "Map", "ItemsPath": "$.items",
                          "ItemSelector": {"all.$": "$.pad"},
                          "ItemProcessor": {"StartAt": "P", "States": {
-                             "P": {"Type": "Pass", "End": True}}},
+                             "P": {"Type": "Pass", "Result": 1, "End": True}}},
                          "End": True}},
     }))
     done = r.run("Wide", input={"items": list(range(100)), "pad": "x" * 200_000})
     assert (done.status, done.error) == ("FAILED", "States.DataLimitExceeded")
+    assert "iteration inputs" in (done.cause or "")
+    small = r.run("Wide", input={"items": list(range(20)), "pad": "x" * 1000})
+    assert (small.status, json.loads(small.output or "")) == ("SUCCEEDED", [1] * 20)

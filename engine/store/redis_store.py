@@ -38,9 +38,10 @@ def _script(name: str) -> str:
     return importlib_resources.files("engine.store").joinpath(f"lua/{name}.lua").read_text()
 
 
-#: Compact JSON, non-ASCII kept. One encoder for every call: `json.dumps` with these
-#: arguments builds a new encoder each time.
-_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+#: Compact JSON, non-ASCII kept, and JSON only: NaN or Infinity here is an engine fault
+#: (what comes in is checked: engine/asl/jsonvalues.py), never text that is not JSON in
+#: Redis. One encoder for every call: `json.dumps` builds a new encoder each time.
+_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def _encode(value: Any) -> str:
