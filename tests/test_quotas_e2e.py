@@ -185,3 +185,28 @@ def test_closed_executions_expire_with_their_indexes_and_child_keys(
     # The name may be used again once the execution has expired.
     again = client.start_execution("Kept", {}, name=f"a{unique}")
     assert client.wait(again.arn, timeout=30).status == "SUCCEEDED"
+
+
+def test_a_lone_surrogate_a_state_computes_is_stored_and_read_back(
+    client: Client, unique: str
+) -> None:
+    # JSON text can escape a lone surrogate but UTF-8 cannot carry it: the commit used to
+    # raise UnicodeEncodeError (and the step was retried forever). Now it is stored as its
+    # escape and reads back as the same string, in the output and in an error's cause.
+    client.create_state_machine(f"Surrogate{unique}", json.dumps({
+        "QueryLanguage": "JSONata", "StartAt": "P",
+        "States": {"P": {"Type": "Pass", "Output": {"s": "{% 'a\\ud800b' %}"}, "End": True}},
+    }))
+    done = client.wait(client.start_execution(f"Surrogate{unique}", {}).arn, timeout=30)
+    assert done.status == "SUCCEEDED"
+    assert json.loads(done.output or "") == {"s": "a\ud800b"}
+    client.create_state_machine(f"SurrogateFail{unique}", json.dumps({
+        "QueryLanguage": "JSONata", "StartAt": "F",
+        "States": {"F": {"Type": "Fail", "Error": "E", "Cause": "{% 'x\\udc00' %}"}},
+    }))
+    failed = client.wait(client.start_execution(f"SurrogateFail{unique}", {}).arn, timeout=30)
+    assert (failed.status, failed.error) == ("FAILED", "E")
+    assert failed.cause == "x\\udc00"  # the escape's text: Redis holds UTF-8 only
+    assert client.get_history(failed.arn)[-1]["executionFailedEventDetails"]["cause"] == (
+        "x\udc00"
+    )
