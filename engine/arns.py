@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+from engine.asl.jsonvalues import has_lone_surrogate
 from engine.errors import InvalidArn, InvalidName
 
 #: AWS's list, with its control characters U+0000-001F, U+007F-009F and U+FFFE-FFFF.
@@ -32,9 +33,14 @@ _EXPRESS_ARN = re.compile(
 
 def check_name(name: str, what: str = "name") -> str:
     """AWS's rules for state machine and execution names: 1-80 characters, no whitespace,
-    brackets, wildcards, punctuation of URLs, or control characters."""
+    brackets, wildcards, punctuation of URLs, or control characters; valid Unicode only."""
     if not isinstance(name, str) or not 1 <= len(name) <= 80:
         raise InvalidName(f"Invalid {what}: '{name}' (1 to 80 characters)")
+    if has_lone_surrogate(name):
+        # Not Unicode at all: no name can hold it (and no UTF-8 key, ARN or page either).
+        raise InvalidName(
+            f"Invalid {what}: {name!r} (a lone surrogate is not a valid Unicode character)"
+        )
     bad = _FORBIDDEN.search(name)
     if bad:
         raise InvalidName(f"Invalid {what}: '{name}' (character {bad.group()!r} is not allowed)")
@@ -83,6 +89,7 @@ def check_alias_name(name: str) -> str:
 
 
 def state_machine_name(arn_or_name: str) -> str:
+    _check_unicode(arn_or_name)
     if arn_or_name.startswith("arn:"):
         m = _SM_ARN.match(arn_or_name)
         if not m:
@@ -94,6 +101,7 @@ def state_machine_name(arn_or_name: str) -> str:
 def execution_id(arn_or_eid: str) -> str:
     """`STATE_MACHINE:NAME` (an EXPRESS execution's: `STATE_MACHINE:NAME:ID`) from an
     execution ARN, or an eid given as is."""
+    _check_unicode(arn_or_eid)
     if arn_or_eid.startswith("arn:"):
         m = _EXEC_ARN.match(arn_or_eid) or _EXPRESS_ARN.match(arn_or_eid)
         if not m:
@@ -102,3 +110,9 @@ def execution_id(arn_or_eid: str) -> str:
     if arn_or_eid.count(":") not in (1, 2):
         raise InvalidArn(f"Invalid Arn: '{arn_or_eid}'")
     return arn_or_eid
+
+
+def _check_unicode(arn_or_name: str) -> None:
+    # No name can hold a lone surrogate (check_name refuses it), and it cannot be looked up.
+    if isinstance(arn_or_name, str) and has_lone_surrogate(arn_or_name):
+        raise InvalidArn(f"Invalid Arn: {arn_or_name!r} (not valid Unicode)")

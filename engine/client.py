@@ -23,12 +23,14 @@ from typing import Any
 
 from engine import arns
 from engine.asl import resources
+from engine.asl.jsonvalues import NotJson, check_json_value, has_lone_surrogate, loads_strict
 from engine.asl.loader import load, parse_definition
 from engine.asl.model import MapState, ParallelState, StateMachine, TaskState
 from engine.errors import (
     ExecutionAlreadyExists,
     ExecutionDoesNotExist,
     ExecutionNotRunning,
+    InvalidDefinition,
     InvalidExecutionInput,
     MissingRequiredParameter,
     StateMachineAlreadyExists,
@@ -414,6 +416,8 @@ def _check_tags(tags: Mapping[str, str], *, limit: bool = False) -> dict[str, st
             )
         if not isinstance(value, str) or len(value) > 256:
             raise ValidationException(f"Invalid value for tag '{key}' (at most 256 characters)")
+        if has_lone_surrogate(key) or has_lone_surrogate(value):
+            raise ValidationException(f"Invalid tag {key!r}: a lone surrogate is not valid Unicode")
     return dict(tags)
 
 
@@ -422,29 +426,44 @@ def _definition_text(definition: str | Mapping[str, Any] | Path) -> str:
         return definition.read_text()
     if isinstance(definition, str):
         parse_definition(definition)  # a clear error for text that is not JSON
+        if has_lone_surrogate(definition):
+            raise InvalidDefinition(
+                "Invalid State Machine Definition: the text holds a lone surrogate "
+                "(not valid Unicode)"
+            )
         return definition
     return json.dumps(definition)
 
 
 def _input_text(value: Any, text: str | None) -> str:
-    if text is not None:
-        try:
-            json.loads(text)
-        except ValueError as exc:
-            raise InvalidExecutionInput(
-                f"Invalid State Machine Execution Input: '{exc}'"
-            ) from None
-    else:
-        try:
-            text = json.dumps({} if value is None else value, ensure_ascii=False, allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise InvalidExecutionInput(f"Invalid State Machine Execution Input: '{exc}'") from None
-    if len(text.encode()) > MAX_PAYLOAD_BYTES:
+    """The execution's input as JSON text: JSON only (no NaN or Infinity, no number that
+    overflows a double, valid Unicode, at most MAX_JSON_DEPTH levels deep) and at most
+    256 KiB, else InvalidExecutionInput, as StartExecution answers."""
+    try:
+        if text is not None:
+            if not isinstance(text, str):
+                raise NotJson(f"the input must be JSON text, not {type(text).__name__}")
+            _check_input_size(text)  # before parsing: a huge text is refused unread
+            loads_strict(text)
+        else:
+            value = {} if value is None else value
+            check_json_value(value)
+            text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+    except NotJson as exc:
+        raise InvalidExecutionInput(f"Invalid State Machine Execution Input: '{exc}'") from None
+    except (TypeError, ValueError) as exc:
+        raise InvalidExecutionInput(f"Invalid State Machine Execution Input: '{exc}'") from None
+    _check_input_size(text)
+    return text
+
+
+def _check_input_size(text: str) -> None:
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_PAYLOAD_BYTES:
         raise InvalidExecutionInput(
-            f"Invalid State Machine Execution Input: input is {len(text.encode())} bytes, "
+            f"Invalid State Machine Execution Input: input is {size} bytes, "
             f"over the {MAX_PAYLOAD_BYTES}-byte limit"
         )
-    return text
 
 
 def _task_handlers(states: Mapping[str, Any], pointer: str) -> list[tuple[str, str, str | None]]:

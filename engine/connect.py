@@ -26,7 +26,7 @@ def resolve(settings: Settings | None = None) -> Settings:
 def connect(settings: Settings | None = None, *, registry: Registry | None = None) -> Client:
     settings = resolve(settings)
     assert settings.redis_url is not None
-    store = RedisStore.from_url(settings.redis_url)
+    store = RedisStore.from_url(settings.redis_url, retention_seconds=settings.retention_seconds)
     app = build_app(settings.broker)
     local = registry.names() if registry else {}
     dispatcher = CeleryDispatcher(app, HandlerQueues(local, store.announced_handlers))

@@ -21,6 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.asl.jsonvalues import NotJson, check_json_value, loads_strict, storable
+
 HandlerFunc = Callable[[Any, "TaskContext"], Any]
 
 DEFAULT_QUEUE = "sfn"
@@ -119,18 +121,27 @@ def invoke(h: Handler, event: Any, context: TaskContext) -> Invocation:
 
 
 def _marshal(value: Any, context: TaskContext) -> Invocation:
-    """Serialise a handler's return value the way the Lambda Python runtime does."""
+    """Serialise a handler's return value the way the Lambda Python runtime does: what
+    JSON cannot carry (NaN, Infinity, a number too big for a double, a lone surrogate,
+    nesting past MAX_JSON_DEPTH, another type) is Runtime.MarshalError."""
     if isinstance(value, bytes | bytearray):
         text = bytes(value).decode("utf-8", errors="replace")
         try:
-            return Invocation(True, result=json.loads(text))
-        except ValueError:
+            return Invocation(True, result=loads_strict(text))
+        except NotJson:
             return Invocation(True, result=text)
     try:
+        # json.dumps first: its words for an object it cannot serialise are the runtime's.
         text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+        check_json_value(value)
+    except RecursionError:
+        return _lambda_error(
+            "Runtime.MarshalError", "Unable to marshal response: nested too deep", context, None
+        )
     except (TypeError, ValueError) as exc:
         return _lambda_error(
-            "Runtime.MarshalError", f"Unable to marshal response: {exc}", context, None
+            "Runtime.MarshalError", f"Unable to marshal response: {storable(str(exc))}",
+            context, None,
         )
     return Invocation(True, result=json.loads(text))
 

@@ -19,6 +19,10 @@
                          its worker process (20; docs/reliability.md)
     SFN_MAX_DELIVERIES   deliveries of a step that keeps failing the engine before its
                          execution fails with States.Runtime (5)
+    SFN_MAX_HISTORY_EVENTS  an execution's history cap; reaching it fails the execution
+                         with States.Runtime, as AWS does (25000, AWS's quota; 0: none)
+    SFN_RETENTION_SECONDS   how long a closed execution stays readable before it expires
+                         with its history (7776000: AWS's 90 days; 0: forever)
 """
 
 from __future__ import annotations
@@ -63,6 +67,8 @@ class Settings:
     step_budget_seconds: float = 5.0
     step_hard_seconds: float = 20.0
     max_deliveries: int = 5
+    max_history_events: int = 25_000
+    retention_seconds: float = 90 * 86400.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -85,6 +91,8 @@ class Settings:
             step_budget_seconds=_positive(e, "SFN_STEP_BUDGET_SECONDS", cls.step_budget_seconds),
             step_hard_seconds=_positive(e, "SFN_STEP_HARD_SECONDS", cls.step_hard_seconds),
             max_deliveries=int(_positive(e, "SFN_MAX_DELIVERIES", cls.max_deliveries)),
+            max_history_events=int(e.get("SFN_MAX_HISTORY_EVENTS", cls.max_history_events)),
+            retention_seconds=float(e.get("SFN_RETENTION_SECONDS", cls.retention_seconds)),
         )
 
     def with_redis(self, url: str) -> Settings:
@@ -104,6 +112,7 @@ class Settings:
             step_budget_seconds=self.step_budget_seconds,
             region=self.region,
             account=self.account,
+            max_history_events=self.max_history_events,
         )
 
 

@@ -41,7 +41,7 @@ for module in settings.handler_modules:
     importlib.import_module(module)
 
 assert settings.redis_url is not None
-store = RedisStore.from_url(settings.redis_url)
+store = RedisStore.from_url(settings.redis_url, retention_seconds=settings.retention_seconds)
 app = build_app(settings.broker)
 queues = HandlerQueues(default_registry.names(), store.announced_handlers)
 dispatcher = CeleryDispatcher(app, queues)
@@ -76,7 +76,7 @@ poison = PoisonGuard(store, RedisDeliveries(store.r), max_deliveries=settings.ma
 # connection pool after a fork, not its event dispatcher's lock): a pool process hung on
 # its first Task, seen once. So the main process's threads get a client and a dispatcher
 # of their own, which the pool processes never use.
-main_store = RedisStore.from_url(settings.redis_url)
+main_store = RedisStore.from_url(settings.redis_url, retention_seconds=settings.retention_seconds)
 sweeper = Sweeper(
     main_store,
     CeleryDispatcher(app, HandlerQueues(default_registry.names(), main_store.announced_handlers)),

@@ -50,3 +50,13 @@ def lone_surrogate(event: Any, context: TaskContext) -> Any:
     """Returns a string no UTF-8 encoder takes: committing the Task's result raises an
     engine exception (UnicodeEncodeError) on every delivery, a poison message."""
     return {"a": "\ud800"}
+
+
+@handler("KillsItsWorkerLambda")
+def kills_its_worker(event: Any, context: TaskContext) -> Any:
+    """Ends the worker process running it, on every delivery: a poison step no exception
+    reports (a crashing C extension, the kernel's OOM killer). Only real workers run it."""
+    import signal
+
+    os.kill(os.getpid(), signal.SIGKILL)
+    return event

@@ -20,7 +20,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import json
 import math
 import random
 import uuid
@@ -42,6 +41,7 @@ from engine.asl.intrinsic_syntax import (
     parse,
     validate_intrinsic,
 )
+from engine.asl.jsonvalues import NotJson, loads_strict, storable
 
 # The syntax lives in engine/asl/intrinsic_syntax.py; its names stay importable from here.
 __all__ = [
@@ -212,18 +212,15 @@ def _format(call: Call, args: list[Any], env: _Env) -> Any:
     return "".join(_java_text(next(rendered)) if p is None else p for p in pieces)
 
 
-def _reject_constant(token: str) -> Any:
-    raise ValueError(f"{token} is not JSON")
-
-
 def _string_to_json(call: Call, args: list[Any], env: _Env) -> Any:
     text = _string(call, args[0], "the argument")
     if not text.strip():
         return None  # AWS: an empty or blank string parses to null
     try:
-        return json.loads(text, parse_constant=_reject_constant)
-    except ValueError:
-        raise _fail(call, f"the argument is not valid JSON: {text}") from None
+        return loads_strict(text)
+    except NotJson as exc:
+        shown = storable(text if len(text) <= 200 else text[:200] + "...")
+        raise _fail(call, f"the argument is not valid JSON ({exc}): {shown}") from None
 
 
 def _json_to_string(call: Call, args: list[Any], env: _Env) -> Any:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextvars
 import hashlib
 import inspect
-import json
 import math
 import random
 import uuid
@@ -24,6 +23,7 @@ from jsonata import JException, Jsonata, Signature, Utils
 from jsonata import functions as _jsonata_functions
 
 from engine.asl import jsonpath
+from engine.asl.jsonvalues import NotJson, loads_strict, storable
 
 #: JSONata null inside the library (Python None is JSONata *undefined* there).
 _NULL: Final = Utils.NULL_VALUE
@@ -140,9 +140,9 @@ def _fn_parse(text: Any) -> Any:
     if text is None:
         return None
     try:
-        parsed = json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        raise FunctionError(f"The string cannot be parsed as JSON: {exc}") from None
+        parsed = loads_strict(text)
+    except NotJson as exc:
+        raise FunctionError(f"The string cannot be parsed as JSON: {storable(str(exc))}") from None
     return to_jsonata(parsed)
 
 

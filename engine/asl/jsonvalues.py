@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -97,3 +98,94 @@ def json_equal(a: Any, b: Any) -> bool:
             and all(json_equal(x, y) for x, y in zip(a, b, strict=True))
         )
     return type(a) is type(b) and bool(a == b)
+
+
+# --------------------------------------------------------------------------------------
+# JSON from outside: strict parsing and text that can always be stored
+# --------------------------------------------------------------------------------------
+
+#: How deep an input, a handler's result or a parsed string may nest. Jackson (AWS's JSON
+#: library) refuses documents nested deeper than 1,000 levels by default; the engine walks
+#: values recursively (paths, templates, JSONata), so it keeps well under Python's own
+#: recursion limit, which also counts the frames already on the stack.
+MAX_JSON_DEPTH = 250
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class NotJson(ValueError):
+    """Text or a value that is not JSON as AWS takes it; `str()` says why."""
+
+
+def has_lone_surrogate(text: str) -> bool:
+    """A UTF-16 surrogate code point on its own: `json.loads` joins an escaped pair into
+    one character, so any surrogate left in a Python string is unpaired (not Unicode)."""
+    return not text.isascii() and _SURROGATE.search(text) is not None
+
+
+def check_json_value(value: Any, max_depth: int = MAX_JSON_DEPTH) -> None:
+    """Raise NotJson for what JSON cannot carry: NaN, an infinite number (or one too big
+    for a double, e.g. 1e999), a string or key with a lone surrogate, nesting deeper than
+    `max_depth`, or a value of another type. Iterative: a deep value cannot exhaust the
+    stack here."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            if has_lone_surrogate(item):
+                raise NotJson(f"a string holds a lone surrogate (not valid Unicode): {item!r}")
+        elif isinstance(item, bool) or item is None or isinstance(item, int):
+            continue
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                raise NotJson(f"{java_double(item)} is not a JSON number")
+        elif isinstance(item, dict | list):
+            if depth > max_depth:
+                raise NotJson(f"nested deeper than {max_depth} levels")
+            if isinstance(item, dict):
+                for key, child in item.items():
+                    if not isinstance(key, str):
+                        raise NotJson(f"an object key is not a string: {key!r}")
+                    if has_lone_surrogate(key):
+                        raise NotJson(
+                            f"an object key holds a lone surrogate (not valid Unicode): {key!r}"
+                        )
+                    stack.append((child, depth + 1))
+            else:
+                stack.extend((child, depth + 1) for child in item)
+        else:
+            raise NotJson(f"not a JSON value: {type(item).__name__}")
+
+
+def _reject_constant(token: str) -> Any:
+    raise NotJson(f"{token} is not JSON")
+
+
+def loads_strict(text: str, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """`json.loads` for text from outside (execution input, a handler's result, a string a
+    state parses): NotJson instead of accepting NaN/Infinity, numbers that overflow a
+    double, lone surrogates or nesting past `max_depth`, and never a RecursionError."""
+    try:
+        value = json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        raise NotJson(f"nested deeper than {max_depth} levels") from None
+    except NotJson:
+        raise
+    except ValueError as exc:
+        raise NotJson(str(exc)) from None
+    check_json_value(value, max_depth)
+    return value
+
+
+def _escape_surrogate(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
+def storable(text: str) -> str:
+    """JSON text that can be encoded as UTF-8: a lone surrogate (which UTF-8 cannot carry)
+    becomes its `\\uXXXX` escape, which reads back as the same string. JSON text written
+    by `json.dumps` holds such a character only inside a string literal, where the escape
+    means exactly that character."""
+    if text.isascii():
+        return text
+    return _SURROGATE.sub(_escape_surrogate, text)

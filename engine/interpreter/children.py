@@ -69,6 +69,7 @@ class ChildStates(TaskStates):
             value = df.input_path(state, raw, env)
             self.inspect("afterInputPath", value)
             found = maps.items(state, value, env)
+            maps.check_items(found, self.doc["state"])
             self.inspect("afterItemsPath", found)
             concurrency = maps.max_concurrency(state, value, env)
             self.inspect("maxConcurrency", concurrency)
@@ -77,6 +78,7 @@ class ChildStates(TaskStates):
             inputs = maps.iteration_inputs(state, value, found, env)
             if state.item_batcher is not None:
                 inputs = maps.batches(state, value, inputs, env)
+            maps.check_inputs(inputs, self.doc["state"])
         if count is not None:
             self.inspect("toleratedFailureCount", count)
         if percentage is not None:

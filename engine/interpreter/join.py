@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.asl import errors
+from engine.interpreter.maps import DISTRIBUTED_MAX_CONCURRENCY, INLINE_MAX_CONCURRENCY
 from engine.interpreter.types import ChildrenFailed, ChildrenSucceeded, Outcome, StartChildren
 
 JoinDoc = dict[str, Any]
@@ -24,6 +25,11 @@ JoinDoc = dict[str, Any]
 def open_join(cmd: StartChildren, template: dict[str, Any]) -> tuple[JoinDoc, list[int]]:
     total = len(cmd.inputs)
     limit = cmd.max_concurrency or total
+    if cmd.kind == "map":
+        # AWS's quota: an inline Map runs at most 40 iterations at once, a Distributed
+        # Map at most 10,000 child executions, whatever MaxConcurrency says (0: no limit).
+        ceiling = DISTRIBUTED_MAX_CONCURRENCY if cmd.isolated else INLINE_MAX_CONCURRENCY
+        limit = min(limit, ceiling)
     first = list(range(min(limit, total)))
     doc: JoinDoc = {
         "join": cmd.join,

@@ -336,9 +336,11 @@ def map_plan(state: MapState, state_input: Any, env: JsonataEnv) -> MapPlan:
     """All of a Map's start in one go: Items, each iteration's input (batched),
     MaxConcurrency and the tolerated failure thresholds (see the `map_*` steps)."""
     found = map_items(state, state_input, env)
+    maps.check_items(found, env.state_name)
     inputs = map_iteration_inputs(state, state_input, found, env)
     if state.item_batcher is not None:
         inputs = map_batches(state, state_input, inputs, env)
+    maps.check_inputs(inputs, env.state_name)
     count, percentage = map_tolerance(state, state_input, env)
     return MapPlan(
         inputs=inputs,

@@ -12,14 +12,58 @@ Map Run reads its tolerated failure thresholds after MapStateStarted.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from engine.asl import errors, jsonpath
 from engine.asl.failure import StatesFailure
 from engine.asl.model import MapState, is_set
 from engine.interpreter import dataflow as df
 from engine.interpreter.history import to_json_text
+
+#: AWS's inline Map runs at most 40 iterations at once (MaxConcurrency 0 or more than 40
+#: still means 40); a Distributed Map at most 10,000 child executions. Here also the bound
+#: on the messages one Map puts in flight.
+INLINE_MAX_CONCURRENCY: Final = 40
+DISTRIBUTED_MAX_CONCURRENCY: Final = 10_000
+#: All the iteration inputs of one Map together (an ItemSelector can make each item as big
+#: as the state input): the engine's own bound on what one Map stores, 40 payloads.
+MAX_MAP_INPUTS_BYTES: Final = 40 * df.MAX_PAYLOAD_BYTES
+
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+
+
+def exceeds(values: list[Any], limit: int) -> bool:
+    """Whether the JSON array of `values` is over `limit` bytes (UTF-8), looking at no more
+    items than it takes to know: a million small items cost as much as the first ~100,000."""
+    total = 2 + max(0, len(values) - 1)  # brackets and commas
+    for value in values:
+        text = _encode(value)
+        total += len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+        if total > limit:
+            return True
+    return total > limit
+
+
+def check_items(found: list[Any], state: str) -> None:
+    """The items array is part of the state's data: at most 256 KiB, as AWS bounds every
+    state input and output (States.DataLimitExceeded)."""
+    if exceeds(found, df.MAX_PAYLOAD_BYTES):
+        raise StatesFailure(
+            errors.DATA_LIMIT_EXCEEDED,
+            f"The Map state '{state}' has items with a size exceeding the maximum number of "
+            "bytes service limit.",
+        )
+
+
+def check_inputs(inputs: list[Any], state: str) -> None:
+    if exceeds(inputs, MAX_MAP_INPUTS_BYTES):
+        raise StatesFailure(
+            errors.DATA_LIMIT_EXCEEDED,
+            f"The Map state '{state}' has iteration inputs with a combined size exceeding "
+            f"{MAX_MAP_INPUTS_BYTES} bytes, this engine's limit for one Map.",
+        )
 
 
 @dataclass

@@ -16,6 +16,7 @@ from typing import Any
 
 from engine.asl import errors, jsonpath, resources
 from engine.asl.failure import StatesFailure
+from engine.asl.jsonvalues import NotJson, loads_strict
 from engine.asl.model import MapState, ParallelState, TaskState, is_set
 from engine.interpreter import dataflow as df
 from engine.interpreter import history as h
@@ -39,8 +40,8 @@ def lambda_event(parameters: Any) -> Any:
         return {}
     if isinstance(payload, str):
         try:
-            return json.loads(payload)
-        except ValueError:
+            return loads_strict(payload)
+        except NotJson:
             return payload
     return payload
 

@@ -54,6 +54,7 @@ from engine.runtime import messages
 from engine.runtime.joins import Joins
 from engine.runtime.leases import LeaseRenewer
 from engine.runtime.messages import Message
+from engine.runtime.quotas import history_limit
 from engine.store.base import Commit, DocWrite, ExecutionRecord, LoadedRun, OutboxEntry, Store
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,8 @@ class DriverSettings:
     #: The time one engine step (one `advance`: expressions, intrinsics, regular expressions,
     #: JSON parsing) may compute; past it the state fails (docs/reliability.md).
     step_budget_seconds: float = 5.0
+    #: AWS's cap on an execution's history (engine/runtime/quotas.py); 0: none.
+    max_history_events: int = 25_000
     region: str = "us-east-1"
     account: str = "000000000000"
 
@@ -261,6 +264,9 @@ class Driver:
             committing = time.perf_counter()
             result = self.store.commit(eid, commit)
             self.metrics.checkpoint(result, time.perf_counter() - committing)
+            if result.capped:
+                log.warning("%s reached the history cap and failed", eid)
+                return "history limit"
             if result.ok:
                 self.metrics.committed(record.state_machine_name, loaded.doc, tr, occurrence, now)
                 inline = self._inline_task(to_send) if fuse else None
@@ -289,7 +295,10 @@ class Driver:
         record: ExecutionRecord,
     ) -> tuple[Commit, list[OutboxEntry]]:
         version = loaded.version + 1
-        commit = Commit(events=list(tr.events))
+        commit = Commit(
+            events=list(tr.events),
+            history_limit=history_limit(self.settings.max_history_events, now),
+        )
         entries: list[OutboxEntry] = []
         own: list[str] = []
         doc = dict(tr.doc)
@@ -421,6 +430,7 @@ class Driver:
             lease_until=now + self.settings.lease_seconds, owner=self.owner,
             entry_id=entry, started_event=started,
             task_id=getattr(self._local, "task_id", None),
+            history_limit=self.settings.max_history_events or None,
         )
         if not claim.ok or claim.loaded is None:
             return f"dropped ({claim.reason})"

@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 
 #: How soon a running execution with nothing due is looked at again.
 IDLE_LOOK_SECONDS = 60.0
+#: Executions the retention cleaning takes per store call (see RedisStore.prune_closed).
+PRUNE_BATCH = 20
 
 
 class Sweeper:
@@ -35,6 +37,7 @@ class Sweeper:
         interval: float = 0.2,
         batch: int = 100,
         clock: Callable[[], float] = time.time,
+        prune_interval: float = 1.0,
     ) -> None:
         self.store = store
         self.dispatcher = dispatcher
@@ -44,6 +47,8 @@ class Sweeper:
         self.clock = clock
         self.sent = 0
         self.last_looked = 0
+        self.prune_interval = prune_interval
+        self._next_prune = 0.0
 
     def sweep_once(self) -> int:
         """One pass; returns how many messages it sent."""
@@ -71,7 +76,19 @@ class Sweeper:
                     eid, look if next_deadline is None else min(look, next_deadline)
                 )
         self.sent += sent
+        self._prune(now)
         return sent
+
+    def _prune(self, now: float) -> None:
+        """Retention (a store that keeps closed executions for a time): clean a few ended
+        executions, at most once per `prune_interval`."""
+        prune = getattr(self.store, "prune_closed", None)
+        if prune is None or now < self._next_prune:
+            return
+        self._next_prune = now + self.prune_interval
+        for _ in range(10):  # a backlog: a few small batches per pass, not all at once
+            if prune(now) < PRUNE_BATCH:
+                break
 
     def run_forever(self, stop: threading.Event) -> None:
         while not stop.is_set():

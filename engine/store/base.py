@@ -119,6 +119,18 @@ class DocWrite:
     attempt: int = 0
 
 
+@dataclass(frozen=True)
+class HistoryLimit:
+    """AWS's cap on an execution's history: the event that would be number `events` is
+    this ExecutionFailed (`failure`) instead, the events before it are kept up to number
+    `events - 1`, and the execution closes with `execution`'s fields (status FAILED,
+    error, cause, stop). A commit that reaches it applies nothing else."""
+
+    events: int
+    failure: dict[str, Any]
+    execution: dict[str, Any]
+
+
 @dataclass
 class Commit:
     writes: list[DocWrite] = field(default_factory=list)
@@ -136,6 +148,8 @@ class Commit:
     #: joins that must still be "running" (their phase) for the commit to apply: a branch
     #: or iteration of a Parallel/Map that has failed is aborted at its next step
     joins_running: list[str] = field(default_factory=list)
+    #: the history cap, checked after the compare-and-set (None: no cap)
+    history_limit: HistoryLimit | None = None
 
 
 @dataclass
@@ -143,6 +157,8 @@ class CommitResult:
     ok: bool
     reason: str = ""
     last_event_id: int = 0
+    #: the commit met the history cap: the execution failed instead (see HistoryLimit)
+    capped: bool = False
 
 
 @dataclass
@@ -246,12 +262,14 @@ class Store(Protocol):
     def claim_task(
         self, eid: str, run: str, version: int, attempt: int, *, now: float,
         lease_until: float, owner: str, entry_id: str, started_event: dict[str, Any] | None,
-        task_id: str | None = None,
+        task_id: str | None = None, history_limit: int | None = None,
     ) -> Claim:
         """Check the snapshot still waits for this attempt, take the lease, log TaskStarted
-        once per version. `task_id` (the Celery task's id; None: none) is recorded against
-        that TaskStarted event's id in the same atomic step that appends the event (see
-        `task_ids`); a claim that appends no event records nothing."""
+        once per version (not when it would reach `history_limit`: the Task's completion
+        then meets the cap and fails the execution). `task_id` (the Celery task's id;
+        None: none) is recorded against that TaskStarted event's id in the same atomic
+        step that appends the event (see `task_ids`); a claim that appends no event
+        records nothing."""
         ...
     def task_ids(self, eid: str) -> dict[int, str]:
         """TaskStarted event id -> the id of the Celery task that claimed it."""

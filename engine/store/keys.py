@@ -24,6 +24,10 @@ kept outside those atomic steps and can be rebuilt from the executions.
                                           "fault|<entry id>" -> the last engine exception
                                           its step raised (engine/runtime/poison.py); expires
                                           a week after its last write
+    sfn:x:{<eid>}:keys            set     the execution's child keys (runs other than "0",
+                                          joins, items, results), added by the commit that
+                                          creates each; deleted by the sweep once the
+                                          execution has ended
     sfn:due                       zset    eid -> when the sweep should look at it next
     sfn:executions                zset    eid -> start time
     sfn:sm:<name>:executions      zset    eid -> start time
@@ -39,6 +43,12 @@ kept outside those atomic steps and can be rebuilt from the executions.
                                           The four keys of one machine share its hash tag:
                                           publishing, routing and deleting are each one
                                           Lua script over them (engine/store/redis_versions.py).
+    sfn:ended                     zset    eid -> stop time: ended executions whose child keys
+                                          the sweep has still to delete
+    sfn:closed                    zset    eid -> stop time: ended executions, to drop from the
+                                          indexes once their retention has passed (their
+                                          record, history and task ids carry a Redis TTL
+                                          set by the closing commit)
     sfn:handlers                  hash    handler name -> queue, announced by workers
     sfn:metrics:<family>          hash    samples the workers recorded (engine/metrics.py),
                                           summed over every worker process: field = JSON
@@ -113,6 +123,14 @@ def due_index() -> str:
     return f"{PREFIX}:due"
 
 
+def ended() -> str:
+    return f"{PREFIX}:ended"
+
+
+def closed() -> str:
+    return f"{PREFIX}:closed"
+
+
 def handlers() -> str:
     return f"{PREFIX}:handlers"
 
@@ -163,6 +181,10 @@ def tasks(eid: str) -> str:
 
 def deliveries(eid: str) -> str:
     return f"{_x(eid)}:deliveries"
+
+
+def children(eid: str) -> str:
+    return f"{_x(eid)}:keys"
 
 
 def doc(eid: str, kind: str, doc_id: str) -> str:

@@ -222,6 +222,7 @@ class MemoryStore(MemoryVersions):
         entry_id: str,
         started_event: dict[str, Any] | None,
         task_id: str | None = None,
+        history_limit: int | None = None,
     ) -> Claim:
         with self._lock:
             x = self._executions.get(eid)
@@ -235,7 +236,8 @@ class MemoryStore(MemoryVersions):
             d["lo"], d["lu"] = owner, lease_until
             if entry_id in x.due:
                 x.due[entry_id] = lease_until
-            if d["st"] != version and started_event is not None:
+            room = history_limit is None or len(x.history) + 1 < history_limit
+            if d["st"] != version and started_event is not None and room:
                 d["st"] = version
                 started_id = self._append(x, [started_event])
                 if task_id:
@@ -276,6 +278,16 @@ class MemoryStore(MemoryVersions):
                 current = x.docs.get(("join", join))
                 if current is None or current["p"] != "running":
                     return CommitResult(False, "aborted")
+            limit = commit.history_limit
+            if limit is not None and len(x.history) + len(commit.events) >= limit.events:
+                keep = max(0, min(len(commit.events), limit.events - 1 - len(x.history)))
+                self._append(x, commit.events[:keep])
+                last = self._append(x, [limit.failure])
+                x.outbox.clear()
+                x.due.clear()
+                for field, value in limit.execution.items():
+                    setattr(x.record, field, value)
+                return CommitResult(True, last_event_id=last, capped=True)
             for w in commit.writes:
                 current = x.docs.get((w.kind, w.id)) or {"lo": None, "lu": 0.0, "st": None}
                 current.update(v=w.expected + 1, d=_dumps(w.doc), p=w.phase, a=w.attempt)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Callable
 from importlib import resources as importlib_resources
 from typing import Any
@@ -19,6 +20,7 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import NoScriptError
 from redis.retry import Retry
 
+from engine.asl.jsonvalues import storable
 from engine.store import keys
 from engine.store.base import (
     ChildStart,
@@ -31,15 +33,23 @@ from engine.store.base import (
     StateMachineRecord,
 )
 from engine.store.redis_versions import RedisVersions
+from engine.store.retention import WRITE_CHUNK, RetentionMixin
 
 
 def _script(name: str) -> str:
     return importlib_resources.files("engine.store").joinpath(f"lua/{name}.lua").read_text()
 
 
-#: Compact JSON, non-ASCII kept. One encoder for every call: `json.dumps` with these
-#: arguments builds a new encoder each time.
-_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+#: Compact JSON, non-ASCII kept, and JSON only: NaN or Infinity here is an engine fault
+#: (what comes in is checked: engine/asl/jsonvalues.py), never text that is not JSON in
+#: Redis. One encoder for every call: `json.dumps` builds a new encoder each time.
+_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def _encode(value: Any) -> str:
+    # A lone surrogate (a string from a handler or an expression) cannot be sent as UTF-8:
+    # it is written as its \uXXXX escape, which reads back as the same string.
+    return storable(_encoder.encode(value))
 
 
 def _body(event: dict[str, Any]) -> str:
@@ -53,6 +63,12 @@ def _dumps(value: Any) -> str:
 
 #: How long an execution with nothing pending stays between two looks of the sweep.
 IDLE_LOOK_SECONDS = 60.0
+#: A commit carrying more child inputs than this writes them ahead of its script.
+ITEMS_IN_SCRIPT = 256
+#: Items written ahead of a commit that never applied expire after this.
+WRITE_AHEAD_TTL = 86400
+#: AWS keeps a closed Standard execution 90 days.
+DEFAULT_RETENTION_SECONDS = 90 * 86400.0
 
 
 class _Lua:
@@ -70,10 +86,16 @@ class _Lua:
         pipe.evalsha(self.sha, len(keys), *keys, *args)
 
 
-class RedisStore(RedisVersions):
-    def __init__(self, client: redis.Redis) -> None:
+class RedisStore(RedisVersions, RetentionMixin):
+    def __init__(
+        self, client: redis.Redis, *, retention_seconds: float = DEFAULT_RETENTION_SECONDS
+    ) -> None:
         # Any: redis-py types replies as bytes | str; this client decodes (decode_responses).
         self.r: Any = client
+        #: How long a closed execution stays readable (0: forever): its record, history
+        #: and task ids get this TTL at the closing commit; the sweep drops it from the
+        #: indexes afterwards (`prune_closed`).
+        self.retention_seconds = retention_seconds
         self._commit = _Lua("commit")
         self._claim = _Lua("claim")
         self._extend = _Lua("extend_lease")
@@ -97,8 +119,21 @@ class RedisStore(RedisVersions):
                 script.sha = str(self.r.script_load(script.text))
         raise RuntimeError("Redis keeps answering NOSCRIPT for the store's scripts")
 
+    @property
+    def retention_ttl(self) -> int:
+        """The closing commit's EXPIRE, in whole seconds (at least 1; 0: none)."""
+        if self.retention_seconds <= 0:
+            return 0
+        return max(1, math.ceil(self.retention_seconds))
+
     @classmethod
-    def from_url(cls, url: str, *, outage_retries: int = 40) -> RedisStore:
+    def from_url(
+        cls,
+        url: str,
+        *,
+        outage_retries: int = 40,
+        retention_seconds: float = DEFAULT_RETENTION_SECONDS,
+    ) -> RedisStore:
         """A store on `url` that rides out a Redis restart: a command or pipeline that
         meets a dropped connection (or Redis still loading its AOF) is sent again with
         backoff, for about half a minute. Every script is safe to send twice: a repeated
@@ -111,7 +146,7 @@ class RedisStore(RedisVersions):
             retry_on_error=[redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError],
             health_check_interval=30,
         )
-        return cls(client)
+        return cls(client, retention_seconds=retention_seconds)
 
     # --- definitions and state machines ---------------------------------------------
 
@@ -193,7 +228,8 @@ class RedisStore(RedisVersions):
                 pipe,
                 [keys.meta(eid), keys.history(eid), keys.run(eid, root.id), keys.outbox(eid),
                  keys.outbox_due(eid)],
-                [_dumps(record.to_fields()), _dumps(root.doc), _body(events[0]), _dumps(entries)],
+                [_dumps({k: storable(v) for k, v in record.to_fields().items()}),
+                 _dumps(root.doc), _body(events[0]), _dumps(entries)],
             )
             # The indexes in the same round trip. When the execution existed already these
             # change nothing that matters: NX keeps the first start time, and an earlier
@@ -366,6 +402,7 @@ class RedisStore(RedisVersions):
         entry_id: str,
         started_event: dict[str, Any] | None,
         task_id: str | None = None,
+        history_limit: int | None = None,
     ) -> Claim:
         def build(pipe: Any) -> None:
             self._claim.queue(
@@ -373,7 +410,8 @@ class RedisStore(RedisVersions):
                 [keys.run(eid, run), keys.meta(eid), keys.history(eid), keys.outbox_due(eid),
                  keys.tasks(eid)],
                 [version, attempt, repr(now), repr(lease_until), owner, entry_id,
-                 "" if started_event is None else _body(started_event), task_id or ""],
+                 "" if started_event is None else _body(started_event), task_id or "",
+                 "" if history_limit is None else str(history_limit)],
             )
             pipe.zadd(keys.due_index(), {eid: lease_until}, lt=True)
 
@@ -400,7 +438,8 @@ class RedisStore(RedisVersions):
         return bool(self._pipeline(build)[0])
 
     def commit(self, eid: str, commit: Commit) -> CommitResult:
-        key_list = [keys.meta(eid), keys.history(eid), keys.outbox(eid), keys.outbox_due(eid)]
+        key_list = [keys.meta(eid), keys.history(eid), keys.outbox(eid), keys.outbox_due(eid),
+                    keys.tasks(eid), keys.children(eid)]
         argv: list[str] = [""]
 
         def key_index(key: str) -> int:
@@ -411,33 +450,57 @@ class RedisStore(RedisVersions):
             argv.append(value)
             return len(argv)
 
-        writes = [
-            [key_index(keys.doc(eid, w.kind, w.id)), w.expected, arg(_dumps(w.doc)), w.phase,
-             w.attempt]
-            for w in commit.writes
-        ]
+        new_keys: list[int] = []
+        writes = []
+        for w in commit.writes:
+            k = key_index(keys.doc(eid, w.kind, w.id))
+            if w.expected == 0:
+                new_keys.append(k)
+            writes.append([k, w.expected, arg(_dumps(w.doc)), w.phase, w.attempt])
         first_event = len(argv) + 1
         for event in commit.events:
             arg(_body(event))
         adds = [[arg(e.id), arg(_dumps(e.message)), repr(e.deadline)] for e in commit.outbox_add]
         hashes: list[list[Any]] = []
+        written_ahead: list[int] = []
         for join, by_index in commit.items.items():
             k = key_index(keys.items(eid, join))
-            hashes.extend([k, str(i), arg(_dumps(v))] for i, v in enumerate(by_index))
+            new_keys.append(k)
+            if len(by_index) > ITEMS_IN_SCRIPT:
+                # A big Map's items go in ahead, in chunks, so that neither this script nor
+                # any one command holds Redis for long; the key expires unless the commit
+                # applies (and PERSISTs it): a refused commit leaves nothing behind.
+                self._write_ahead(keys.items(eid, join), by_index)
+                written_ahead.append(k)
+            else:
+                hashes.extend([k, str(i), arg(_dumps(v))] for i, v in enumerate(by_index))
         for join, results in commit.results.items():
             k = key_index(keys.results(eid, join))
+            new_keys.append(k)
             hashes.extend([k, str(i), arg(_dumps(v))] for i, v in results.items())
-        header = {
+        header: dict[str, Any] = {
             "run": True,
             "w": writes,
             "ev": [first_event, len(commit.events)],
             "oa": adds,
             "orm": commit.outbox_remove,
             "hs": hashes,
-            "mt": {k: str(v) for k, v in commit.execution.items() if v is not None},
+            # Through the script's cjson, which refuses an escaped lone surrogate: such a
+            # character (in an error, a cause, an output) is kept as its escape's text.
+            "mt": {k: storable(str(v)) for k, v in commit.execution.items() if v is not None},
             "clr": commit.clear_outbox,
             "jr": [key_index(keys.join(eid, join)) for join in commit.joins_running],
+            "nk": new_keys,
+            "keep": written_ahead,
+            "ttl": self.retention_ttl,
         }
+        limit = commit.history_limit
+        if limit is not None:
+            header["cap"] = [
+                limit.events,
+                arg(_body(limit.failure)),
+                {k: storable(str(v)) for k, v in limit.execution.items() if v is not None},
+            ]
         argv[0] = _dumps(header)
         soonest = (
             min(e.deadline for e in commit.outbox_add)
@@ -457,13 +520,36 @@ class RedisStore(RedisVersions):
                 # so; a refused final commit (a duplicate, an execution stopped meanwhile)
                 # re-scores it by a time a few milliseconds off, which only the listing's
                 # order reads.
-                for index in (keys.recent(), keys.recent(keys.state_machine_of(eid))):
-                    pipe.zadd(index, {eid: stop}, xx=True)
+                self._queue_closed(pipe, eid, float(stop))
 
         result = self._pipeline(build)[0]
         if int(result[0]) == 0:
             return CommitResult(False, str(result[1]))
+        if int(result[0]) == 2:
+            # The history cap failed the execution instead: index it as ended (a second
+            # round trip, once per execution at most).
+            assert limit is not None
+            pipe = self.r.pipeline(transaction=False)
+            self._queue_closed(pipe, eid, float(limit.execution["stop"]))
+            pipe.execute()
+            return CommitResult(True, last_event_id=int(result[1]), capped=True)
         return CommitResult(True, last_event_id=int(result[1]))
+
+    def _queue_closed(self, pipe: Any, eid: str, stop: float) -> None:
+        """The indexes of an execution that ends: listed by its stop time; its child keys
+        to delete; its entries to drop once the retention has passed."""
+        for index in (keys.recent(), keys.recent(keys.state_machine_of(eid))):
+            pipe.zadd(index, {eid: stop}, xx=True)
+        pipe.zadd(keys.ended(), {eid: stop})
+        pipe.zadd(keys.closed(), {eid: stop})
+
+    def _write_ahead(self, key: str, values: list[Any]) -> None:
+        pipe = self.r.pipeline(transaction=False)
+        for first in range(0, len(values), WRITE_CHUNK):
+            chunk = values[first : first + WRITE_CHUNK]
+            pipe.hset(key, mapping={str(first + i): _dumps(v) for i, v in enumerate(chunk)})
+        pipe.expire(key, WRITE_AHEAD_TTL)
+        pipe.execute()
 
     # --- recovery -----------------------------------------------------------------
 

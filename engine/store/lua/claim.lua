@@ -3,7 +3,8 @@
 -- and log TaskStarted once per version (with the Celery task id against its event id).
 -- KEYS[1] run, KEYS[2] meta, KEYS[3] hist, KEYS[4] due, KEYS[5] tasks
 -- ARGV: version, attempt, now, lease_until, owner, entry id, TaskStarted body (no leading "{";
--- empty: log nothing), Celery task id (empty: none)
+-- empty: log nothing), Celery task id (empty: none), history cap (empty: none; TaskStarted
+-- is not logged when it would reach the cap: the Task's completion then fails the execution)
 local status = redis.call('HGET', KEYS[2], 'status')
 if status ~= 'RUNNING' then return {0, 'execution is ' .. tostring(status)} end
 local r = redis.call('HMGET', KEYS[1], 'v', 'p', 'a', 'lo', 'lu', 'st', 'd')
@@ -15,7 +16,8 @@ end
 redis.call('HSET', KEYS[1], 'lo', ARGV[5], 'lu', ARGV[4])
 redis.call('ZADD', KEYS[4], 'XX', ARGV[4], ARGV[6])
 local n = redis.call('LLEN', KEYS[3])
-if ARGV[7] ~= '' and r[6] ~= ARGV[1] then
+local cap = tonumber(ARGV[9])
+if ARGV[7] ~= '' and r[6] ~= ARGV[1] and (cap == nil or n + 1 < cap) then
   redis.call('HSET', KEYS[1], 'st', ARGV[1])
   n = n + 1
   redis.call('RPUSH', KEYS[3], '{"id":' .. n .. ',"previousEventId":' .. (n - 1) .. ',' .. ARGV[7])

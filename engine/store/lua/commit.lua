@@ -1,5 +1,6 @@
 -- Commit one transition atomically (see engine/store/base.py, Commit).
--- KEYS[1] meta, KEYS[2] hist, KEYS[3] outbox, KEYS[4] due, KEYS[5..] docs and hashes
+-- KEYS[1] meta, KEYS[2] hist, KEYS[3] outbox, KEYS[4] due, KEYS[5] tasks,
+-- KEYS[6] the execution's key set (keys.children), KEYS[7..] docs and hashes
 -- ARGV[1] header (JSON):
 --   run  require the execution to be RUNNING
 --   w    [[key, expected version, doc argv, phase, attempt], ...]   compare-and-set documents
@@ -10,6 +11,10 @@
 --   mt   {field: value}                                               execution record fields
 --   clr  drop every outbox entry (the execution ended)
 --   jr   [key, ...]   joins whose phase must still be "running" (else: the child is aborted)
+--   cap  [events, failure argv, {field: value}]   the history cap (see HistoryLimit): the
+--        event that would be number `events` is the ExecutionFailed body at the argv
+--        instead, the execution closes with the fields, and nothing else is applied
+--   ttl  seconds a closed execution's record, history and task ids are kept (0: forever)
 local h = cjson.decode(ARGV[1])
 if h.run then
   local status = redis.call('HGET', KEYS[1], 'status')
@@ -22,10 +27,41 @@ end
 for _, k in ipairs(h.jr or {}) do
   if redis.call('HGET', KEYS[k], 'p') ~= 'running' then return {0, 'aborted'} end
 end
+local function expire_closed()
+  if h.ttl and h.ttl > 0 then
+    for _, k in ipairs({KEYS[1], KEYS[2], KEYS[5]}) do redis.call('EXPIRE', k, h.ttl) end
+  end
+end
+local n = redis.call('LLEN', KEYS[2])
+if h.cap and n + h.ev[2] >= h.cap[1] then
+  -- Events up to number cap - 1 are kept (RPUSH in chunks, as below), then the failure.
+  local keep = math.max(0, math.min(h.ev[2], h.cap[1] - 1 - n))
+  for first = 0, keep - 1, 1000 do
+    local events = {}
+    for i = first, math.min(first + 999, keep - 1) do
+      local id = n + i + 1
+      events[#events + 1] =
+        '{"id":' .. id .. ',"previousEventId":' .. (id - 1) .. ',' .. ARGV[h.ev[1] + i]
+    end
+    redis.call('RPUSH', KEYS[2], unpack(events))
+  end
+  local id = n + keep + 1
+  redis.call('RPUSH', KEYS[2],
+    '{"id":' .. id .. ',"previousEventId":' .. (id - 1) .. ',' .. ARGV[h.cap[2]])
+  for field, value in pairs(h.cap[3]) do redis.call('HSET', KEYS[1], field, value) end
+  redis.call('UNLINK', KEYS[3], KEYS[4])
+  expire_closed()
+  return {2, id}
+end
 for _, w in ipairs(h.w) do
   redis.call('HSET', KEYS[w[1]], 'v', w[2] + 1, 'd', ARGV[w[3]], 'p', w[4], 'a', w[5])
   redis.call('HDEL', KEYS[w[1]], 'lo', 'lu')  -- a lease is held on one version only
 end
+-- Keys this commit creates (a child's run, a join, its items and results) join the
+-- execution's key set, which the sweep deletes once the execution has ended; items
+-- written ahead of the commit (a big Map's, in chunks) were given a TTL until now.
+for _, k in ipairs(h.nk or {}) do redis.call('SADD', KEYS[6], KEYS[k]) end
+for _, k in ipairs(h.keep or {}) do redis.call('PERSIST', KEYS[k]) end
 -- One command per key rather than per item: a hop's events, outbox entries and consumed
 -- entries each go in a variadic call (fewer Lua-to-Redis calls per commit), in chunks so
 -- that a Map starting thousands of iterations stays under Lua's unpack limit.
@@ -35,7 +71,6 @@ local function call_chunked(command, key, items, width)
     redis.call(command, key, unpack(items, first, math.min(first + step - 1, #items)))
   end
 end
-local n = redis.call('LLEN', KEYS[2])
 if h.ev[2] > 0 then
   local events = {}
   for i = 0, h.ev[2] - 1 do
@@ -46,7 +81,7 @@ if h.ev[2] > 0 then
   call_chunked('RPUSH', KEYS[2], events, 1)
 end
 if h.clr then
-  redis.call('DEL', KEYS[3], KEYS[4])
+  redis.call('UNLINK', KEYS[3], KEYS[4])
 else
   if #h.orm > 0 then
     call_chunked('HDEL', KEYS[3], h.orm, 1)
@@ -70,4 +105,5 @@ end
 for field, value in pairs(h.mt) do
   redis.call('HSET', KEYS[1], field, value)
 end
+if h.mt.stop then expire_closed() end
 return {1, n + h.ev[2]}
