@@ -31,7 +31,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 import redis
 
-
 #: The environment variable that lets the engine run on an evicting `maxmemory-policy`.
 ALLOW_EVICTION_ENV: Final = "SFN_ALLOW_EVICTION"
 #: Seconds the probe waits to connect and for an answer.
