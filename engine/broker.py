@@ -78,13 +78,13 @@ class QoS(kombu_redis.QoS):
     """kombu's unacked bookkeeping, waiting for memory instead of failing on OOM."""
 
     def append(self, message: Any, delivery_tag: str) -> None:
-        wait_for_memory(lambda: super(QoS, self).append(message, delivery_tag))
+        wait_for_memory(lambda: super(QoS, self).append(message, delivery_tag))  # type: ignore[no-untyped-call]
 
     def ack(self, delivery_tag: str) -> None:
-        wait_for_memory(lambda: super(QoS, self).ack(delivery_tag))
+        wait_for_memory(lambda: super(QoS, self).ack(delivery_tag))  # type: ignore[no-untyped-call]
 
     def reject(self, delivery_tag: str, requeue: bool = False) -> None:
-        wait_for_memory(lambda: super(QoS, self).reject(delivery_tag, requeue))
+        wait_for_memory(lambda: super(QoS, self).reject(delivery_tag, requeue))  # type: ignore[no-untyped-call]
 
 
 class Channel(kombu_redis.Channel):
@@ -92,7 +92,7 @@ class Channel(kombu_redis.Channel):
     _sync_client: Any = None
 
     def _put(self, queue: str, message: Any, **kwargs: Any) -> None:
-        wait_for_memory(lambda: super(Channel, self)._put(queue, message, **kwargs))
+        wait_for_memory(lambda: super(Channel, self)._put(queue, message, **kwargs))  # type: ignore[no-untyped-call]
 
     @contextmanager
     def conn_or_acquire(self, client: Any = None) -> Iterator[Any]:
