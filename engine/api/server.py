@@ -35,6 +35,7 @@ import redis
 from engine import metrics
 from engine.api import auth
 from engine.api.actions import Context, dispatch
+from engine.api.guard import Access, ViewGuard
 from engine.api.protocol import CONTENT_TYPE, ApiError, encode, parse
 from engine.api.serving import DEFAULT_MAX_BODY, Server, ServerLimits, make
 from engine.client import Client
@@ -219,12 +220,16 @@ def build_app(
     shared_key: auth.SharedKey | None = None,
     sync_timeout: float = 300.0,
     ui: bool = True,
+    access: Access | None = None,
 ) -> Router:
+    """`access`: who may see /ui/ and /metrics (engine/api/guard.py); by default the
+    loopback Host names, and the SigV4 key's credentials when there is one."""
     api = AwsJsonApp(Context(client, sync_timeout=sync_timeout), max_body, shared_key)
     router = Router({"/": api, "/healthz": healthz})
     if ui:  # the execution view (engine/ui) and Prometheus metrics (engine/metrics.py)
-        router.mount("/ui/", make_ui(client))
-        router.mount("/metrics", metrics.make_app(client.store))
+        access = access or Access(key=shared_key)
+        router.mount("/ui/", ViewGuard(make_ui(client), access))
+        router.mount("/metrics", ViewGuard(metrics.make_app(client.store), access))
     return router
 
 
