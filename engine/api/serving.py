@@ -44,6 +44,8 @@ from waitress.task import ErrorTask, ThreadedTaskDispatcher, WSGITask
 from engine.api.protocol import CONTENT_TYPE, encode
 
 log = logging.getLogger("engine.api")
+# waitress warns on every request queued behind busy threads; the bound below is ours.
+logging.getLogger("waitress.queue").setLevel(logging.ERROR)
 
 #: AWS caps a request at 1 MB; definitions may be 1 MiB of text, so allow for escaping.
 DEFAULT_MAX_BODY: Final = 2 * 1024 * 1024
@@ -55,6 +57,7 @@ _ERROR_TYPES: Final = {
     431: "SerializationException",
     500: "InternalFailure",
     501: "UnknownOperationException",
+    503: "ThrottlingException",
 }
 
 
@@ -72,7 +75,7 @@ class ServerLimits:
     #: Seconds an idle keep-alive connection is kept.
     idle_timeout: float = 60.0
     #: Complete requests that may wait for a thread; past it: 503 ThrottlingException.
-    max_queue: int = 64
+    max_queue: int = 256
     max_body: int = DEFAULT_MAX_BODY
     max_header: int = 64 * 1024
 
@@ -109,6 +112,7 @@ class _Task(WSGITask):  # type: ignore[misc]
             "Rate exceeded: the server has too many requests waiting; retry later",
         )
         body_headers = [*headers, ("Retry-After", "1")]
+        self.complete = True  # what start_response marks: the status line is set
         self.status = status
         self.response_headers.extend(body_headers)
         self.content_length = len(body)
@@ -226,10 +230,12 @@ class Server(TcpWSGIServer):  # type: ignore[misc]
         (another thread closing sockets under its select() would break it)."""
         done = self._loop_done
         if done is not None and not done.is_set():
-            self.trigger.pull_trigger(lambda: wasyncore.close_all(self._map))
-            done.wait(timeout=10)
-        else:
-            wasyncore.close_all(self._map)
+            try:
+                self.trigger.pull_trigger(lambda: wasyncore.close_all(self._map, True))
+                done.wait(timeout=10)
+            except OSError:  # the trigger is gone already: close from here
+                pass
+        wasyncore.close_all(self._map, True)
         self.task_dispatcher.shutdown(timeout=2)
 
     def shutdown(self) -> None:
