@@ -126,8 +126,11 @@ class ViewGuard:
     access: Access
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        host = host_name(environ.get("HTTP_HOST") or environ.get("SERVER_NAME", ""))
-        if self.access.hosts is not None and host not in self.access.hosts:
+        # Browsers always send Host; a request without one (HTTP/1.0, a direct WSGI call)
+        # is no DNS-rebinding page, and its SERVER_NAME is the server's own.
+        header = environ.get("HTTP_HOST")
+        host = host_name(header) if header is not None else None
+        if host is not None and self.access.hosts is not None and host not in self.access.hosts:
             return _plain(start_response, "403 Forbidden",
                           f"Host {host!r} is not allowed (set {ALLOWED_HOSTS_ENV} to allow it)")
         if not self.access.authorized(environ.get("HTTP_AUTHORIZATION")):
