@@ -276,8 +276,9 @@ field_values = json_values | st.sampled_from([
     {"StartAt": "S0", "States": {"S0": {"Type": "Pass", "End": True}}},
     [{"StartAt": "S0", "States": {"S0": {"Type": "Succeed"}}}],
 ])
-states = st.dictionaries(st.sampled_from(FIELDS), field_values, max_size=6) | st.builds(lambda t, rest: {"Type": t, **rest}, st.sampled_from(STATE_TYPES),
-              st.dictionaries(st.sampled_from(FIELDS[1:]), field_values, max_size=4))
+states = st.dictionaries(st.sampled_from(FIELDS), field_values, max_size=6) | st.builds(
+    lambda t, rest: {"Type": t, **rest}, st.sampled_from(STATE_TYPES),
+    st.dictionaries(st.sampled_from(FIELDS[1:]), field_values, max_size=4))
 documents = st.one_of(
     json_values,
     st.builds(
