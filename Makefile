@@ -9,7 +9,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test test-fast lint typecheck bench chaos stop clean worker flower
+.PHONY: setup demo test test-fast lint typecheck bench chaos stop clean worker flower fuzz
 
 setup: $(STAMP)
 	@scripts/ensure-redis.sh
@@ -35,6 +35,12 @@ lint: setup
 
 typecheck: setup
 	$(BIN)/mypy engine tasks worker.py
+
+# Property-based fuzz (tests/test_fuzz.py) of the HTTP API, the definition loader and the
+# interpreter, longer than the pass in `make test`: FUZZ_EXAMPLES per property (default
+# 3000), new random examples each run; prints requests/definitions/executions, crashes, hangs.
+fuzz: setup
+	SFN_FUZZ_EXAMPLES=$(or $(FUZZ_EXAMPLES),3000) $(BIN)/python -m pytest -q -s -p no:cacheprovider tests/test_fuzz.py
 
 # Fault injection: Redis (AOF) + 3 workers, a few hundred executions while workers are
 # SIGKILLed, Redis is restarted and messages are duplicated. QUICK=1: the 1-2 minute run.

@@ -9,6 +9,15 @@ a `redis.Redis` is only a handle on the connection pool, which stays kombu's (sa
 connections, same options, same retry). Nothing else of the transport changes; the
 messages and their wire format are kombu's own.
 
+Redis full (an OOM answer under `maxmemory-policy noeviction`) is back-pressure, not a
+fault: kombu counts OutOfMemoryError among its channel errors, which Celery does not
+recover from, so a worker that met one while recording a delivered message (ZADD/HSET of
+the unacked index) or acknowledging one exited with "Unrecoverable error" and stayed down.
+Here those writes wait for memory with a capped backoff (logged once per episode), and an
+OOM that still escapes counts as a connection error, so Celery restarts the consumer (and
+reconnects) instead of exiting. What was not acknowledged is delivered again; the engine
+drops a stale message by its version check.
+
 Plugged in through kombu's documented transport-class setting (`broker_transport`), only
 for the plain `redis://` scheme: `rediss://` (TLS), sentinel and other brokers keep the
 transport kombu picks for them.
@@ -16,18 +25,74 @@ transport kombu picks for them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Final, TypeVar
 
 from kombu.transport import redis as kombu_redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import OutOfMemoryError
+
+log = logging.getLogger("engine.broker")
+
+T = TypeVar("T")
+
+#: How long a broker write waits for Redis to have memory again before giving up (then
+#: the consumer restarts, and waits again).
+OOM_WAIT_SECONDS: Final = 60.0
+_OOM_BACKOFF_CAP: Final = 2.0
+
+
+def wait_for_memory(
+    operation: Callable[[], T], *, limit: float = OOM_WAIT_SECONDS,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """Run `operation`, again after a capped backoff while Redis answers OOM (a refused
+    write wrote nothing: Redis checks memory before a command, and before a script's first
+    write). After `limit` seconds, a ConnectionError: Celery's cue to restart the consumer."""
+    deadline = time.monotonic() + limit
+    delay = 0.1
+    warned = False
+    while True:
+        try:
+            return operation()
+        except OutOfMemoryError as exc:
+            if time.monotonic() + delay > deadline:
+                raise RedisConnectionError(
+                    f"Redis stayed out of memory for {limit:g} s: {exc}"
+                ) from exc
+            if not warned:
+                log.warning("Redis is full (maxmemory reached, noeviction): waiting for "
+                            "memory before going on (%s)", exc)
+                warned = True
+            sleep(delay)
+            delay = min(delay * 2, _OOM_BACKOFF_CAP)
 
 #: The value of Celery's `broker_transport` setting that selects this transport.
 TRANSPORT = "engine.broker:Transport"
 
 
+class QoS(kombu_redis.QoS):
+    """kombu's unacked bookkeeping, waiting for memory instead of failing on OOM."""
+
+    def append(self, message: Any, delivery_tag: str) -> None:
+        wait_for_memory(lambda: super(QoS, self).append(message, delivery_tag))  # type: ignore[no-untyped-call]
+
+    def ack(self, delivery_tag: str) -> None:
+        wait_for_memory(lambda: super(QoS, self).ack(delivery_tag))  # type: ignore[no-untyped-call]
+
+    def reject(self, delivery_tag: str, requeue: bool = False) -> None:
+        wait_for_memory(lambda: super(QoS, self).reject(delivery_tag, requeue))  # type: ignore[no-untyped-call]
+
+
 class Channel(kombu_redis.Channel):
+    QoS = QoS
     _sync_client: Any = None
+
+    def _put(self, queue: str, message: Any, **kwargs: Any) -> None:
+        wait_for_memory(lambda: super(Channel, self)._put(queue, message, **kwargs))  # type: ignore[no-untyped-call]
 
     @contextmanager
     def conn_or_acquire(self, client: Any = None) -> Iterator[Any]:
@@ -43,6 +108,9 @@ class Channel(kombu_redis.Channel):
 
 class Transport(kombu_redis.Transport):
     Channel = Channel
+    # An OOM that escapes the waits above restarts the consumer (a connection error)
+    # instead of ending the worker (kombu files it among the channel errors).
+    connection_errors = (*kombu_redis.Transport.connection_errors, OutOfMemoryError)
 
 
 def transport_for(broker_url: str) -> str | None:

@@ -7,10 +7,13 @@ through Celery, without starting a worker.
 
 from __future__ import annotations
 
+import logging
+
 from engine.celery_app import CeleryDispatcher, HandlerQueues, build_app
 from engine.client import Client
 from engine.embedded import ensure_embedded
 from engine.handlers import Registry
+from engine.redis_safety import preflight
 from engine.settings import Settings
 from engine.store.redis_store import RedisStore
 
@@ -23,10 +26,22 @@ def resolve(settings: Settings | None = None) -> Settings:
     return settings
 
 
-def connect(settings: Settings | None = None, *, registry: Registry | None = None) -> Client:
+def connect(
+    settings: Settings | None = None, *, registry: Registry | None = None, check: bool = True,
+    max_connections: int | None = None,
+) -> Client:
+    """`check`: probe Redis first and refuse an evicting policy (engine/redis_safety.py),
+    raising RedisSetupError in seconds instead of riding out a "restart" that never ends.
+    `max_connections`: a blocking pool of that size (a server's threads share it)."""
     settings = resolve(settings)
     assert settings.redis_url is not None
-    store = RedisStore.from_url(settings.redis_url, retention_seconds=settings.retention_seconds)
+    if check:
+        for warning in preflight(settings.redis_url):
+            logging.getLogger("engine.redis").warning("%s", warning)
+    store = RedisStore.from_url(
+        settings.redis_url, max_connections=max_connections,
+        retention_seconds=settings.retention_seconds,
+    )
     app = build_app(settings.broker)
     local = registry.names() if registry else {}
     dispatcher = CeleryDispatcher(app, HandlerQueues(local, store.announced_handlers))

@@ -24,6 +24,7 @@ from engine.connect import resolve
 from engine.embedded import register_worker, unregister_worker
 from engine.handlers import default_registry
 from engine.metrics import MetricsRecorder, RedisSink
+from engine.redis_safety import preflight_worker
 from engine.runtime.driver import Driver
 from engine.runtime.poison import PoisonGuard
 from engine.runtime.recovery import Sweeper
@@ -41,7 +42,13 @@ for module in settings.handler_modules:
     importlib.import_module(module)
 
 assert settings.redis_url is not None
-store = RedisStore.from_url(settings.redis_url, retention_seconds=settings.retention_seconds)
+# Refuse an evicting maxmemory-policy, a wrong password or a TLS mismatch in one line at
+# once; warn when AOF is off; wait for a Redis that is not up yet (engine/redis_safety.py).
+preflight_worker(settings.redis_url)
+# Steps wait for memory while Redis answers OOM (back-pressure) instead of failing.
+store = RedisStore.from_url(
+    settings.redis_url, retry_oom=True, retention_seconds=settings.retention_seconds
+)
 app = build_app(settings.broker)
 queues = HandlerQueues(default_registry.names(), store.announced_handlers)
 dispatcher = CeleryDispatcher(app, queues)
@@ -76,7 +83,9 @@ poison = PoisonGuard(store, RedisDeliveries(store.r), max_deliveries=settings.ma
 # connection pool after a fork, not its event dispatcher's lock): a pool process hung on
 # its first Task, seen once. So the main process's threads get a client and a dispatcher
 # of their own, which the pool processes never use.
-main_store = RedisStore.from_url(settings.redis_url, retention_seconds=settings.retention_seconds)
+main_store = RedisStore.from_url(
+    settings.redis_url, retry_oom=True, retention_seconds=settings.retention_seconds
+)
 sweeper = Sweeper(
     main_store,
     CeleryDispatcher(app, HandlerQueues(default_registry.names(), main_store.announced_handlers)),

@@ -6,7 +6,12 @@ access key id and secret (`sfn serve --access-key-id ... --secret-access-key ...
 request must carry a valid SigV4 `Authorization` header made with that key, so only
 clients configured with the secret can call the API. Errors are AWS's:
 MissingAuthenticationTokenException, UnrecognizedClientException,
-InvalidSignatureException (all HTTP 403).
+InvalidSignatureException, IncompleteSignatureException (all HTTP 403).
+
+The signature must cover `Host` and `X-Amz-Target` (else one signed request could be
+replayed as another action, or against another server) and the body: the canonical
+request carries the hash of the body as received, and a declared `x-amz-content-sha256`
+must match it.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from urllib.parse import parse_qsl, quote
 from engine.api.protocol import ApiError
 
 ALGORITHM: Final = "AWS4-HMAC-SHA256"
+#: Headers a signature must cover (lower case, as in SignedHeaders).
+REQUIRED_SIGNED_HEADERS: Final = ("host", "x-amz-target")
 #: How far a request's X-Amz-Date may be from our clock (AWS allows 15 minutes).
 MAX_SKEW_SECONDS: Final = 15 * 60
 _AUTH = re.compile(
@@ -62,6 +69,24 @@ def verify(environ: dict[str, Any], body: bytes, key: SharedKey, now: float) -> 
     if abs(when.timestamp() - now) > MAX_SKEW_SECONDS or not amz_date.startswith(date):
         raise ApiError("InvalidSignatureException", "Signature expired or not yet valid", 403)
     signed = m.group("signed").split(";")
+    # A signature that leaves out the action or the host could be replayed for another
+    # action or another server; SDKs (botocore, the AWS CLI) sign both.
+    missing = [h for h in REQUIRED_SIGNED_HEADERS if h not in signed]
+    if missing:
+        raise ApiError(
+            "IncompleteSignatureException",
+            f"The signature must cover the headers {', '.join(REQUIRED_SIGNED_HEADERS)}: "
+            f"SignedHeaders lacks {', '.join(missing)}",
+            403,
+        )
+    payload_hash = hashlib.sha256(body).hexdigest()
+    declared = environ.get("HTTP_X_AMZ_CONTENT_SHA256")
+    if declared is not None and declared != payload_hash:
+        # The body hash in the canonical request is always the body's own (computed
+        # here), so the body is signed; a declared hash that differs (or
+        # UNSIGNED-PAYLOAD) is refused rather than trusted.
+        raise ApiError("InvalidSignatureException",
+                       "x-amz-content-sha256 does not match the request body", 403)
     canonical = "\n".join(
         [
             environ.get("REQUEST_METHOD", "POST"),
@@ -69,7 +94,7 @@ def verify(environ: dict[str, Any], body: bytes, key: SharedKey, now: float) -> 
             _canonical_query(environ.get("QUERY_STRING", "")),
             "".join(f"{h}:{_header(environ, h)}\n" for h in signed),
             ";".join(signed),
-            hashlib.sha256(body).hexdigest(),
+            payload_hash,
         ]
     )
     scope = f"{date}/{region}/{service}/aws4_request"

@@ -63,14 +63,30 @@ def parse(target: str | None, body: bytes) -> Request:
     if not body.strip():
         return Request(action, {})  # AWS accepts an empty body as an empty request
     try:
-        value = json.loads(body.decode("utf-8"))
+        value = json.loads(body.decode("utf-8"), parse_constant=_not_json_constant,
+                           parse_float=_finite_float)
     except UnicodeDecodeError:
         raise ApiError("SerializationException", "The request body is not UTF-8") from None
+    except RecursionError:
+        raise ApiError("SerializationException", "The request body is nested too deeply") from None
     except ValueError as exc:
         raise ApiError("SerializationException", f"The request body is not JSON: {exc}") from None
     if not isinstance(value, dict):
         raise ApiError("SerializationException", "The request body must be a JSON object")
     return Request(action, value)
+
+
+def _not_json_constant(name: str) -> Any:
+    """NaN, Infinity and -Infinity: Python's json reads them, JSON (RFC 8259) has none."""
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _finite_float(text: str) -> float:
+    """A JSON number; one too large for a double (1e999) would become infinity."""
+    number = float(text)
+    if number in (float("inf"), float("-inf")):
+        raise ValueError(f"number {text[:40]} is out of range")
+    return number
 
 
 def encode(value: dict[str, Any]) -> bytes:

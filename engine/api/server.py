@@ -1,5 +1,6 @@
-"""The HTTP server: WSGI applications served by the standard library's `wsgiref` with one
-thread per connection (no web framework needed for one JSON endpoint).
+"""The HTTP server: WSGI applications (no web framework needed for one JSON endpoint),
+served by waitress with bounded threads, connections and request times
+(engine/api/serving.py).
 
     from engine.api.server import build_app, serve
     app = build_app(client)                 # a Router; "/" speaks the AWS JSON protocol
@@ -13,9 +14,11 @@ in `PATH_INFO` (PEP 3333's convention), so ordinary WSGI apps mount unchanged. `
 Step Functions API (`AwsJsonApp`; with the view mounted, a browser's `GET /` is redirected to
 `/ui/`), `/healthz` a liveness probe.
 
-Robustness: a request body over `max_body` bytes is refused with 413 before it is parsed,
-sockets time out after `SOCKET_TIMEOUT` seconds of silence (a client that stops sending
-cannot hold a thread), and every failure, expected or not, is answered as an AWS error.
+Robustness: a request body over `max_body` bytes is refused with 413 before it is parsed;
+a request must arrive whole within the server's request timeout (a client that stops
+sending holds no thread, and is dropped); Redis full (OOM) or every Redis connection busy
+is answered as AWS's ThrottlingException, which SDKs retry; every failure, expected or
+not, is answered as an AWS error.
 """
 
 from __future__ import annotations
@@ -26,14 +29,16 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from socketserver import ThreadingMixIn
 from typing import Any, Final
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+import redis
 
 from engine import metrics
 from engine.api import auth
 from engine.api.actions import Context, dispatch
+from engine.api.guard import Access, ViewGuard
 from engine.api.protocol import CONTENT_TYPE, ApiError, encode, parse
+from engine.api.serving import DEFAULT_MAX_BODY, Server, ServerLimits, make
 from engine.client import Client
 from engine.ui import make_app as make_ui
 
@@ -42,15 +47,12 @@ log = logging.getLogger("engine.api")
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
-#: AWS caps a request at 1 MB; definitions may be 1 MiB of text, so allow for escaping.
-DEFAULT_MAX_BODY: Final = 2 * 1024 * 1024
-#: Seconds a connection may stay silent (reading the request) before it is dropped.
-SOCKET_TIMEOUT: Final = 60
 #: How much of an oversized body is read and thrown away so the client sees the 413.
 _DRAIN_LIMIT: Final = 64 * 1024 * 1024
 
 _REASONS: Final = {200: "OK", 302: "Found", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
-                   413: "Request Entity Too Large", 500: "Internal Server Error"}
+                   413: "Request Entity Too Large", 500: "Internal Server Error",
+                   503: "Service Unavailable"}
 
 
 def _status(code: int) -> str:
@@ -123,6 +125,10 @@ class AwsJsonApp:
             payload = dispatch(self.context, request)
         except ApiError as error:
             status, payload = error.status, error.body()
+        except (redis.OutOfMemoryError, redis.ConnectionError, redis.TimeoutError,
+                redis.BusyLoadingError) as exc:
+            status, payload = _redis_error(exc)
+            log.warning("%s throttled (request %s): %s", action, request_id, exc)
         except Exception as exc:  # a bug: answer like AWS's InternalFailure, keep serving
             log.exception("%s failed (request %s)", action, request_id)
             status = 500
@@ -170,6 +176,20 @@ class AwsJsonApp:
                 f"The request body ended after {length - remaining} of {length} bytes",
             )
         return b"".join(chunks)
+
+
+def _redis_error(exc: Exception) -> tuple[int, dict[str, Any]]:
+    """Redis full or every connection busy is back-pressure: AWS's ThrottlingException
+    (HTTP 400, as Step Functions sends it; SDKs retry it with backoff). Redis unreachable
+    is the service being unavailable (503, retried too). Neither is a 500."""
+    if isinstance(exc, redis.OutOfMemoryError):
+        message = "Rate exceeded: the store is full (Redis maxmemory); retry later"
+    elif isinstance(exc, redis.ConnectionError) and "No connection available" in str(exc):
+        message = "Rate exceeded: every store connection is busy; retry later"
+    else:
+        return 503, {"__type": "ServiceUnavailable",
+                     "message": "The store (Redis) is unavailable; retry later"}
+    return 400, {"__type": "ThrottlingException", "message": message}
 
 
 def _drain(stream: Any, length: int) -> None:
@@ -221,48 +241,30 @@ def build_app(
     sync_timeout: float = 300.0,
     ui: bool = True,
     reveal_secrets: bool = False,
+    access: Access | None = None,
 ) -> Router:
+    """`access`: who may see /ui/ and /metrics (engine/api/guard.py); by default the
+    loopback Host names, and the SigV4 key's credentials when there is one."""
     context = Context(client, sync_timeout=sync_timeout, reveal_secrets=reveal_secrets)
     api = AwsJsonApp(context, max_body, shared_key)
     router = Router({"/": api, "/healthz": healthz})
     if ui:  # the execution view (engine/ui) and Prometheus metrics (engine/metrics.py)
+        access = access or Access(key=shared_key)
         router.mount("/", ViewRedirect(api, "/ui/"))
-        router.mount("/ui/", make_ui(client))
-        router.mount("/metrics", metrics.make_app(client.store))
+        router.mount("/ui/", ViewGuard(make_ui(client), access))
+        router.mount("/metrics", ViewGuard(metrics.make_app(client.store), access))
     return router
 
 
-# --- serving ------------------------------------------------------------------------------
+# --- serving (engine/api/serving.py: waitress, bounded) -------------------------------
 
 
-class ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
-    """One thread per connection: a StartSyncExecution waiting for its result must not
-    hold up other requests."""
-
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
-
-
-class _Handler(WSGIRequestHandler):
-    timeout = SOCKET_TIMEOUT  # applied to each connection's socket by StreamRequestHandler
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base's name)
-        log.debug("%s %s", self.address_string(), format % args)
-
-
-def make(app: WSGIApp, host: str = "127.0.0.1", port: int = 8083) -> ThreadingWSGIServer:
-    """A bound server (port 0: any free port; see `server.server_port`)."""
-    server = make_server(host, port, app, server_class=ThreadingWSGIServer, handler_class=_Handler)
-    assert isinstance(server, ThreadingWSGIServer)
-    return server
-
-
-def serve(app: WSGIApp, host: str = "127.0.0.1", port: int = 8083) -> None:
+def serve(app: WSGIApp, host: str = "127.0.0.1", port: int = 8083,
+          limits: ServerLimits | None = None) -> None:
     """Serve until interrupted."""
-    server = make(app, host, port)
+    server = make(app, host, port, limits)
     try:
-        server.serve_forever(poll_interval=0.5)
+        server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
@@ -273,24 +275,22 @@ def serve(app: WSGIApp, host: str = "127.0.0.1", port: int = 8083) -> None:
 class Running:
     """A server running on a background thread (tests, embedding)."""
 
-    server: ThreadingWSGIServer
+    server: Server
     thread: threading.Thread
 
     @property
     def url(self) -> str:
         host, port = self.server.server_address[:2]
-        name = host.decode() if isinstance(host, bytes) else host
-        return f"http://{name}:{port}"
+        return f"http://{host}:{port}"
 
     def stop(self) -> None:
-        self.server.shutdown()
         self.server.server_close()
         self.thread.join(timeout=10)
 
 
-def start_background(app: WSGIApp, host: str = "127.0.0.1", port: int = 0) -> Running:
-    server = make(app, host, port)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
-                              name="sfn-api", daemon=True)
+def start_background(app: WSGIApp, host: str = "127.0.0.1", port: int = 0,
+                     limits: ServerLimits | None = None) -> Running:
+    server = make(app, host, port, limits)
+    thread = threading.Thread(target=server.serve_forever, name="sfn-api", daemon=True)
     thread.start()
     return Running(server, thread)

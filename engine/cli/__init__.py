@@ -23,4 +23,11 @@ def main() -> None:
         app.add_typer(conformance.app, name="conformance")
     except ImportError:
         pass
-    app()
+    from engine.cli.output import err
+    from engine.redis_safety import RedisSetupError
+
+    try:
+        app()
+    except RedisSetupError as exc:  # one line naming the problem, never a traceback
+        err.print(f"[bold red]error:[/] {exc.message}", highlight=False, soft_wrap=True)
+        raise SystemExit(2) from None

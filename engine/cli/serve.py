@@ -41,6 +41,14 @@ def serve(
         False, envvar="SFN_API_ALLOW_REVEAL_SECRETS",
         help="Let TestState answer revealSecrets=true (AWS: the states:RevealSecrets permission).",
     ),
+    threads: int = typer.Option(
+        16, envvar="SFN_API_THREADS", min=1,
+        help="Threads serving requests (the Redis connection pool is sized to match).",
+    ),
+    request_timeout: float = typer.Option(
+        30.0, envvar="SFN_API_REQUEST_TIMEOUT",
+        help="Seconds a request may take to arrive whole (headers and body).",
+    ),
     log_level: str = typer.Option("INFO", help="DEBUG logs every HTTP request line."),
 ) -> None:
     """Serve the AWS Step Functions API for boto3 and the AWS CLI (--endpoint-url).
@@ -48,9 +56,12 @@ def serve(
     Uses REDIS_URL like the workers (none: the embedded Redis, and a worker process).
     """
     from engine.api import auth
-    from engine.api.server import build_app, make
+    from engine.api.guard import VIEW_TOKEN_ENV, Access, allowed_hosts
+    from engine.api.server import build_app
+    from engine.api.serving import ServerLimits, make
     from engine.cli.executions import _start_worker
     from engine.connect import connect, resolve
+    from engine.redis_safety import mask_url
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(message)s")
     if (access_key_id is None) != (secret_access_key is None):
@@ -63,11 +74,20 @@ def serve(
     start_worker = worker if worker is not None else (
         os.environ.get("REDIS_URL") is None or bool(os.environ.get("SFN_START_WORKER"))
     )
+    limits = ServerLimits(threads=threads, request_timeout=request_timeout)
+    # Checked before anything starts: an evicting Redis, a wrong password or an unreachable
+    # host ends here in one line (engine/redis_safety.py). One Redis connection per thread,
+    # and a few for the view's and the metrics' reads beside them.
+    client = connect(settings, max_connections=threads + 8)
     proc = _start_worker(settings.redis_url or "", None) if start_worker else None
     try:
-        application = build_app(connect(settings), shared_key=key, sync_timeout=sync_timeout,
-                                reveal_secrets=allow_reveal_secrets)
-        server = make(application, host, port)
+        # /ui/ and /metrics: the Host allow-list, and credentials when there are any
+        # (the SigV4 key, or SFN_VIEW_TOKEN); see engine/api/guard.py.
+        access = Access(allowed_hosts(host, os.environ), key,
+                        os.environ.get(VIEW_TOKEN_ENV) or None)
+        app = build_app(client, shared_key=key, sync_timeout=sync_timeout, access=access,
+                        reveal_secrets=allow_reveal_secrets)
+        server = make(app, host, port, limits)
     except OSError as exc:
         if proc is not None:
             proc.terminate()
@@ -76,7 +96,8 @@ def serve(
         err.print(f"[yellow]warning:[/] listening on {host} without --access-key-id: anyone "
                   "who can reach this port can start and stop executions",
                   highlight=False, soft_wrap=True)
-    err.print(f"sfn API on http://{host}:{server.server_port} (Redis {settings.redis_url}, "
+    redis_url = mask_url(settings.redis_url)  # never the password
+    err.print(f"sfn API on http://{host}:{server.server_port} (Redis {redis_url}, "
               f"region {settings.region}, account {settings.account}); web view on "
               f"http://{host}:{server.server_port}/ui/", highlight=False, soft_wrap=True)
     try:

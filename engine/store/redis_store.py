@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import time
 from collections.abc import Callable
 from importlib import resources as importlib_resources
 from typing import Any
@@ -88,7 +89,11 @@ class _Lua:
 
 class RedisStore(RedisVersions, RetentionMixin):
     def __init__(
-        self, client: redis.Redis, *, retention_seconds: float = DEFAULT_RETENTION_SECONDS
+        self,
+        client: redis.Redis,
+        *,
+        retention_seconds: float = DEFAULT_RETENTION_SECONDS,
+        oom_wait: float = 0.0,
     ) -> None:
         # Any: redis-py types replies as bytes | str; this client decodes (decode_responses).
         self.r: Any = client
@@ -96,6 +101,8 @@ class RedisStore(RedisVersions, RetentionMixin):
         #: and task ids get this TTL at the closing commit; the sweep drops it from the
         #: indexes afterwards (`prune_closed`).
         self.retention_seconds = retention_seconds
+        #: Seconds a pipeline waits for memory while Redis answers OOM (0: fail at once).
+        self.oom_wait = oom_wait
         self._commit = _Lua("commit")
         self._claim = _Lua("claim")
         self._extend = _Lua("extend_lease")
@@ -105,11 +112,25 @@ class RedisStore(RedisVersions, RetentionMixin):
         self._scripts = [self._commit, self._claim, self._extend, self._create]
 
     def _pipeline(self, build: Callable[[Any], None]) -> list[Any]:
-        """Run the commands `build` queues in one round trip (no MULTI); see `_Lua`."""
-        for _ in range(3):
+        """Run the commands `build` queues in one round trip (no MULTI); see `_Lua`.
+
+        An OOM answer (Redis full under noeviction) is waited out for `oom_wait` seconds
+        and the pipeline sent again: a refused script wrote nothing (Redis checks memory
+        before a script's first write), and the index updates beside it are idempotent."""
+        deadline = time.monotonic() + self.oom_wait
+        delay = 0.1
+        attempts = 0
+        while attempts < 3:
             pipe = self.r.pipeline(transaction=False)
             build(pipe)
             results = pipe.execute(raise_on_error=False)
+            if any(isinstance(x, redis.OutOfMemoryError) for x in results) and (
+                time.monotonic() + delay < deadline
+            ):
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
+                continue
+            attempts += 1
             if not any(isinstance(x, NoScriptError) for x in results):
                 for x in results:
                     if isinstance(x, Exception):
@@ -133,20 +154,43 @@ class RedisStore(RedisVersions, RetentionMixin):
         *,
         outage_retries: int = 40,
         retention_seconds: float = DEFAULT_RETENTION_SECONDS,
+        max_connections: int | None = None,
+        pool_timeout: float = 5.0,
+        retry_oom: bool = False,
     ) -> RedisStore:
         """A store on `url` that rides out a Redis restart: a command or pipeline that
         meets a dropped connection (or Redis still loading its AOF) is sent again with
         backoff, for about half a minute. Every script is safe to send twice: a repeated
-        commit loses its compare-and-set, a repeated claim is the same owner's."""
+        commit loses its compare-and-set, a repeated claim is the same owner's.
+
+        `max_connections`: at most that many connections, a caller waiting up to
+        `pool_timeout` seconds for a free one (then redis.ConnectionError "No connection
+        available", which a server answers as throttling) instead of redis-py's default
+        pool failing with MaxConnectionsError. `retry_oom`: an OOM answer (Redis full under
+        noeviction) is retried with the same backoff, so a worker waits for memory to be
+        freed instead of failing its step; a server answers it at once as throttling."""
         retry = Retry(ExponentialBackoff(cap=1.0, base=0.05), outage_retries)
-        client = redis.Redis.from_url(
-            url,
-            decode_responses=True,
-            retry=retry,
-            retry_on_error=[redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError],
-            health_check_interval=30,
+        errors: list[type[Exception]] = [
+            redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError,
+        ]
+        if retry_oom:
+            errors.append(redis.OutOfMemoryError)
+        options: dict[str, Any] = {
+            "decode_responses": True,
+            "retry": retry,
+            "retry_on_error": errors,
+            "health_check_interval": 30,
+        }
+        if max_connections is not None:
+            pool = redis.BlockingConnectionPool.from_url(
+                url, max_connections=max_connections, timeout=pool_timeout, **options
+            )
+            client = redis.Redis(connection_pool=pool)
+        else:
+            client = redis.Redis.from_url(url, **options)
+        return cls(
+            client, retention_seconds=retention_seconds, oom_wait=60.0 if retry_oom else 0.0
         )
-        return cls(client, retention_seconds=retention_seconds)
 
     # --- definitions and state machines ---------------------------------------------
 
