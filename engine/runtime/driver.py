@@ -41,6 +41,7 @@ from engine.interpreter.types import (
     StartChildren,
     StartTimer,
     TaskFailed,
+    TaskSubmitted,
     TaskSucceeded,
     TimerFired,
     Transition,
@@ -49,6 +50,7 @@ from engine.interpreter.types import (
 )
 from engine.metrics import NullRecorder
 from engine.runtime import messages
+from engine.runtime.callbacks import new_token, rearm_heartbeat
 from engine.runtime.joins import Joins
 from engine.runtime.leases import LeaseRenewer
 from engine.runtime.messages import Message
@@ -190,6 +192,8 @@ class Driver:
         occurrence: Occurrence
         lag: float | None = None
         if kind == "timer":
+            if message["t"] == "heartbeat" and rearm_heartbeat(self, message, loaded):
+                return "heartbeat re-armed"  # a heartbeat came since (callbacks.py)
             occurrence = TimerFired(message["t"], message["a"])
             if "d" in message:
                 lag = self.clock() - message["d"]
@@ -234,6 +238,8 @@ class Driver:
             execution=info,
             next_event_id=loaded.history_length + 1,
             max_steps=self.settings.max_steps,
+            # Drawn here, not in the interpreter: a token must be unguessable.
+            task_token=new_token(eid, run),
         )
         tr = advance(machine, loaded.doc, occurrence, ctx)
         if not tr.applied:
@@ -303,6 +309,9 @@ class Driver:
                 entries.extend(self.joins.finish_child(eid, parent, tr, commit, now, record))
         commit.outbox_add = entries
         return commit, [e for e in entries if e.immediate]
+
+    def entry(self, message: Message, now: float, delay: float = 0.0) -> OutboxEntry:
+        return self._entry(message, now, delay)
 
     def _entry(self, message: Message, now: float, delay: float = 0.0) -> OutboxEntry:
         due = now + delay
@@ -469,6 +478,9 @@ class Driver:
             if outcome.ok
             else TaskFailed(attempt, outcome.error, outcome.cause)
         )
+        if outcome.ok and (loaded.doc.get("task") or {}).get("token"):
+            # A callback's handler returned: the task is submitted and waits for its token.
+            occurrence = TaskSubmitted(attempt, outcome.result)
         return self.step(eid, run, loaded, occurrence, consumed=consumed)
 
     # --- the execution's own timeout -----------------------------------------------------

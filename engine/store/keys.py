@@ -19,6 +19,12 @@ kept outside those atomic steps and can be rebuilt from the executions.
     sfn:x:{<eid>}:due             zset    entry id -> deadline (epoch s) for re-delivery
     sfn:x:{<eid>}:tasks           hash    TaskStarted event id -> Celery task id (written by
                                           the claim that appends the TaskStarted event)
+    sfn:x:{<eid>}:beats           hash    run -> JSON [task token, epoch s] of the last
+                                          SendTaskHeartbeat for the callback that run waits
+                                          on (engine/store/tokens.py). The token itself is no
+                                          key: it carries (execution, run) and a secret that
+                                          the run's snapshot holds (engine/runtime/
+                                          callbacks.py), so answering needs no index.
     sfn:due                       zset    eid -> when the sweep should look at it next
     sfn:executions                zset    eid -> start time
     sfn:sm:<name>:executions      zset    eid -> start time
@@ -125,6 +131,10 @@ def outbox_due(eid: str) -> str:
 
 def tasks(eid: str) -> str:
     return f"{_x(eid)}:tasks"
+
+
+def heartbeats(eid: str) -> str:
+    return f"{_x(eid)}:beats"
 
 
 def doc(eid: str, kind: str, doc_id: str) -> str:

@@ -23,6 +23,7 @@ from engine.store.base import (
     OutboxEntry,
     StateMachineRecord,
 )
+from engine.store.tokens import MemoryHeartbeats
 
 
 def _dumps(value: Any) -> str:
@@ -41,7 +42,7 @@ class _Execution:
         self.task_ids: dict[int, str] = {}
 
 
-class MemoryStore:
+class MemoryStore(MemoryHeartbeats):
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._definitions: dict[str, str] = {}

@@ -30,6 +30,7 @@ from engine.store.base import (
     OutboxEntry,
     StateMachineRecord,
 )
+from engine.store.tokens import RedisHeartbeats
 
 
 def _script(name: str) -> str:
@@ -69,7 +70,7 @@ class _Lua:
         pipe.evalsha(self.sha, len(keys), *keys, *args)
 
 
-class RedisStore:
+class RedisStore(RedisHeartbeats):
     def __init__(self, client: redis.Redis) -> None:
         # Any: redis-py types replies as bytes | str; this client decodes (decode_responses).
         self.r: Any = client
