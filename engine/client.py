@@ -44,6 +44,7 @@ from engine.interpreter import new_root_doc
 from engine.interpreter.dataflow import MAX_PAYLOAD_BYTES
 from engine.interpreter.types import epoch_millis, iso_timestamp
 from engine.runtime import messages
+from engine.runtime.activities import Activities, activity_store
 from engine.runtime.callbacks import TaskTokens
 from engine.runtime.driver import Dispatcher, Driver, DriverSettings
 from engine.store.base import (
@@ -79,6 +80,7 @@ class Client:
         self.clock = clock
         self.redeliver_seconds = redeliver_seconds
         self._tokens: TaskTokens | None = None
+        self._activities: Activities | None = None
 
     # --- state machines ---------------------------------------------------------------
 
@@ -412,6 +414,19 @@ class Client:
         start again)."""
         self._task_tokens().send_heartbeat(token)
 
+    # --- activities (engine/runtime/activities.py) -------------------------------------------
+
+    @property
+    def activities(self) -> Activities:
+        """CreateActivity, DescribeActivity, ListActivities, DeleteActivity and
+        GetActivityTask (`create`, `describe`, `list`, `delete`, `get_task`)."""
+        if self._activities is None:
+            self._activities = Activities(
+                activity_store(self.store), region=self.region, account=self.account,
+                clock=self.clock,
+            )
+        return self._activities
+
 
 MAX_TAGS = 50
 
@@ -478,15 +493,13 @@ def _task_handlers(states: Mapping[str, Any], pointer: str) -> list[tuple[str, s
 
 def _unsupported(states: Mapping[str, Any], pointer: str) -> list[str]:
     """Valid ASL that this engine would not run as AWS does, with its location: the .sync
-    integration pattern and activities, and a Map's ItemReader/ResultWriter (no S3 here)."""
+    integration pattern, and a Map's ItemReader/ResultWriter (no S3 here)."""
     found: list[str] = []
     for name, state in states.items():
         here = f"{pointer}/{name}"
         if isinstance(state, TaskState):
             ref = resources.parse_resource(state.resource)
-            if ref is not None and ref.family == "activity":
-                found.append(f"{here}/Resource: activities ({state.resource})")
-            elif ref is not None and ref.pattern == "sync":
+            if ref is not None and ref.pattern == "sync":
                 found.append(f"{here}/Resource: the .sync integration pattern")
         elif isinstance(state, ParallelState):
             for i, branch in enumerate(state.branches):

@@ -25,6 +25,7 @@ API errors are AWS's, so the HTTP layer can map them one to one.
     ├── TaskDoesNotExist           no task is waiting for that token (any more)
     ├── TaskTimedOut               the task waiting for that token has timed out
     ├── InvalidOutput              SendTaskSuccess output that is not JSON
+    ├── ActivityDoesNotExist       DescribeActivity/GetActivityTask of an unknown activity
     ├── ValidationException        any other malformed request
     ├── StoreConflict              a commit lost its compare-and-set (internal, retried)
     └── EngineFault                a bug or a broken invariant of the engine itself
@@ -124,6 +125,10 @@ class TaskTimedOut(EngineError):
 
 class InvalidOutput(EngineError):
     code = "InvalidOutput"
+
+
+class ActivityDoesNotExist(EngineError):
+    code = "ActivityDoesNotExist"
 
 
 class UnsupportedFeature(EngineError):

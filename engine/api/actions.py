@@ -41,6 +41,8 @@ class Context:
     sync_timeout: float = 300.0
     #: How often a waiting StartSyncExecution looks at the execution.
     sync_poll: float = 0.05
+    #: How long GetActivityTask waits for a task (AWS: 60 s).
+    activity_poll_seconds: float = 60.0
 
 
 Action = Callable[[Context, dict[str, Any]], dict[str, Any]]
@@ -452,3 +454,7 @@ def list_tags_for_resource(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
         return {"tags": shapes.tags(ctx.client.describe_state_machine(name).tags)}
 
     return _tagging(list_tags, p["resourceArn"])
+
+
+# The activity actions register themselves on import (engine/api/activity_actions.py).
+from engine.api import activity_actions  # noqa: E402, F401

@@ -29,7 +29,7 @@ from engine.interpreter.types import StartTimer, TaskSubmitted
 
 def waits_for_token(ref: resources.ResourceRef) -> bool:
     """Whether a Task on this resource waits for its token to be answered."""
-    return ref.pattern == "callback"
+    return ref.pattern == "callback"  # `.waitForTaskToken`, and activities
 
 
 class CallbackTasks(StepBase):

@@ -92,7 +92,20 @@ class TaskStates(CallbackTasks):
     def schedule_task(self, state: TaskState, ref: resources.ResourceRef) -> None:
         task = self.doc["task"]
         text = h.to_json_text(task.get("parameters", task["input"]))
-        if ref.family == "lambda":
+        if ref.family == "activity":
+            self.emit(
+                h.event(
+                    self.ts,
+                    "ActivityScheduled",
+                    "activityScheduledEventDetails",
+                    resource=state.resource,
+                    input=text,
+                    inputDetails={"truncated": False},
+                    timeoutInSeconds=task["timeout"],
+                    heartbeatInSeconds=task["heartbeat"],
+                )
+            )
+        elif ref.family == "lambda":
             self.emit(
                 h.event(
                     self.ts,
@@ -131,9 +144,10 @@ class TaskStates(CallbackTasks):
     def task_event(self, state: TaskState, what: str, **details: Any) -> None:
         ref = resources.parse_resource(state.resource)
         assert ref is not None
-        if ref.family == "lambda":
-            key = f"lambdaFunction{what}EventDetails"
-            self.emit(h.event(self.ts, f"LambdaFunction{what}", key, **details))
+        if ref.family in ("lambda", "activity"):
+            prefix = "LambdaFunction" if ref.family == "lambda" else "Activity"
+            key = f"{prefix[0].lower()}{prefix[1:]}{what}EventDetails"
+            self.emit(h.event(self.ts, f"{prefix}{what}", key, **details))
         else:
             self.emit(
                 h.event(
@@ -155,7 +169,8 @@ class TaskStates(CallbackTasks):
             cause = occ.cause
             if is_lambda_invoke(ref) and ref.pattern == "request-response":
                 cause = _compact_json_text(cause)  # AWS re-serialises the function's error
-            self.task_event(state, "Failed", error=occ.error, cause=cause)
+            what = "ScheduleFailed" if occ.scheduling else "Failed"
+            self.task_event(state, what, error=occ.error, cause=cause)
             return self.handle_error(occ.error, cause)
         result = occ.result
         text = h.to_json_text(result)

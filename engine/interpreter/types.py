@@ -142,6 +142,9 @@ class TaskFailed:
     attempt: int
     error: str | None  # None: SendTaskFailure without an error
     cause: str | None
+    #: The task could not even be scheduled (an activity that does not exist):
+    #: `*ScheduleFailed` rather than `*Failed` in the history.
+    scheduling: bool = False
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
+from engine.asl import resources
 from engine.errors import InvalidOutput, InvalidToken, TaskDoesNotExist, TaskTimedOut
 from engine.interpreter.dataflow import MAX_PAYLOAD_BYTES
 from engine.interpreter.types import TaskFailed, TaskSucceeded
@@ -150,9 +151,15 @@ def rearm_heartbeat(driver: Driver, message: Message, loaded: LoadedRun) -> bool
     task = loaded.doc.get("task") or {}
     seconds = task.get("heartbeat")
     last = heartbeats(driver.store).last_heartbeat(eid, run)
-    if seconds is None or last is None or last[0] != task.get("token"):
-        return False
     now = driver.clock()
+    if seconds is None:
+        return False
+    if last is None or last[0] != task.get("token"):
+        if not _activity(task):
+            return False
+        # An activity's heartbeat clock starts when a poller takes it (its start is
+        # recorded as the first heartbeat): not taken yet, keep waiting.
+        last = (str(task.get("token")), now)
     due = last[1] + float(seconds)
     if due <= now:
         return False
@@ -164,6 +171,11 @@ def rearm_heartbeat(driver: Driver, message: Message, loaded: LoadedRun) -> bool
     if entry.immediate:
         driver.dispatcher.send(again, countdown=max(0.0, due - now))
     return True
+
+
+def _activity(task: dict[str, Any]) -> bool:
+    ref = resources.parse_resource(str(task.get("resource", "")))
+    return ref is not None and ref.family == "activity"
 
 
 __all__ = ["TaskTokens", "new_token", "rearm_heartbeat", "token_address"]

@@ -50,6 +50,7 @@ from engine.interpreter.types import (
 )
 from engine.metrics import NullRecorder
 from engine.runtime import messages
+from engine.runtime.activities import hand_off, is_activity_task
 from engine.runtime.callbacks import new_token, rearm_heartbeat
 from engine.runtime.joins import Joins
 from engine.runtime.leases import LeaseRenewer
@@ -405,6 +406,8 @@ class Driver:
 
     def run_task(self, message: Message) -> str:
         """Claim, invoke the handler (keeping the lease alive), then complete."""
+        if is_activity_task(message):
+            return hand_off(self, message)  # served by pollers (runtime/activities.py)
         eid, run, version, attempt = message["x"], message["r"], message["v"], message["a"]
         now = self.clock()
         entry = messages.entry_id(message)

@@ -25,6 +25,14 @@ kept outside those atomic steps and can be rebuilt from the executions.
                                           key: it carries (execution, run) and a secret that
                                           the run's snapshot holds (engine/runtime/
                                           callbacks.py), so answering needs no index.
+    sfn:act:{<name>}:rec          hash    an activity: name, arn, created (CreateActivity)
+    sfn:act:{<name>}:q            list    the activity's tasks no poller has taken yet, as
+                                          JSON {x, r, v, a, e} (execution, run, version,
+                                          attempt, outbox entry id); pushed left, popped
+                                          right by GetActivityTask (engine/store/activities.py)
+    sfn:act:{<name>}:in           set     "<eid>|<entry id>" of each task in that list (a task
+                                          is queued once)
+    sfn:activities                zset    activity name -> creation time
     sfn:due                       zset    eid -> when the sweep should look at it next
     sfn:executions                zset    eid -> start time
     sfn:sm:<name>:executions      zset    eid -> start time
@@ -131,6 +139,22 @@ def outbox_due(eid: str) -> str:
 
 def tasks(eid: str) -> str:
     return f"{_x(eid)}:tasks"
+
+
+def activity(name: str) -> str:
+    return f"{PREFIX}:act:{{{name}}}:rec"
+
+
+def activity_queue(name: str) -> str:
+    return f"{PREFIX}:act:{{{name}}}:q"
+
+
+def activity_queued(name: str) -> str:
+    return f"{PREFIX}:act:{{{name}}}:in"
+
+
+def activities() -> str:
+    return f"{PREFIX}:activities"
 
 
 def heartbeats(eid: str) -> str:
