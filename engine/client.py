@@ -43,7 +43,7 @@ from engine.interpreter import history as h
 from engine.interpreter import new_root_doc
 from engine.interpreter.dataflow import MAX_PAYLOAD_BYTES
 from engine.interpreter.types import epoch_millis, iso_timestamp
-from engine.runtime import messages
+from engine.runtime import messages, nested
 from engine.runtime.activities import Activities, activity_store
 from engine.runtime.callbacks import TaskTokens
 from engine.runtime.driver import Dispatcher, Driver, DriverSettings
@@ -370,6 +370,8 @@ class Client:
         )
         if not self.store.commit(record.eid, commit).ok:
             raise ExecutionNotRunning(f"Execution is not running: '{record.arn}' ({record.status})")
+        nested.stop_children(self, record.eid)
+        nested.wake_parent(self.store, self.dispatcher, record.eid)
         return self.describe_execution(record.eid)
 
     # --- task tokens (callbacks) -----------------------------------------------------------
@@ -480,7 +482,10 @@ def _task_handlers(states: Mapping[str, Any], pointer: str) -> list[tuple[str, s
         here = f"{pointer}/{name}"
         if isinstance(state, TaskState):
             ref = resources.parse_resource(state.resource)
-            if ref is not None and ref.family != "activity":
+            # Activities are served by pollers, child executions by the engine itself.
+            if ref is not None and ref.family != "activity" and not nested.is_nested(
+                state.resource
+            ):
                 params = state.parameters if isinstance(state.parameters, dict) else {}
                 found.append((here, state.resource, resources.handler_name(ref, params)))
         elif isinstance(state, ParallelState):
@@ -492,16 +497,12 @@ def _task_handlers(states: Mapping[str, Any], pointer: str) -> list[tuple[str, s
 
 
 def _unsupported(states: Mapping[str, Any], pointer: str) -> list[str]:
-    """Valid ASL that this engine would not run as AWS does, with its location: the .sync
-    integration pattern, and a Map's ItemReader/ResultWriter (no S3 here)."""
+    """Valid ASL that this engine would not run as AWS does, with its location: a Map's
+    ItemReader/ResultWriter (no S3 here)."""
     found: list[str] = []
     for name, state in states.items():
         here = f"{pointer}/{name}"
-        if isinstance(state, TaskState):
-            ref = resources.parse_resource(state.resource)
-            if ref is not None and ref.pattern == "sync":
-                found.append(f"{here}/Resource: the .sync integration pattern")
-        elif isinstance(state, ParallelState):
+        if isinstance(state, ParallelState):
             for i, branch in enumerate(state.branches):
                 found.extend(_unsupported(branch.states, f"{here}/Branches/{i}/States"))
         elif isinstance(state, MapState):

@@ -1,4 +1,6 @@
-"""Callback Tasks (`.waitForTaskToken`): the token, the submission, the durable wait.
+"""Callback Tasks (`.waitForTaskToken`): the token, the submission, the durable wait. A
+`.sync` job the engine runs itself (a child execution) is submitted the same way and waits
+for the job's end (a "poll" timer the shell handles).
 
 A callback Task gets a fresh task token per attempt (`$$.Task.Token`, JSONata
 `$states.context.Task.Token`), which the shell draws from a secure source and passes in
@@ -25,6 +27,10 @@ from engine.asl.model import TaskState
 from engine.interpreter import history as h
 from engine.interpreter.step import STOP, Next, StepBase
 from engine.interpreter.types import StartTimer, TaskSubmitted
+
+#: How often a `.sync` job (a child execution) is looked at while the Task waits for it.
+#: Its end also wakes the Task at once; this bounds the wait if that wake-up is lost.
+JOB_POLL_SECONDS = 30.0
 
 
 def waits_for_token(ref: resources.ResourceRef) -> bool:
@@ -78,6 +84,12 @@ class CallbackTasks(StepBase):
             )
         )
         task["submitted"] = True
+        if ref.pattern == "sync":
+            # A job (a child execution) runs now; its result comes when it ends.
+            task["job"] = occ.result
+            self.tr.commands.append(
+                StartTimer("poll", self.doc["attempt"], JOB_POLL_SECONDS)
+            )
         self.doc["task"] = task
         # This commit makes the timers of the previous version stale: start them again.
         attempt = self.doc["attempt"]

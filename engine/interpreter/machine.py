@@ -205,7 +205,7 @@ class _Step(FlowStates, ChildStates):
         elif isinstance(occ, TimerFired):
             expected = {
                 "wait": "wait", "retry": "retry", "task_timeout": "task", "heartbeat": "task"
-            }[occ.kind]
+            }.get(occ.kind)
             if phase != expected or occ.attempt != attempt:
                 return self.not_applied()
             self.drive(self.guard(lambda: self.timer_fired(occ)))

@@ -156,7 +156,9 @@ class TaskSubmitted:
     result: Any
 
 
-TimerKind = Literal["wait", "retry", "task_timeout", "heartbeat"]
+#: "poll": look at a `.sync` job (a child execution) again; handled by the shell, which
+#: turns a finished job into TaskSucceeded/TaskFailed (engine/runtime/nested.py).
+TimerKind = Literal["wait", "retry", "task_timeout", "heartbeat", "poll"]
 
 
 @dataclass(frozen=True)

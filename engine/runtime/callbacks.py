@@ -163,14 +163,21 @@ def rearm_heartbeat(driver: Driver, message: Message, loaded: LoadedRun) -> bool
     due = last[1] + float(seconds)
     if due <= now:
         return False
+    rearm(driver, message, due)
+    return True
+
+
+def rearm(driver: Driver, message: Message, due: float) -> None:
+    """Set a fired timer again for `due`: the same outbox entry (so the run's next commit
+    still consumes it), a later deadline. Moves no run's version."""
+    now = driver.clock()
     again: dict[str, Any] = {**message, "d": round(due, 3)}
-    entry = driver.entry(again, now, due - now)
+    entry = driver.entry(again, now, max(0.0, due - now))
     assert entry.id == messages.entry_id(message)
-    if not driver.store.commit(eid, Commit(outbox_add=[entry])).ok:
-        return True  # the execution ended meanwhile: nothing to time out
+    if not driver.store.commit(message["x"], Commit(outbox_add=[entry])).ok:
+        return  # the execution ended meanwhile: nothing to wait for
     if entry.immediate:
         driver.dispatcher.send(again, countdown=max(0.0, due - now))
-    return True
 
 
 def _activity(task: dict[str, Any]) -> bool:
@@ -178,4 +185,4 @@ def _activity(task: dict[str, Any]) -> bool:
     return ref is not None and ref.family == "activity"
 
 
-__all__ = ["TaskTokens", "new_token", "rearm_heartbeat", "token_address"]
+__all__ = ["TaskTokens", "new_token", "rearm", "rearm_heartbeat", "token_address"]

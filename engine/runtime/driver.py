@@ -49,7 +49,7 @@ from engine.interpreter.types import (
     iso_timestamp,
 )
 from engine.metrics import NullRecorder
-from engine.runtime import messages
+from engine.runtime import messages, nested
 from engine.runtime.activities import hand_off, is_activity_task
 from engine.runtime.callbacks import new_token, rearm_heartbeat
 from engine.runtime.joins import Joins
@@ -196,6 +196,13 @@ class Driver:
             if message["t"] == "heartbeat" and rearm_heartbeat(self, message, loaded):
                 return "heartbeat re-armed"  # a heartbeat came since (callbacks.py)
             occurrence = TimerFired(message["t"], message["a"])
+            if message["t"] == "poll":  # a .sync child execution (nested.py)
+                if loaded.doc.get("phase") != "task" or loaded.doc.get("attempt") != message["a"]:
+                    return "stale"
+                job = nested.poll(self, message, loaded)
+                if job is None:
+                    return "job still running"
+                occurrence = job
             if "d" in message:
                 lag = self.clock() - message["d"]
         elif kind == "resume":
@@ -254,6 +261,8 @@ class Driver:
             self.metrics.checkpoint(result, time.perf_counter() - committing)
             if result.ok:
                 self.metrics.committed(record.state_machine_name, loaded.doc, tr, occurrence, now)
+                if tr.outcome is not None and run == "0":
+                    nested.wake_parent(self.store, self.dispatcher, eid)
                 inline = self._inline_task(to_send) if fuse else None
                 if inline is None:
                     self._send(to_send, now)
@@ -420,6 +429,9 @@ class Driver:
         )
         if not claim.ok or claim.loaded is None:
             return f"dropped ({claim.reason})"
+        if nested.serves(self, message):  # a child execution (runtime/nested.py)
+            child = nested.start_child(self, eid, run, claim.loaded)
+            return self.step(eid, run, claim.loaded, child, consumed=entry)
         outcome = self.invoke(eid, claim.loaded, message)
         # The claim returned the snapshot (and the history length) atomically with the
         # version check; the commit compares that version again, so a run that moved on
@@ -498,7 +510,10 @@ class Driver:
             },
             clear_outbox=True,
         )
-        return "applied" if self.store.commit(eid, commit).ok else "stale"
+        if not self.store.commit(eid, commit).ok:
+            return "stale"
+        nested.wake_parent(self.store, self.dispatcher, eid)
+        return "applied"
 
 
 def started_event(message: Message, now: float) -> dict[str, Any] | None:

@@ -25,6 +25,10 @@ kept outside those atomic steps and can be rebuilt from the executions.
                                           key: it carries (execution, run) and a secret that
                                           the run's snapshot holds (engine/runtime/
                                           callbacks.py), so answering needs no index.
+    sfn:x:{<eid>}:parent          string  JSON {x, r, a, s}: the parent execution, run,
+                                          attempt and `.sync` flag of a child execution a
+                                          Task started (engine/runtime/nested.py)
+    sfn:x:{<eid>}:children        set     ids of the child executions its Tasks started
     sfn:act:{<name>}:rec          hash    an activity: name, arn, created (CreateActivity)
     sfn:act:{<name>}:q            list    the activity's tasks no poller has taken yet, as
                                           JSON {x, r, v, a, e} (execution, run, version,
@@ -155,6 +159,14 @@ def activity_queued(name: str) -> str:
 
 def activities() -> str:
     return f"{PREFIX}:activities"
+
+
+def parent(eid: str) -> str:
+    return f"{_x(eid)}:parent"
+
+
+def children(eid: str) -> str:
+    return f"{_x(eid)}:children"
 
 
 def heartbeats(eid: str) -> str:

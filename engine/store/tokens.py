@@ -1,5 +1,6 @@
-"""What the store keeps for task tokens beside the runs: the last heartbeat of each waiting
-callback (key schema: `engine/store/keys.py`, `heartbeats`).
+"""What the store keeps beside the runs for waiting Tasks: the last heartbeat of each
+waiting callback, and the links between a parent execution and the child executions its
+Tasks started (key schema: `engine/store/keys.py`, `heartbeats`, `parent`, `children`).
 
 A heartbeat is not a transition: it moves no run's version (that would make the run's
 pending timers stale), it only records when the worker last said it was alive. The shell
@@ -21,6 +22,9 @@ class Heartbeats(Protocol):
     def last_heartbeat(self, eid: str, run: str) -> tuple[str, float] | None:
         """The token and time of the run's last heartbeat (None: none recorded)."""
         ...
+    def link_child(self, parent_eid: str, child_eid: str, link: dict[str, Any]) -> None: ...
+    def parent_of(self, child_eid: str) -> dict[str, Any] | None: ...
+    def children_of(self, parent_eid: str) -> list[str]: ...
 
 
 def heartbeats(store: object) -> Heartbeats:
@@ -48,6 +52,17 @@ class RedisHeartbeats:
     def last_heartbeat(self, eid: str, run: str) -> tuple[str, float] | None:
         return _parse(self.r.hget(keys.heartbeats(eid), run))
 
+    def link_child(self, parent_eid: str, child_eid: str, link: dict[str, Any]) -> None:
+        self.r.set(keys.parent(child_eid), json.dumps(link))
+        self.r.sadd(keys.children(parent_eid), child_eid)
+
+    def parent_of(self, child_eid: str) -> dict[str, Any] | None:
+        found = self.r.get(keys.parent(child_eid))
+        return None if found is None else dict(json.loads(found))
+
+    def children_of(self, parent_eid: str) -> list[str]:
+        return sorted(str(c) for c in self.r.smembers(keys.children(parent_eid)))
+
 
 class MemoryHeartbeats:
     """Mixed into `MemoryStore`."""
@@ -63,3 +78,18 @@ class MemoryHeartbeats:
 
     def last_heartbeat(self, eid: str, run: str) -> tuple[str, float] | None:
         return _parse(getattr(self, "_beats", {}).get((eid, run)))
+
+    def link_child(self, parent_eid: str, child_eid: str, link: dict[str, Any]) -> None:
+        with self._beats_lock:
+            if not hasattr(self, "_links"):
+                self._links: dict[str, str] = {}
+                self._children: dict[str, set[str]] = {}
+            self._links[child_eid] = json.dumps(link)
+            self._children.setdefault(parent_eid, set()).add(child_eid)
+
+    def parent_of(self, child_eid: str) -> dict[str, Any] | None:
+        found = getattr(self, "_links", {}).get(child_eid)
+        return None if found is None else dict(json.loads(found))
+
+    def children_of(self, parent_eid: str) -> list[str]:
+        return sorted(getattr(self, "_children", {}).get(parent_eid, set()))
