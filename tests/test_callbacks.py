@@ -276,3 +276,23 @@ def test_an_answer_before_the_handler_returns_wins_and_the_late_submission_is_dr
     w.pump()
     assert w.store.get_execution(rec.eid).status == "SUCCEEDED"  # type: ignore[union-attr]
     assert "TaskSubmitted" not in w.types(rec.arn)
+
+
+def test_map_iterations_each_wait_for_their_own_token() -> None:
+    w = World()
+    inner = approval()["States"]["Approve"]
+    inner["Parameters"]["Payload"] = {"token.$": "$$.Task.Token", "order.$": "$"}
+    del inner["ResultSelector"], inner["ResultPath"]
+    w.client.create_state_machine("M", {"StartAt": "Each", "States": {"Each": {
+        "Type": "Map", "ItemsPath": "$.orders", "End": True,
+        "ItemProcessor": {"StartAt": "Approve", "States": {"Approve": inner}}}}})
+    rec = w.client.start_execution("M", {"orders": [1, 2, 3]}, name="map")
+    w.pump()
+    assert sorted(e["order"] for e in w.events) == [1, 2, 3]
+    assert len(set(w.tokens)) == 3
+    for event in reversed(w.events):  # answered in another order than asked
+        w.client.send_task_success(event["token"], output_text=json.dumps(event["order"] * 10))
+        w.pump()
+    done = w.store.get_execution(rec.eid)
+    assert done is not None and done.status == "SUCCEEDED"
+    assert json.loads(done.output or "") == [10, 20, 30]

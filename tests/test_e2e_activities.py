@@ -162,3 +162,43 @@ def test_a_task_on_a_missing_activity_fails_to_schedule(sfn: Any, unique: str) -
     assert (done["status"], done["error"]) == ("FAILED", "States.Runtime")
     types = [e["type"] for e in sfn.get_execution_history(executionArn=arn)["events"]]
     assert types[-2:] == ["ActivityScheduleFailed", "ExecutionFailed"]
+
+
+def test_a_long_poll_blocks_no_other_request_and_ends_when_a_task_comes(
+    api: server.Running, sfn: Any, unique: str
+) -> None:
+    import threading
+
+    activity = sfn.create_activity(name=f"Poll{unique}")["activityArn"]
+    got: list[dict[str, Any]] = []
+    poller = threading.Thread(
+        target=lambda: got.append(sfn_client(api).get_activity_task(activityArn=activity))
+    )
+    poller.start()
+    time.sleep(0.5)  # the poll is waiting on the server now
+    # Other requests are answered meanwhile (the poll holds its own connection only).
+    assert sfn.describe_activity(activityArn=activity)["name"] == f"Poll{unique}"
+    sm = sfn.create_state_machine(
+        name=f"Pl{unique}", definition=machine(activity), roleArn=ROLE
+    )["stateMachineArn"]
+    arn = sfn.start_execution(stateMachineArn=sm, input='{"k": 1}')["executionArn"]
+    poller.join(timeout=30)
+    assert not poller.is_alive() and json.loads(got[0]["input"]) == {"k": 1}
+    sfn.send_task_success(taskToken=got[0]["taskToken"], output='{"done": true}')
+    assert wait_done(sfn, arn)["status"] == "SUCCEEDED"
+
+
+def sfn_client(api: server.Running) -> Any:
+    return boto3.client(
+        "stepfunctions", endpoint_url=api.url, region_name="us-east-1",
+        aws_access_key_id="test", aws_secret_access_key="test",
+        config=Config(read_timeout=70, retries={"max_attempts": 1}),
+    )
+
+
+def test_a_poll_with_no_task_ends_empty_after_its_wait(redis_url: str, unique: str) -> None:
+    client = connect(Settings(redis_url=redis_url))
+    record = client.activities.create(f"Idle{unique}")
+    started = time.monotonic()
+    assert client.activities.get_task(record.arn, "w", wait=0.5) is None
+    assert time.monotonic() - started >= 0.5
