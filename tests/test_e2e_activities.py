@@ -202,3 +202,31 @@ def test_a_poll_with_no_task_ends_empty_after_its_wait(redis_url: str, unique: s
     started = time.monotonic()
     assert client.activities.get_task(record.arn, "w", wait=0.5) is None
     assert time.monotonic() - started >= 0.5
+
+
+def test_the_queue_gauge_counts_tasks_no_worker_took(
+    api: server.Running, sfn: Any, unique: str
+) -> None:
+    import urllib.request
+
+    activity = sfn.create_activity(name=f"Gauge{unique}")["activityArn"]
+    sm = sfn.create_state_machine(
+        name=f"Gg{unique}", definition=machine(activity), roleArn=ROLE
+    )["stateMachineArn"]
+    arns = [sfn.start_execution(stateMachineArn=sm)["executionArn"] for _ in range(2)]
+    line = f'sfn_activity_tasks_queued{{activity="Gauge{unique}"}}'
+
+    def queued() -> float:
+        text = urllib.request.urlopen(f"{api.url}/metrics").read().decode()  # noqa: S310
+        found = [ln for ln in text.splitlines() if ln.startswith(line)]
+        return float(found[0].split()[-1]) if found else -1.0
+
+    deadline = time.monotonic() + 30
+    while queued() != 2.0:
+        assert time.monotonic() < deadline, queued()
+        time.sleep(0.1)
+    for _ in arns:
+        task = sfn.get_activity_task(activityArn=activity, workerName="g")
+        sfn.send_task_success(taskToken=task["taskToken"], output="{}")
+    assert queued() == 0.0
+    assert all(wait_done(sfn, arn)["status"] == "SUCCEEDED" for arn in arns)

@@ -123,3 +123,31 @@ def test_heartbeats_keep_a_callback_alive_and_a_missed_one_fails_it(
     token_of(redis_client, missed.arn)
     done = client.wait(missed.arn, timeout=30)
     assert (done.status, done.error) == ("FAILED", "States.Timeout")
+
+
+def test_the_waiting_tasks_gauge_counts_a_waiting_callback(
+    worker: Any, redis_url: str, redis_client: redis.Redis, unique: str
+) -> None:
+    from prometheus_client import generate_latest
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from engine.metrics import build_registry
+
+    client = connect(Settings(redis_url=redis_url))
+    registry = build_registry(client.store)
+
+    def callbacks_waiting() -> float:
+        text = generate_latest(registry).decode()
+        [family] = [f for f in text_string_to_metric_families(text)
+                    if f.name == "sfn_tasks_waiting"]
+        return next(s.value for s in family.samples if s.labels["kind"] == "callback")
+
+    before = callbacks_waiting()
+    client.create_state_machine(f"Gauge{unique}", approval())
+    execution = client.start_execution(f"Gauge{unique}", {})
+    token = token_of(redis_client, execution.arn)
+    wait_for_type(client, execution.arn, "TaskSubmitted")
+    assert callbacks_waiting() == before + 1
+    client.send_task_success(token, {})
+    assert client.wait(execution.arn, timeout=30).status == "SUCCEEDED"
+    assert callbacks_waiting() == before

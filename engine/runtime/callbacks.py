@@ -185,4 +185,39 @@ def _activity(task: dict[str, Any]) -> bool:
     return ref is not None and ref.family == "activity"
 
 
-__all__ = ["TaskTokens", "new_token", "rearm", "rearm_heartbeat", "token_address"]
+__all__ = [
+    "TaskTokens",
+    "index_waiting",
+    "new_token",
+    "rearm",
+    "rearm_heartbeat",
+    "token_address",
+    "waiting_kind",
+]
+
+
+def waiting_kind(doc: dict[str, Any]) -> str | None:
+    """What a run's snapshot waits for, as the waiting-Tasks index counts it: "callback"
+    (a token), "activity" (a poller or its answer), "child" (a .sync child execution);
+    None when it waits for none of them."""
+    task = doc.get("task") or {}
+    if doc.get("phase") != "task" or not (task.get("token") or task.get("job")):
+        return None
+    if _activity(task):
+        return "activity"
+    return "child" if task.get("job") else "callback"
+
+
+def index_waiting(driver: Driver, eid: str, run: str, before: dict[str, Any],
+                  after: dict[str, Any], now: float) -> None:
+    """Keep the waiting-Tasks index (metrics) in step with a committed transition."""
+    was, now_kind = waiting_kind(before), waiting_kind(after)
+    if was == now_kind and (before.get("task") or {}).get("token") == (
+        after.get("task") or {}
+    ).get("token"):
+        return
+    store = heartbeats(driver.store)
+    if was is not None:
+        store.mark_waiting(f"{eid}|{run}|{was}", None)
+    if now_kind is not None:
+        store.mark_waiting(f"{eid}|{run}|{now_kind}", now)

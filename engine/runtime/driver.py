@@ -51,7 +51,7 @@ from engine.interpreter.types import (
 from engine.metrics import NullRecorder
 from engine.runtime import messages, nested
 from engine.runtime.activities import hand_off, is_activity_task
-from engine.runtime.callbacks import new_token, rearm_heartbeat
+from engine.runtime.callbacks import index_waiting, new_token, rearm_heartbeat
 from engine.runtime.joins import Joins
 from engine.runtime.leases import LeaseRenewer
 from engine.runtime.messages import Message
@@ -263,6 +263,7 @@ class Driver:
                 self.metrics.committed(record.state_machine_name, loaded.doc, tr, occurrence, now)
                 if tr.outcome is not None and run == "0":
                     nested.wake_parent(self.store, self.dispatcher, eid)
+                index_waiting(self, eid, run, loaded.doc, tr.doc, now)
                 inline = self._inline_task(to_send) if fuse else None
                 if inline is None:
                     self._send(to_send, now)

@@ -37,6 +37,11 @@ kept outside those atomic steps and can be rebuilt from the executions.
     sfn:act:{<name>}:in           set     "<eid>|<entry id>" of each task in that list (a task
                                           is queued once)
     sfn:activities                zset    activity name -> creation time
+    sfn:waiting                   zset    "<eid>|<run>|<kind>" -> since when: the Tasks
+                                          waiting for a token, an activity worker or a child
+                                          execution (kind callback|activity|child); an index
+                                          for the metrics, updated after the commits, pruned
+                                          of ended executions when read
     sfn:due                       zset    eid -> when the sweep should look at it next
     sfn:executions                zset    eid -> start time
     sfn:sm:<name>:executions      zset    eid -> start time
@@ -167,6 +172,10 @@ def parent(eid: str) -> str:
 
 def children(eid: str) -> str:
     return f"{_x(eid)}:children"
+
+
+def waiting() -> str:
+    return f"{PREFIX}:waiting"
 
 
 def heartbeats(eid: str) -> str:

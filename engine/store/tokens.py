@@ -22,7 +22,13 @@ class Heartbeats(Protocol):
     def last_heartbeat(self, eid: str, run: str) -> tuple[str, float] | None:
         """The token and time of the run's last heartbeat (None: none recorded)."""
         ...
+    def heartbeats_of(self, eid: str) -> dict[str, tuple[str, float]]:
+        """Every run's last heartbeat (run -> (token, time))."""
+        ...
     def link_child(self, parent_eid: str, child_eid: str, link: dict[str, Any]) -> None: ...
+    def mark_waiting(self, member: str, since: float | None) -> None:
+        """Add to the index of waiting Tasks (`since`) or remove from it (None)."""
+        ...
     def parent_of(self, child_eid: str) -> dict[str, Any] | None: ...
     def children_of(self, parent_eid: str) -> list[str]: ...
 
@@ -52,9 +58,31 @@ class RedisHeartbeats:
     def last_heartbeat(self, eid: str, run: str) -> tuple[str, float] | None:
         return _parse(self.r.hget(keys.heartbeats(eid), run))
 
+    def heartbeats_of(self, eid: str) -> dict[str, tuple[str, float]]:
+        raw = self.r.hgetall(keys.heartbeats(eid))
+        return {str(run): found for run, v in raw.items() if (found := _parse(v)) is not None}
+
     def link_child(self, parent_eid: str, child_eid: str, link: dict[str, Any]) -> None:
         self.r.set(keys.parent(child_eid), json.dumps(link))
         self.r.sadd(keys.children(parent_eid), child_eid)
+
+    def mark_waiting(self, member: str, since: float | None) -> None:
+        if since is None:
+            self.r.zrem(keys.waiting(), member)
+        else:
+            self.r.zadd(keys.waiting(), {member: since}, nx=True)
+
+    def waiting_tasks(self) -> list[str]:
+        """The waiting Tasks' members, pruned of executions that have ended."""
+        members = [str(m) for m in self.r.zrange(keys.waiting(), 0, -1)]
+        pipe = self.r.pipeline(transaction=False)
+        for member in members:
+            pipe.hget(keys.meta(member.split("|", 1)[0]), "status")
+        statuses = pipe.execute()
+        ended = [m for m, s in zip(members, statuses, strict=True) if s != "RUNNING"]
+        if ended:
+            self.r.zrem(keys.waiting(), *ended)
+        return [m for m in members if m not in set(ended)]
 
     def parent_of(self, child_eid: str) -> dict[str, Any] | None:
         found = self.r.get(keys.parent(child_eid))
@@ -79,6 +107,14 @@ class MemoryHeartbeats:
     def last_heartbeat(self, eid: str, run: str) -> tuple[str, float] | None:
         return _parse(getattr(self, "_beats", {}).get((eid, run)))
 
+    def heartbeats_of(self, eid: str) -> dict[str, tuple[str, float]]:
+        beats = getattr(self, "_beats", {})
+        return {
+            run: found
+            for (x, run), v in list(beats.items())
+            if x == eid and (found := _parse(v)) is not None
+        }
+
     def link_child(self, parent_eid: str, child_eid: str, link: dict[str, Any]) -> None:
         with self._beats_lock:
             if not hasattr(self, "_links"):
@@ -86,6 +122,9 @@ class MemoryHeartbeats:
                 self._children: dict[str, set[str]] = {}
             self._links[child_eid] = json.dumps(link)
             self._children.setdefault(parent_eid, set()).add(child_eid)
+
+    def mark_waiting(self, member: str, since: float | None) -> None:
+        pass  # the in-memory store serves no metrics
 
     def parent_of(self, child_eid: str) -> dict[str, Any] | None:
         found = getattr(self, "_links", {}).get(child_eid)
