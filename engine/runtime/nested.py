@@ -43,11 +43,7 @@ if TYPE_CHECKING:
 
 def is_nested(resource: str) -> bool:
     ref = resources.parse_resource(resource)
-    return (
-        ref is not None
-        and ref.family == "task"
-        and (ref.resource_type, ref.resource.split(".")[0]) == ("states", "startExecution")
-    )
+    return ref is not None and resources.starts_execution(ref)
 
 
 def serves(driver: Driver, message: Message) -> bool:
