@@ -39,6 +39,7 @@ from pathlib import Path
 import redis
 
 from chaos import checks, workload
+from chaos.callbacks import Answerer
 from chaos.faults import QUEUE_KEY, ROOT, Duplicator, RedisRestarter, WorkerKiller, WorkerPool
 from chaos.ledger import ENV as LEDGER_ENV
 from chaos.ledger import Ledger
@@ -208,6 +209,10 @@ def run(config: Config, out: Callable[[str], None] = print) -> Report:
                                 config.duplicates_per_round, random.Random(rng.random()), stop)
         for thread in (killer, restarter, duplicator):
             thread.start()
+        # The outside world of the callbacks: runs until the very end (the grace period).
+        answers_stop = threading.Event()
+        answerer = Answerer(client, ledger_redis.url, answers_stop)
+        answerer.start()
 
         status = redis.Redis.from_url(engine_redis.url, decode_responses=True, socket_timeout=5)
         executions = _Executions(client, status, plan)
@@ -225,6 +230,8 @@ def run(config: Config, out: Callable[[str], None] = print) -> Report:
             executions.poll()
             time.sleep(0.5)
         elapsed = time.monotonic() - began
+        answers_stop.set()
+        answerer.join(timeout=30)
         out(f"faults stopped; {len(executions.finished)}/{len(plan)} finished after "
             f"{elapsed:.0f}s")
 
@@ -233,6 +240,7 @@ def run(config: Config, out: Callable[[str], None] = print) -> Report:
             restarts=restarter.restarts, duplicated=duplicator.sent,
             unexpected_exits=pool.unexpected_exits, start_retries=executions.start_errors,
             durations=list(executions.finished.values()),
+            callbacks=dict(answerer.counts),
         )
         report = summarize(config_json, plan, expected, RedisStore.from_url(engine_redis.url),
                            Ledger(ledger_redis.url), fault_log)

@@ -60,6 +60,9 @@ class FaultLog:
     unexpected_exits: int
     start_retries: int
     durations: list[float]  # seconds from start to seen finished, per finished execution
+    #: What the answerer of callbacks did (chaos/callbacks.py): answers applied/refused,
+    #: duplicate and late answers refused, and any that wrongly applied.
+    callbacks: dict[str, int] = field(default_factory=dict)
 
 
 def summarize(
@@ -86,7 +89,10 @@ def summarize(
     report.handler_reruns = runs.reruns
     report.worker_kills = len(log.kills)
     report.redis_restarts = len(log.restarts)
-    report.passed = report.lost == report.wrong == report.duplicate_transitions == 0
+    report.passed = (
+        report.lost == report.wrong == report.duplicate_transitions == 0
+        and log.callbacks.get("late_or_duplicate_applied", 0) == 0
+    )
     report.details = {
         "elapsed_s": round(log.elapsed, 1),
         "machines": {m: sum(1 for p in plan if p.machine == m) for m in workload.MIX},
@@ -114,6 +120,7 @@ def summarize(
             "max": round(durations[-1], 1) if durations else None,
         },
         "start_retries": log.start_retries,
+        "callback_answers": dict(log.callbacks),
         "code": code_version(),
         "notes": [
             "Handler runs are counted in a separate ledger redis-server that is never killed, "
@@ -164,6 +171,7 @@ def write_report(report: Report, results_dir: Path, name: str, run_dir: Path,
             f"{len(d['worker_pauses'])}; redis restarts (downtime s): "
             f"{[r['downtime_s'] for r in d['redis_restarts']]}")
         out(f"duplicated messages: {d['duplicated_messages']}")
+        out(f"callback answers: {d.get('callback_answers', {})}")
         summary = {k: v for k, v in latency.items() if k != "samples"}
         out(f"recovery after a kill (kill -> the killed Task's handler starts again), "
             f"SFN_LEASE_SECONDS={report.config['lease_seconds']:g}: {summary}")

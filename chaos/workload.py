@@ -20,6 +20,10 @@ Machines (JSONPath, all end SUCCEEDED without faults):
     ChaosCatch     Task with Retry and Catch: ok | Chaos.Permanent -> Fallback Task
                    | retries exhausted -> States.ALL -> Pass
     ChaosPipeline  all of it: Pass -> Task -> Wait -> Parallel -> Map(20) -> Catch -> Task
+    ChaosCallback  a `.waitForTaskToken` Task answered from outside (chaos/callbacks.py):
+                   success, failure (caught) or never in time (timeout caught), each answer
+                   sent twice or late -> Task
+    ChaosNested    a `states:startExecution.sync:2` child (ChaosFlaky) -> Task
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from chaos import callbacks
 from chaos.ledger import Ledger, from_env
 from engine.handlers import Registry, TaskContext, TaskFailure, default_registry
 
@@ -82,11 +87,19 @@ def total(event: dict[str, Any], attempt: int) -> dict[str, Any]:
 PURE: dict[str, Pure] = {"ChaosWork": work, "ChaosItem": item, "ChaosSum": total}
 
 
-def pure_registry() -> Registry:
-    """The handlers without side effects or sleeps (for the fault-free expected run)."""
+def pure_registry(asked: list[dict[str, Any]] | None = None) -> Registry:
+    """The handlers without side effects or sleeps (for the fault-free expected run); the
+    callback's handler appends what it was asked (with its token) to `asked`."""
     registry = Registry()
     for name, func in PURE.items():
         registry.register(name, _plain(func))
+
+    def ask(event: Any, context: TaskContext) -> Any:
+        if asked is not None:
+            asked.append(event)
+        return callbacks.ask(event, context.attempt)
+
+    registry.register("chaos:ask", ask)
     return registry
 
 
@@ -131,6 +144,19 @@ def _observed(func: Pure) -> Callable[[Any, TaskContext], Any]:
 
 for _name, _func in PURE.items():
     default_registry.register(_name, _observed(_func))
+
+
+def _ask(event: Any, context: TaskContext) -> Any:
+    """The callback's handler: hands its token to the answerer (through the ledger)."""
+    ledger = _the_ledger()
+    if ledger is not None:
+        eid = context.execution_arn.split(":execution:", 1)[-1]
+        callbacks.record_token(ledger.r, context.idempotency_key, event, eid)
+    return _observed_ask(event, context)
+
+
+_observed_ask = _observed(callbacks.ask)
+default_registry.register("chaos:ask", _ask)
 
 
 # --- the definitions -----------------------------------------------------------------------
@@ -241,7 +267,57 @@ def _catch_states(nxt: str) -> dict[str, Any]:
     }
 
 
+def _asking(resource_timeout: int | None, catch: list[dict[str, Any]]) -> dict[str, Any]:
+    state: dict[str, Any] = {
+        "Type": "Task", "Resource": "arn:aws:states:::chaos:ask.waitForTaskToken",
+        "Parameters": {"key.$": "$.ask.key", "mode.$": "$.ask.mode", "ms.$": "$.ask.ms",
+                       "token.$": "$$.Task.Token"},
+        "ResultPath": "$.answer", "Catch": catch, "Next": "Finish",
+    }
+    if resource_timeout is not None:
+        state["TimeoutSeconds"] = resource_timeout
+    return state
+
+
+def _finish() -> dict[str, Any]:
+    return {"Type": "Task", "Resource": _arn("ChaosWork"), "Retry": _retry(3),
+            "Parameters": {"key.$": "$.finish.key", "n.$": "$.answer.n",
+                           "ms.$": "$.finish.ms", "fail": 0},
+            "ResultPath": "$.finish_out", "End": True}
+
+
 DEFINITIONS: dict[str, dict[str, Any]] = {
+    "ChaosCallback": {
+        "StartAt": "Mode",
+        "States": {
+            "Mode": {"Type": "Choice", "Default": "Ask", "Choices": [
+                {"Variable": "$.ask.mode", "StringEquals": "late", "Next": "AskLate"}]},
+            "Ask": _asking(None, [{"ErrorEquals": [callbacks.REJECTED], "ResultPath": "$.why",
+                                   "Next": "Rejected"}]),
+            "AskLate": _asking(callbacks.LATE_TIMEOUT_SECONDS, [
+                {"ErrorEquals": ["States.Timeout"], "ResultPath": "$.why", "Next": "Rejected"}
+            ]),
+            "Rejected": {"Type": "Pass", "Result": {"n": 0}, "ResultPath": "$.answer",
+                         "Next": "Finish"},
+            "Finish": _finish(),
+        },
+    },
+    "ChaosNested": {
+        "StartAt": "Child",
+        "States": {
+            "Child": {
+                "Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync:2",
+                "Parameters": {
+                    "StateMachineArn": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:ChaosFlaky",
+                    "Input.$": "$.child",
+                },
+                "ResultSelector": {"n.$": "$.Output.finish_out.value",
+                                   "status.$": "$.Status"},
+                "ResultPath": "$.answer", "Next": "Finish",
+            },
+            "Finish": _finish(),
+        },
+    },
     "ChaosFlaky": {
         "Comment": "Retry, then a Wait, then a second Task fed by the first",
         "StartAt": "Work",
@@ -298,11 +374,13 @@ class Planned:
 
 #: How often each machine is picked (the pipeline is ~30 Tasks, the others 2-25).
 MIX: dict[str, float] = {
-    "ChaosFlaky": 0.30,
-    "ChaosParallel": 0.20,
-    "ChaosMap": 0.20,
-    "ChaosCatch": 0.15,
+    "ChaosFlaky": 0.20,
+    "ChaosParallel": 0.15,
+    "ChaosMap": 0.15,
+    "ChaosCatch": 0.10,
     "ChaosPipeline": 0.15,
+    "ChaosCallback": 0.15,
+    "ChaosNested": 0.10,
 }
 
 
@@ -351,6 +429,14 @@ def _input(machine: str, name: str, rng: random.Random) -> dict[str, Any]:
             for i in range(size)
         ]
         value["sum"] = {"key": f"{name}/sum", "ms": rng.randrange(100, 400)}
+    if machine == "ChaosCallback":
+        mode = rng.choices(["ok", "fail", "late"], [0.6, 0.25, 0.15])[0]
+        value["ask"] = {"key": f"{name}/ask", "mode": mode, "ms": rng.randrange(100, 800)}
+        value["finish"] = {"key": f"{name}/finish", "ms": rng.randrange(100, 600)}
+    if machine == "ChaosNested":
+        child = _input("ChaosFlaky", f"{name}-child", rng)
+        value["child"] = child
+        value["finish"] = {"key": f"{name}/finish", "ms": rng.randrange(100, 600)}
     if machine in ("ChaosCatch", "ChaosPipeline"):
         path = rng.choices(["ok", "doom", "exhaust"], [0.4, 0.35, 0.25])[0]
         risky = _task(rng, f"{name}/risky", fail=2 if path == "exhaust" else rng.choice([0, 1]))

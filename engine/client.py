@@ -45,8 +45,10 @@ from engine.interpreter import history as h
 from engine.interpreter import new_root_doc
 from engine.interpreter.dataflow import MAX_PAYLOAD_BYTES
 from engine.interpreter.types import epoch_millis, iso_timestamp
-from engine.runtime import messages
-from engine.runtime.driver import Dispatcher
+from engine.runtime import messages, nested
+from engine.runtime.activities import Activities, activity_store
+from engine.runtime.callbacks import TaskTokens
+from engine.runtime.driver import Dispatcher, Driver, DriverSettings
 from engine.store.base import (
     TERMINAL,
     Commit,
@@ -82,6 +84,8 @@ class Client:
         self.redeliver_seconds = redeliver_seconds
         #: Versions and aliases (engine/versions.py); `versions.choose` draws alias routes.
         self.versions = Versions(self)
+        self._tokens: TaskTokens | None = None
+        self._activities: Activities | None = None
 
     # --- state machines ---------------------------------------------------------------
 
@@ -107,9 +111,7 @@ class Client:
         if existing is not None and not update:
             if existing.definition_sha == sha and existing.type == type:
                 return existing  # AWS: creating the same thing twice is idempotent
-            raise StateMachineAlreadyExists(
-                f"State Machine Already Exists: '{existing.arn}'"
-            )
+            raise StateMachineAlreadyExists(f"State Machine Already Exists: '{existing.arn}'")
         record = StateMachineRecord(
             name=name,
             arn=arns.state_machine_arn(self.region, self.account, name),
@@ -145,9 +147,7 @@ class Client:
         """UpdateStateMachine: a new definition and/or role for an existing machine (its
         type is immutable); running executions keep the definition they started with."""
         if definition is None and role_arn is None:
-            raise MissingRequiredParameter(
-                "Either the definition or the roleArn must be specified"
-            )
+            raise MissingRequiredParameter("Either the definition or the roleArn must be specified")
         existing = self.describe_state_machine(name_or_arn)
         text = existing.definition
         if definition is not None:
@@ -193,9 +193,7 @@ class Client:
         workers announced theirs)."""
         unsupported = _unsupported(machine.states, "/States")
         if unsupported:
-            raise UnsupportedFeature(
-                "Not supported by this engine yet: " + "; ".join(unsupported)
-            )
+            raise UnsupportedFeature("Not supported by this engine yet: " + "; ".join(unsupported))
         known: set[str] = set(self.registry.names()) if self.registry else set()
         announced = getattr(self.store, "announced_handlers", None)
         if announced is not None:
@@ -287,9 +285,7 @@ class Client:
             raise ExecutionDoesNotExist(f"Execution Does Not Exist: '{arn_or_eid}'")
         return record
 
-    def wait(
-        self, arn_or_eid: str, timeout: float = 60.0, poll: float = 0.02
-    ) -> ExecutionRecord:
+    def wait(self, arn_or_eid: str, timeout: float = 60.0, poll: float = 0.02) -> ExecutionRecord:
         """Block until the execution has ended (or raise TimeoutError)."""
         deadline = time.monotonic() + timeout
         while True:
@@ -399,7 +395,64 @@ class Client:
         )
         if not self.store.commit(record.eid, commit).ok:
             raise ExecutionNotRunning(f"Execution is not running: '{record.arn}' ({record.status})")
+        nested.stop_children(self, record.eid)
+        nested.wake_parent(self.store, self.dispatcher, record.eid)
         return self.describe_execution(record.eid)
+
+    # --- task tokens (callbacks) -----------------------------------------------------------
+
+    def _task_tokens(self) -> TaskTokens:
+        """Answering a token advances the waiting run here, as a worker would (the same
+        driver: commit first, then send what comes next)."""
+        if self._tokens is None:
+            driver = Driver(
+                self.store,
+                self.dispatcher,
+                self.registry or Registry(),
+                settings=DriverSettings(
+                    region=self.region,
+                    account=self.account,
+                    redeliver_seconds=self.redeliver_seconds,
+                ),
+                clock=self.clock,
+                owner="client",
+            )
+            self._tokens = TaskTokens(driver)
+        return self._tokens
+
+    def send_task_success(
+        self, token: str, output: Any = None, *, output_text: str | None = None
+    ) -> None:
+        """SendTaskSuccess: the task waiting for `token` succeeds with `output` (a JSON value,
+        or its JSON text as `output_text`). InvalidOutput, InvalidToken, TaskDoesNotExist or
+        TaskTimedOut as AWS answers (engine/runtime/callbacks.py)."""
+        text = output_text if output_text is not None else json.dumps(output)
+        self._task_tokens().send_success(token, text)
+
+    def send_task_failure(
+        self, token: str, *, error: str | None = None, cause: str | None = None
+    ) -> None:
+        """SendTaskFailure: the task waiting for `token` fails with `error` and `cause`,
+        which go through the state's Retry and Catch."""
+        self._task_tokens().send_failure(token, error, cause)
+
+    def send_task_heartbeat(self, token: str) -> None:
+        """SendTaskHeartbeat: the task waiting for `token` is alive (its HeartbeatSeconds
+        start again)."""
+        self._task_tokens().send_heartbeat(token)
+
+    # --- activities (engine/runtime/activities.py) -------------------------------------------
+
+    @property
+    def activities(self) -> Activities:
+        """CreateActivity, DescribeActivity, ListActivities, DeleteActivity and
+        GetActivityTask (`create`, `describe`, `list`, `delete`, `get_task`)."""
+        if self._activities is None:
+            self._activities = Activities(
+                activity_store(self.store), region=self.region, account=self.account,
+                clock=self.clock,
+            )
+        return self._activities
 
 
 MAX_TAGS = 50
@@ -473,7 +526,10 @@ def _task_handlers(states: Mapping[str, Any], pointer: str) -> list[tuple[str, s
         here = f"{pointer}/{name}"
         if isinstance(state, TaskState):
             ref = resources.parse_resource(state.resource)
-            if ref is not None and ref.family != "activity":
+            # Activities are served by pollers, child executions by the engine itself.
+            if ref is not None and ref.family != "activity" and not nested.is_nested(
+                state.resource
+            ):
                 params = state.parameters if isinstance(state.parameters, dict) else {}
                 found.append((here, state.resource, resources.handler_name(ref, params)))
         elif isinstance(state, ParallelState):
@@ -485,21 +541,12 @@ def _task_handlers(states: Mapping[str, Any], pointer: str) -> list[tuple[str, s
 
 
 def _unsupported(states: Mapping[str, Any], pointer: str) -> list[str]:
-    """Valid ASL that this engine would not run as AWS does, with its location: the callback
-    and .sync integration patterns and activities (no task tokens or activity workers yet),
-    and a Map's ItemReader/ResultWriter (no S3 here)."""
+    """Valid ASL that this engine would not run as AWS does, with its location: a Map's
+    ItemReader/ResultWriter (no S3 here)."""
     found: list[str] = []
     for name, state in states.items():
         here = f"{pointer}/{name}"
-        if isinstance(state, TaskState):
-            ref = resources.parse_resource(state.resource)
-            if ref is not None and ref.family == "activity":
-                found.append(f"{here}/Resource: activities ({state.resource})")
-            elif ref is not None and ref.pattern == "callback":
-                found.append(f"{here}/Resource: the .waitForTaskToken callback pattern")
-            elif ref is not None and ref.pattern == "sync":
-                found.append(f"{here}/Resource: the .sync integration pattern")
-        elif isinstance(state, ParallelState):
+        if isinstance(state, ParallelState):
             for i, branch in enumerate(state.branches):
                 found.extend(_unsupported(branch.states, f"{here}/Branches/{i}/States"))
         elif isinstance(state, MapState):

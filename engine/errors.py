@@ -16,7 +16,7 @@ API errors are AWS's, so the HTTP layer can map them one to one.
     ├── ExecutionAlreadyExists     same name, different input (or already closed)
     ├── ExecutionNotRunning        e.g. stopping an execution that has ended
     ├── UnknownResource            a Task names a resource no handler answers
-    ├── UnsupportedFeature         valid ASL the engine cannot run yet (e.g. callbacks)
+    ├── UnsupportedFeature         valid ASL the engine cannot run yet (e.g. S3 item readers)
     ├── MissingRequiredParameter   e.g. UpdateStateMachine with nothing to update
     ├── ResourceNotFound           e.g. tagging something that does not exist
     ├── TooManyTags                more than 50 tags on a resource
@@ -27,6 +27,7 @@ API errors are AWS's, so the HTTP layer can map them one to one.
     ├── InvalidOutput              SendTaskSuccess output that is not JSON
     ├── ConflictException          e.g. deleting a version an alias routes to
     ├── ServiceQuotaExceededException  e.g. a 1,001st version of a state machine
+    ├── ActivityDoesNotExist       DescribeActivity/GetActivityTask of an unknown activity
     ├── ValidationException        any other malformed request
     ├── StoreConflict              a commit lost its compare-and-set (internal, retried)
     └── EngineFault                a bug or a broken invariant of the engine itself
@@ -130,8 +131,12 @@ class InvalidOutput(EngineError):
     code = "InvalidOutput"
 
 
+class ActivityDoesNotExist(EngineError):
+    code = "ActivityDoesNotExist"
+
+
 class UnsupportedFeature(EngineError):
-    """A valid ASL feature this engine cannot run yet (callbacks, activities, S3 readers):
+    """A valid ASL feature this engine cannot run yet (a Map's S3 ItemReader/ResultWriter):
     refused at creation rather than run with the wrong semantics."""
 
     code = "InvalidDefinition"

@@ -584,6 +584,9 @@ def build_registry(store: Store, sink: MetricsSink | None = None) -> CollectorRe
     registry = CollectorRegistry(auto_describe=False)
     registry.register(StoreCollector(store))
     registry.register(WorkerCollector(sink if sink is not None else sink_for(store)))
+    from engine.metrics_waiting import WaitingCollector  # callbacks, activities, children
+
+    registry.register(WaitingCollector(store))
     return registry
 
 

@@ -60,3 +60,11 @@ def kills_its_worker(event: Any, context: TaskContext) -> Any:
 
     os.kill(os.getpid(), signal.SIGKILL)
     return event
+
+
+@handler("RequestApprovalLambda")
+def request_approval(event: dict[str, Any], context: TaskContext) -> dict[str, Any]:
+    """A callback's handler: hands the task token to "the approver" (a Redis list the test
+    reads) and returns at once; the state waits for the token's answer."""
+    _redis().rpush(f"test:tokens:{context.execution_arn}", event["token"])
+    return {"notified": event.get("approver", "nobody")}

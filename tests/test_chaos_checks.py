@@ -75,3 +75,32 @@ def test_reruns_and_recovery_latency_from_the_ledger() -> None:
     assert checks.reruns({"k1": 2, "k2": 1}).reruns == 1
     causes = checks.rerun_causes(starts, {"b", "c"}, kills, [], t0=0.0)["causes"]
     assert causes == {"kill": 1}
+
+
+def test_callback_and_nested_runs_compare_equal_across_tokens_and_dates() -> None:
+    """Two correct runs of a callback or a nested execution differ in their tokens and
+    the child's dates only: masked, their histories are the same; a second answer is a
+    duplicate."""
+    from chaos import callbacks
+
+    for machine in ("ChaosCallback", "ChaosNested"):
+        planned = next(p for p in workload.plan(10, seed=7) if p.machine == machine)
+        first = checks.expected_outcomes([planned])[planned.eid]
+        asked: list[dict[str, Any]] = []
+        runner = InlineRunner(workload.pure_registry(asked), start=1_800_000_000.0)
+        for name, definition in workload.DEFINITIONS.items():
+            runner.create_state_machine(name, definition)
+        record = runner.run(machine, name=planned.name, input=planned.input)
+        callbacks.answer_expected(runner.client, asked)
+        runner.drain(record.eid)
+        record = runner.client.describe_execution(record.eid)
+        history = runner.client.get_history(record.eid)
+        verdict = checks.verify(planned, first, record, history)
+        assert (verdict.outcome, verdict.duplicates) == ("ok", 0), verdict
+        if machine == "ChaosCallback":
+            assert asked and "<token>" in "".join(first.events)
+            succeeded = next(i for i, e in enumerate(history)
+                             if e["type"] in ("TaskSucceeded", "TaskFailed"))
+            doubled = _renumber(history[: succeeded + 1] + [copy.deepcopy(history[succeeded])]
+                                + history[succeeded + 1 :])
+            assert checks.verify(planned, first, record, doubled).duplicates == 1

@@ -22,11 +22,9 @@ from engine.client import Client
 from engine.errors import (
     EngineError,
     InvalidArn,
-    InvalidToken,
     ResourceNotFound,
     StateMachineDoesNotExist,
     StateMachineTypeNotSupported,
-    TaskDoesNotExist,
     ValidationException,
 )
 from engine.store.base import TERMINAL
@@ -45,6 +43,8 @@ class Context:
     sync_poll: float = 0.05
     #: TestState may answer `revealSecrets: true` (AWS: the states:RevealSecrets permission).
     reveal_secrets: bool = False
+    #: How long GetActivityTask waits for a task (AWS: 60 s).
+    activity_poll_seconds: float = 60.0
 
 
 Action = Callable[[Context, dict[str, Any]], dict[str, Any]]
@@ -390,38 +390,22 @@ def stop_execution(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
 
 # --- task tokens (callbacks) ---------------------------------------------------------------
 
-#: What a token can look like: printable ASCII, no whitespace (AWS's tokens are base64).
-_TOKEN_SYNTAX: Final = re.compile(r"^[\x21-\x7e]{1,2048}$")
-
-
-def _send_task(ctx: Context, method: str, token: str, **kwargs: Any) -> dict[str, Any]:
-    """Hand a task token to the client once it answers callbacks (`.waitForTaskToken`);
-    until then no task ever waits for a token: a token that could not be one is
-    InvalidToken, any other names a task that does not exist."""
-    handler = getattr(ctx.client, method, None)
-    if handler is not None:
-        handler(token, **kwargs)
-        return {}
-    if not _TOKEN_SYNTAX.match(token):
-        raise InvalidToken("Invalid Token: 'Invalid token'")
-    raise TaskDoesNotExist("Task Timed Out or Does Not Exist: no task is waiting for this token")
-
-
 @action("SendTaskSuccess", taskToken=TOKEN, output=Field(required=True, max=262_144))
 def send_task_success(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
-    return _send_task(ctx, "send_task_success", p["taskToken"], output=p["output"])
+    ctx.client.send_task_success(p["taskToken"], output_text=p["output"])
+    return {}
 
 
 @action("SendTaskFailure", taskToken=TOKEN, error=ERROR, cause=CAUSE)
 def send_task_failure(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
-    return _send_task(
-        ctx, "send_task_failure", p["taskToken"], error=p.get("error"), cause=p.get("cause")
-    )
+    ctx.client.send_task_failure(p["taskToken"], error=p.get("error"), cause=p.get("cause"))
+    return {}
 
 
 @action("SendTaskHeartbeat", taskToken=TOKEN)
 def send_task_heartbeat(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
-    return _send_task(ctx, "send_task_heartbeat", p["taskToken"])
+    ctx.client.send_task_heartbeat(p["taskToken"])
+    return {}
 
 
 # --- tags ----------------------------------------------------------------------------------
@@ -475,4 +459,9 @@ def list_tags_for_resource(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
 
 
 # Versions and aliases: their actions, and the ones above that a version or alias enters.
-from engine.api import actions_teststate, actions_versions  # noqa: E402, F401 - registers
+# The activity actions register themselves on import (engine/api/activity_actions.py).
+from engine.api import (  # noqa: E402, F401 - registers
+    actions_teststate,
+    actions_versions,
+    activity_actions,  # noqa: E402, F401
+)

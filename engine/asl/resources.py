@@ -58,6 +58,14 @@ def parse_resource(resource: str) -> ResourceRef | None:
     return None
 
 
+def starts_execution(ref: ResourceRef) -> bool:
+    """`arn:aws:states:::states:startExecution[.sync|.sync:2|.waitForTaskToken]`: a Task
+    that starts a child execution (served by the engine itself)."""
+    return ref.family == "task" and (ref.resource_type, ref.resource.split(".")[0]) == (
+        "states", "startExecution"
+    )
+
+
 def function_name(value: Any) -> str | None:
     """The handler a `lambda:invoke` FunctionName names: a name, a partial or full ARN,
     with or without a version or alias qualifier."""

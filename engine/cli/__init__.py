@@ -16,7 +16,9 @@ app = typer.Typer(
 
 def main() -> None:
     # Importing a command module registers its commands on app.
-    from engine.cli import down, executions, machines, serve, testing  # noqa: F401
+    from engine.cli import down, executions, machines, serve, tasks, testing  # noqa: F401
+
+    app.add_typer(tasks.app, name="task")
 
     try:
         from engine.cli import conformance

@@ -48,6 +48,7 @@ from engine.interpreter.types import (
     RunStarted,
     StartChildren,
     TaskFailed,
+    TaskSubmitted,
     TaskSucceeded,
     TimerFired,
     Transition,
@@ -197,8 +198,15 @@ class _Step(FlowStates, ChildStates):
             if phase != "task" or occ.attempt != attempt:
                 return self.not_applied()
             self.drive(self.guard(lambda: self.task_outcome(occ)))
+        elif isinstance(occ, TaskSubmitted):
+            task = self.doc.get("task") or {}
+            if phase != "task" or occ.attempt != attempt or task.get("submitted"):
+                return self.not_applied()
+            self.drive(self.guard(lambda: self.task_submitted(occ)))
         elif isinstance(occ, TimerFired):
-            expected = {"wait": "wait", "retry": "retry", "task_timeout": "task"}[occ.kind]
+            expected = {
+                "wait": "wait", "retry": "retry", "task_timeout": "task", "heartbeat": "task"
+            }.get(occ.kind)
             if phase != expected or occ.attempt != attempt:
                 return self.not_applied()
             self.drive(self.guard(lambda: self.timer_fired(occ)))
@@ -258,7 +266,7 @@ class _Step(FlowStates, ChildStates):
             retries=[],
             attempt=0,
         )
-        for key in ("task", "join", "effective"):
+        for key in ("task", "join", "effective", "token"):
             self.doc.pop(key, None)
         self.doc["entered_id"] = self.emit(
             h.state_entered(self.ts, state.type, name, h.to_json_text(raw))
@@ -273,7 +281,8 @@ class _Step(FlowStates, ChildStates):
         state = self.current()
         if occ.kind == "wait":
             return self.leave_wait(state)
-        if occ.kind == "task_timeout":
+        if occ.kind in ("task_timeout", "heartbeat"):
+            # AWS reports a missed heartbeat as States.Timeout too (reference, 15.3).
             return self.task_timed_out(state)
         # A retry: do the state's work again. AWS re-emits the scheduling event but never a
         # second *StateEntered, and evaluates a Task's fields again: its Parameters see the
@@ -283,6 +292,7 @@ class _Step(FlowStates, ChildStates):
         self.doc["attempt"] += 1
         if isinstance(state, TaskState):
             self.doc.pop("task", None)
+            self.doc.pop("token", None)  # the new attempt gets a token of its own
             return self.enter_task(state, self.doc["input"])
         if isinstance(state, ParallelState):
             return self.start_parallel(state, self.doc["input"])

@@ -120,11 +120,15 @@ class StepBase:
         }
         if ex.redrive_count is not None:
             execution["RedriveCount"] = ex.redrive_count
-        return {
+        context: dict[str, Any] = {
             "Execution": execution,
             "State": state_ctx,
             "StateMachine": {"Id": ex.state_machine_arn, "Name": ex.state_machine_name},
         }
+        token = self.doc.get("token")
+        if token is not None:  # a callback Task's attempt (engine/interpreter/callbacks.py)
+            context["Task"] = {"Token": token}
+        return context
 
     def env(self, *, retry_count: bool = True, extra: dict[str, Any] | None = None) -> df.Env:
         context = self.context_object(retry_count=retry_count)

@@ -21,7 +21,8 @@ from engine.asl.model import MapState, ParallelState, TaskState, is_set
 from engine.interpreter import dataflow as df
 from engine.interpreter import history as h
 from engine.interpreter import jsonata_flow as jf
-from engine.interpreter.step import STOP, Next, StepBase
+from engine.interpreter.callbacks import CallbackTasks, waits_for_token
+from engine.interpreter.step import STOP, Next
 from engine.interpreter.types import ScheduleTask, StartTimer, TaskFailed, TaskSucceeded
 
 
@@ -46,8 +47,11 @@ def lambda_event(parameters: Any) -> Any:
     return payload
 
 
-class TaskStates(StepBase):
+class TaskStates(CallbackTasks):
     def enter_task(self, state: TaskState, raw: Any) -> Next | None:
+        ref = resources.parse_resource(state.resource)
+        if ref is not None and waits_for_token(ref):
+            self.issue_token()
         env = self.env()
         if self.jsonata(state):
             jenv = self.jenv()
@@ -67,7 +71,6 @@ class TaskStates(StepBase):
             credentials = None
             if isinstance(state.credentials, dict):
                 credentials = df.render(state.credentials, value, env, "Credentials")
-        ref = resources.parse_resource(state.resource)
         if ref is None:
             raise StatesFailure(errors.RUNTIME, f"Unsupported resource '{state.resource}'.")
         self.doc["task"] = {
@@ -90,7 +93,20 @@ class TaskStates(StepBase):
     def schedule_task(self, state: TaskState, ref: resources.ResourceRef) -> None:
         task = self.doc["task"]
         text = h.to_json_text(task.get("parameters", task["input"]))
-        if ref.family == "lambda":
+        if ref.family == "activity":
+            self.emit(
+                h.event(
+                    self.ts,
+                    "ActivityScheduled",
+                    "activityScheduledEventDetails",
+                    resource=state.resource,
+                    input=text,
+                    inputDetails={"truncated": False},
+                    timeoutInSeconds=task["timeout"],
+                    heartbeatInSeconds=task["heartbeat"],
+                )
+            )
+        elif ref.family == "lambda":
             self.emit(
                 h.event(
                     self.ts,
@@ -123,13 +139,16 @@ class TaskStates(StepBase):
         self.tr.commands.append(ScheduleTask(attempt, state.resource))
         if task["timeout"] is not None:
             self.tr.commands.append(StartTimer("task_timeout", attempt, float(task["timeout"])))
+        if waits_for_token(ref):
+            self.callback_timers(task)
 
     def task_event(self, state: TaskState, what: str, **details: Any) -> None:
         ref = resources.parse_resource(state.resource)
         assert ref is not None
-        if ref.family == "lambda":
-            key = f"lambdaFunction{what}EventDetails"
-            self.emit(h.event(self.ts, f"LambdaFunction{what}", key, **details))
+        if ref.family in ("lambda", "activity"):
+            prefix = "LambdaFunction" if ref.family == "lambda" else "Activity"
+            key = f"{prefix[0].lower()}{prefix[1:]}{what}EventDetails"
+            self.emit(h.event(self.ts, f"{prefix}{what}", key, **details))
         else:
             self.emit(
                 h.event(
@@ -149,9 +168,10 @@ class TaskStates(StepBase):
         assert ref is not None
         if isinstance(occ, TaskFailed):
             cause = occ.cause
-            if is_lambda_invoke(ref):
+            if is_lambda_invoke(ref) and ref.pattern == "request-response":
                 cause = _compact_json_text(cause)  # AWS re-serialises the function's error
-            self.task_event(state, "Failed", error=occ.error, cause=cause)
+            what = "ScheduleFailed" if occ.scheduling else "Failed"
+            self.task_event(state, what, error=occ.error, cause=cause)
             return self.handle_error(occ.error, cause)
         result = occ.result
         text = h.to_json_text(result)
@@ -160,7 +180,9 @@ class TaskStates(StepBase):
         except StatesFailure as failure:
             self.task_event(state, "Failed", error=failure.error, cause=failure.cause)
             return self.handle_error(failure.error, failure.cause)
-        if is_lambda_invoke(ref) and not occ.response:
+        # A callback's result is the token's answer as given; lambda:invoke wraps only
+        # the function's own return.
+        if is_lambda_invoke(ref) and ref.pattern == "request-response" and not occ.response:
             request_id = str(uuid.UUID(int=self.ctx.random.getrandbits(128), version=4))
             result = resources.lambda_invoke_response(
                 result,

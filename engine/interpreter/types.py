@@ -23,7 +23,10 @@ iteration (a child run). Its snapshot is a JSON object (`RunDoc`):
     outer      variables readable from enclosing scopes (copied when the child started)
     outer_bytes the size of `outer` as JSON
     parent     None for the root; {"join", "index", "kind", "state"} for a child
-    task       while phase == "task": {"resource", "input", "timeout", "heartbeat"}
+    task       while phase == "task": {"resource", "input", "timeout", "heartbeat"}; a
+               callback Task's also "token", "deadline" and, once its handler returned,
+               "submitted" (engine/interpreter/callbacks.py)
+    token      the current Task attempt's task token ($$.Task.Token), callback Tasks only
     join       while phase == "children": the join id
     outcome    once phase == "done": {"status", "output" | "error", "cause"}
 """
@@ -94,6 +97,10 @@ class Ctx:
     #: a clock of its choosing): an expression past it fails its state, and the run yields
     #: between states once it is spent. None: unbounded (tools, tests).
     budget: StepBudget | None = None
+    #: The task token a callback Task entered in this advance receives ($$.Task.Token).
+    #: Tokens must be unguessable, so the shell draws them from a secure source
+    #: (engine/runtime/callbacks.py); None: derived from `random` (TestState only).
+    task_token: str | None = None
 
     @property
     def timestamp(self) -> str:
@@ -139,13 +146,30 @@ class TaskSucceeded:
 @dataclass(frozen=True)
 class TaskFailed:
     attempt: int
-    error: str
+    error: str | None  # None: SendTaskFailure without an error
     cause: str | None
+    #: The task could not even be scheduled (an activity that does not exist):
+    #: `*ScheduleFailed` rather than `*Failed` in the history.
+    scheduling: bool = False
+
+
+@dataclass(frozen=True)
+class TaskSubmitted:
+    """A callback Task's handler returned: the task is submitted and now waits for its
+    token to be answered (`result` is what the handler returned, shown in TaskSubmitted)."""
+
+    attempt: int
+    result: Any
+
+
+#: "poll": look at a `.sync` job (a child execution) again; handled by the shell, which
+#: turns a finished job into TaskSucceeded/TaskFailed (engine/runtime/nested.py).
+TimerKind = Literal["wait", "retry", "task_timeout", "heartbeat", "poll"]
 
 
 @dataclass(frozen=True)
 class TimerFired:
-    kind: Literal["wait", "retry", "task_timeout"]
+    kind: TimerKind
     attempt: int
 
 
@@ -167,6 +191,7 @@ Occurrence = (
     | Resumed
     | TaskSucceeded
     | TaskFailed
+    | TaskSubmitted
     | TimerFired
     | ChildrenSucceeded
     | ChildrenFailed
@@ -188,7 +213,7 @@ class ScheduleTask:
 class StartTimer:
     """Deliver `TimerFired(kind, attempt)` after `delay` seconds (durable)."""
 
-    kind: Literal["wait", "retry", "task_timeout"]
+    kind: TimerKind
     attempt: int
     delay: float
 

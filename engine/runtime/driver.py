@@ -43,6 +43,7 @@ from engine.interpreter.types import (
     StartChildren,
     StartTimer,
     TaskFailed,
+    TaskSubmitted,
     TaskSucceeded,
     TimerFired,
     Transition,
@@ -50,7 +51,9 @@ from engine.interpreter.types import (
     iso_timestamp,
 )
 from engine.metrics import NullRecorder
-from engine.runtime import messages
+from engine.runtime import messages, nested
+from engine.runtime.activities import hand_off, is_activity_task
+from engine.runtime.callbacks import index_waiting, new_token, rearm_heartbeat
 from engine.runtime.joins import Joins
 from engine.runtime.leases import LeaseRenewer
 from engine.runtime.messages import Message
@@ -207,7 +210,16 @@ class Driver:
         occurrence: Occurrence
         lag: float | None = None
         if kind == "timer":
+            if message["t"] == "heartbeat" and rearm_heartbeat(self, message, loaded):
+                return "heartbeat re-armed"  # a heartbeat came since (callbacks.py)
             occurrence = TimerFired(message["t"], message["a"])
+            if message["t"] == "poll":  # a .sync child execution (nested.py)
+                if loaded.doc.get("phase") != "task" or loaded.doc.get("attempt") != message["a"]:
+                    return "stale"
+                job = nested.poll(self, message, loaded)
+                if job is None:
+                    return "job still running"
+                occurrence = job
             if "d" in message:
                 lag = self.clock() - message["d"]
         elif kind == "resume":
@@ -252,6 +264,8 @@ class Driver:
             next_event_id=loaded.history_length + 1,
             max_steps=self.settings.max_steps,
             budget=StepBudget.starting_now(self.settings.step_budget_seconds, self.budget_clock),
+            # Drawn here, not in the interpreter: a token must be unguessable.
+            task_token=new_token(eid, run),
         )
         with self.step_guard():
             tr = advance(machine, loaded.doc, occurrence, ctx)
@@ -269,6 +283,9 @@ class Driver:
                 return "history limit"
             if result.ok:
                 self.metrics.committed(record.state_machine_name, loaded.doc, tr, occurrence, now)
+                if tr.outcome is not None and run == "0":
+                    nested.wake_parent(self.store, self.dispatcher, eid)
+                index_waiting(self, eid, run, loaded.doc, tr.doc, now)
                 inline = self._inline_task(to_send) if fuse else None
                 if inline is None:
                     self._send(to_send, now)
@@ -328,6 +345,9 @@ class Driver:
                 entries.extend(self.joins.finish_child(eid, parent, tr, commit, now, record))
         commit.outbox_add = entries
         return commit, [e for e in entries if e.immediate]
+
+    def entry(self, message: Message, now: float, delay: float = 0.0) -> OutboxEntry:
+        return self._entry(message, now, delay)
 
     def _entry(self, message: Message, now: float, delay: float = 0.0) -> OutboxEntry:
         due = now + delay
@@ -421,6 +441,8 @@ class Driver:
 
     def run_task(self, message: Message) -> str:
         """Claim, invoke the handler (keeping the lease alive), then complete."""
+        if is_activity_task(message):
+            return hand_off(self, message)  # served by pollers (runtime/activities.py)
         eid, run, version, attempt = message["x"], message["r"], message["v"], message["a"]
         now = self.clock()
         entry = messages.entry_id(message)
@@ -434,6 +456,9 @@ class Driver:
         )
         if not claim.ok or claim.loaded is None:
             return f"dropped ({claim.reason})"
+        if nested.serves(self, message):  # a child execution (runtime/nested.py)
+            child = nested.start_child(self, eid, run, claim.loaded)
+            return self.step(eid, run, claim.loaded, child, consumed=entry)
         outcome = self.invoke(eid, claim.loaded, message)
         # The claim returned the snapshot (and the history length) atomically with the
         # version check; the commit compares that version again, so a run that moved on
@@ -495,6 +520,9 @@ class Driver:
             if outcome.ok
             else TaskFailed(attempt, outcome.error, outcome.cause)
         )
+        if outcome.ok and (loaded.doc.get("task") or {}).get("token"):
+            # A callback's handler returned: the task is submitted and waits for its token.
+            occurrence = TaskSubmitted(attempt, outcome.result)
         return self.step(eid, run, loaded, occurrence, consumed=consumed)
 
     # --- the execution's own timeout -----------------------------------------------------
@@ -509,7 +537,10 @@ class Driver:
             },
             clear_outbox=True,
         )
-        return "applied" if self.store.commit(eid, commit).ok else "stale"
+        if not self.store.commit(eid, commit).ok:
+            return "stale"
+        nested.wake_parent(self.store, self.dispatcher, eid)
+        return "applied"
 
 
 def started_event(message: Message, now: float) -> dict[str, Any] | None:

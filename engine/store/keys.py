@@ -28,6 +28,29 @@ kept outside those atomic steps and can be rebuilt from the executions.
                                           joins, items, results), added by the commit that
                                           creates each; deleted by the sweep once the
                                           execution has ended
+    sfn:x:{<eid>}:beats           hash    run -> JSON [task token, epoch s] of the last
+                                          SendTaskHeartbeat for the callback that run waits
+                                          on (engine/store/tokens.py). The token itself is no
+                                          key: it carries (execution, run) and a secret that
+                                          the run's snapshot holds (engine/runtime/
+                                          callbacks.py), so answering needs no index.
+    sfn:x:{<eid>}:parent          string  JSON {x, r, a, s}: the parent execution, run,
+                                          attempt and `.sync` flag of a child execution a
+                                          Task started (engine/runtime/nested.py)
+    sfn:x:{<eid>}:children        set     ids of the child executions its Tasks started
+    sfn:act:{<name>}:rec          hash    an activity: name, arn, created (CreateActivity)
+    sfn:act:{<name>}:q            list    the activity's tasks no poller has taken yet, as
+                                          JSON {x, r, v, a, e} (execution, run, version,
+                                          attempt, outbox entry id); pushed left, popped
+                                          right by GetActivityTask (engine/store/activities.py)
+    sfn:act:{<name>}:in           set     "<eid>|<entry id>" of each task in that list (a task
+                                          is queued once)
+    sfn:activities                zset    activity name -> creation time
+    sfn:waiting                   zset    "<eid>|<run>|<kind>" -> since when: the Tasks
+                                          waiting for a token, an activity worker or a child
+                                          execution (kind callback|activity|child); an index
+                                          for the metrics, updated after the commits, pruned
+                                          of ended executions when read
     sfn:due                       zset    eid -> when the sweep should look at it next
     sfn:executions                zset    eid -> start time
     sfn:sm:<name>:executions      zset    eid -> start time
@@ -183,8 +206,40 @@ def deliveries(eid: str) -> str:
     return f"{_x(eid)}:deliveries"
 
 
-def children(eid: str) -> str:
+def child_keys(eid: str) -> str:
     return f"{_x(eid)}:keys"
+
+
+def activity(name: str) -> str:
+    return f"{PREFIX}:act:{{{name}}}:rec"
+
+
+def activity_queue(name: str) -> str:
+    return f"{PREFIX}:act:{{{name}}}:q"
+
+
+def activity_queued(name: str) -> str:
+    return f"{PREFIX}:act:{{{name}}}:in"
+
+
+def activities() -> str:
+    return f"{PREFIX}:activities"
+
+
+def parent(eid: str) -> str:
+    return f"{_x(eid)}:parent"
+
+
+def children(eid: str) -> str:
+    return f"{_x(eid)}:children"
+
+
+def waiting() -> str:
+    return f"{PREFIX}:waiting"
+
+
+def heartbeats(eid: str) -> str:
+    return f"{_x(eid)}:beats"
 
 
 def doc(eid: str, kind: str, doc_id: str) -> str:

@@ -24,6 +24,7 @@ from engine.store.base import (
     StateMachineRecord,
 )
 from engine.store.memory_versions import MemoryVersions
+from engine.store.tokens import MemoryHeartbeats
 
 
 def _dumps(value: Any) -> str:
@@ -42,7 +43,7 @@ class _Execution:
         self.task_ids: dict[int, str] = {}
 
 
-class MemoryStore(MemoryVersions):
+class MemoryStore(MemoryVersions, MemoryHeartbeats):
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._definitions: dict[str, str] = {}

@@ -35,6 +35,7 @@ from engine.store.base import (
 )
 from engine.store.redis_versions import RedisVersions
 from engine.store.retention import WRITE_CHUNK, RetentionMixin
+from engine.store.tokens import RedisHeartbeats
 
 
 def _script(name: str) -> str:
@@ -87,7 +88,7 @@ class _Lua:
         pipe.evalsha(self.sha, len(keys), *keys, *args)
 
 
-class RedisStore(RedisVersions, RetentionMixin):
+class RedisStore(RedisVersions, RetentionMixin, RedisHeartbeats):
     def __init__(
         self,
         client: redis.Redis,
@@ -483,7 +484,7 @@ class RedisStore(RedisVersions, RetentionMixin):
 
     def commit(self, eid: str, commit: Commit) -> CommitResult:
         key_list = [keys.meta(eid), keys.history(eid), keys.outbox(eid), keys.outbox_due(eid),
-                    keys.tasks(eid), keys.children(eid)]
+                    keys.tasks(eid), keys.child_keys(eid)]
         argv: list[str] = [""]
 
         def key_index(key: str) -> int:

@@ -35,7 +35,7 @@ class RetentionMixin:
         for eid in self.r.zrange(keys.ended(), 0, limit - 1):
             if self.r.hget(keys.meta(eid), "status") != "RUNNING":
                 # (RUNNING: a refused closing commit indexed it; it has not ended.)
-                self._unlink_members(keys.children(eid))
+                self._unlink_members(keys.child_keys(eid))
             self.r.zrem(keys.ended(), eid)
             cleaned += 1
         if self.retention_seconds <= 0:
@@ -57,8 +57,12 @@ class RetentionMixin:
                 for index in (keys.executions(), keys.sm_executions(sm), keys.recent(),
                               keys.recent(sm), keys.due_index(), keys.closed()):
                     pipe.zrem(index, eid)
+                # With them the callbacks' per-execution keys (heartbeats, the parent
+                # link, the set of child executions), which the view reads until then.
                 pipe.unlink(keys.meta(eid), keys.history(eid), keys.tasks(eid),
-                            keys.run(eid, "0"), keys.outbox(eid), keys.outbox_due(eid))
+                            keys.run(eid, "0"), keys.outbox(eid), keys.outbox_due(eid),
+                            keys.heartbeats(eid), keys.parent(eid), keys.children(eid),
+                            keys.deliveries(eid))
             pipe.execute()
             cleaned += 1
         return cleaned

@@ -14,6 +14,7 @@ from engine.client import Client
 from engine.runtime.messages import display_name
 from engine.store.base import ExecutionRecord, StateMachineRecord
 from engine.ui import status as st
+from engine.ui.waiting import waiting
 
 STATUSES: Final = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 #: Histories longer than this are shown in part (the newest events) in the event table;
@@ -95,7 +96,26 @@ def execution_payload(client: Client, eid: str) -> dict[str, Any]:
         # TaskStarted event id -> the Celery task that claimed it (each attempt knows its
         # TaskStarted id: the page shows the task id and links it to Flower).
         "taskIds": {str(k): v for k, v in sorted(client.store.task_ids(record.eid).items())},
+        # States waiting for a callback, an activity worker or a child execution.
+        "waiting": waiting(view, events, time.time(), _heartbeats(client, record.eid)),
     }
+
+
+def _heartbeats(client: Client, eid: str) -> dict[str, float]:
+    """The last SendTaskHeartbeat of each state that still waits (by state name)."""
+    from engine.store.tokens import Heartbeats
+
+    store = client.store
+    if not isinstance(store, Heartbeats):
+        return {}
+    found: dict[str, float] = {}
+    for run, (token, at) in store.heartbeats_of(eid).items():
+        loaded = store.load_run(eid, run)
+        task = (loaded.doc.get("task") or {}) if loaded else {}
+        if loaded is not None and task.get("token") == token:
+            state = str(loaded.doc.get("state"))
+            found[state] = max(at, found.get(state, 0.0))
+    return found
 
 
 def machine_summary(client: Client, record: StateMachineRecord) -> dict[str, Any]:

@@ -251,6 +251,7 @@ def execution_page(
 <dt>Ended</dt><dd id="exec-stop">{e(x["stopText"] or "—")}</dd>
 <dt>Duration</dt><dd id="exec-duration">{e(x["durationText"])}</dd>
 </dl>
+{waiting_block(base, payload.get("waiting") or [])}
 <section class="split">
 <div class="graph-pane">
 {legend()}
@@ -273,6 +274,34 @@ def execution_page(
 """
     return layout(base, f"{x['name']} ({x['status']})", body, active="executions",
                   links=links, scripts=("zoom.js", "ui.js"))
+
+
+def waiting_block(base: str, waiting: list[dict[str, Any]]) -> str:
+    """The states waiting on the outside world (engine/ui/waiting.py): since when, the last
+    heartbeat, and a link to a child execution."""
+    if not waiting:
+        return ""
+    from engine import arns
+    from engine.ui.data import human_duration, iso
+
+    rows = []
+    for w in waiting:
+        child = ""
+        if w.get("child"):
+            href = execution_href(base, arns.execution_id(w["child"]))
+            child = f'<a href="{e(href)}">{e(w["child"])}</a>'
+        beat = iso(w["heartbeat"]) if w.get("heartbeat") is not None else "—"
+        rows.append(
+            f'<tr><td>{e(w["state"])}</td><td>{e(w["kind"])}</td>'
+            f'<td>{e(iso(w["since"]))} ({e(human_duration(w["waited"]))})</td>'
+            f"<td>{e(beat)}</td><td>{child or '—'}</td></tr>"
+        )
+    return (
+        '<section class="waiting"><h2>Waiting</h2><table class="list" id="waiting">'
+        "<thead><tr><th>State</th><th>For</th><th>Since</th><th>Last heartbeat</th>"
+        "<th>Child execution</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
+        "</section>"
+    )
 
 
 def not_found(base: str, message: str, links: Links) -> str:

@@ -1,6 +1,6 @@
 -- Commit one transition atomically (see engine/store/base.py, Commit).
 -- KEYS[1] meta, KEYS[2] hist, KEYS[3] outbox, KEYS[4] due, KEYS[5] tasks,
--- KEYS[6] the execution's key set (keys.children), KEYS[7..] docs and hashes
+-- KEYS[6] the execution's key set (keys.child_keys), KEYS[7..] docs and hashes
 -- ARGV[1] header (JSON):
 --   run  require the execution to be RUNNING
 --   w    [[key, expected version, doc argv, phase, attempt], ...]   compare-and-set documents
