@@ -17,6 +17,8 @@
                          expressions, JSON parsing) may compute before its state fails (5)
     SFN_STEP_HARD_SECONDS  CPU seconds after which a step that cannot be interrupted ends
                          its worker process (20; docs/reliability.md)
+    SFN_STEP_MEMORY_MB   memory one engine step may allocate beyond its worker process's
+                         size before its state fails with States.Runtime (1024; 0: none)
     SFN_MAX_DELIVERIES   deliveries of a step that keeps failing the engine before its
                          execution fails with States.Runtime (5)
     SFN_MAX_HISTORY_EVENTS  an execution's history cap; reaching it fails the execution
@@ -66,6 +68,7 @@ class Settings:
     data_dir: Path = field(default_factory=default_data_dir)
     step_budget_seconds: float = 5.0
     step_hard_seconds: float = 20.0
+    step_memory_mb: int = 1024
     max_deliveries: int = 5
     max_history_events: int = 25_000
     retention_seconds: float = 90 * 86400.0
@@ -90,6 +93,7 @@ class Settings:
             data_dir=Path(e["SFN_DATA_DIR"]) if e.get("SFN_DATA_DIR") else default_data_dir(),
             step_budget_seconds=_positive(e, "SFN_STEP_BUDGET_SECONDS", cls.step_budget_seconds),
             step_hard_seconds=_positive(e, "SFN_STEP_HARD_SECONDS", cls.step_hard_seconds),
+            step_memory_mb=int(e.get("SFN_STEP_MEMORY_MB", cls.step_memory_mb)),
             max_deliveries=int(_positive(e, "SFN_MAX_DELIVERIES", cls.max_deliveries)),
             max_history_events=int(e.get("SFN_MAX_HISTORY_EVENTS", cls.max_history_events)),
             retention_seconds=float(e.get("SFN_RETENTION_SECONDS", cls.retention_seconds)),

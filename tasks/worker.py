@@ -71,6 +71,7 @@ driver = Driver(
             settings.step_hard_seconds,
             settings.step_budget_seconds + WATCHDOG_SOFT_GRACE_SECONDS + 1.0,
         ),
+        memory_bytes=settings.step_memory_mb * 2**20,
     ),
 )
 # A message whose step keeps failing the engine ends its execution after a bounded number of

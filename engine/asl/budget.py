@@ -40,6 +40,22 @@ class BudgetExceeded(StatesFailure):
         self.where = where
 
 
+#: The setting of the memory half of the budget (engine/runtime/watchdog.py enforces it).
+MEMORY_SETTING: Final = "SFN_STEP_MEMORY_MB"
+
+
+class MemoryBudgetExceeded(StatesFailure):
+    """The current step asked for more memory than its budget allows (the shell limits a
+    step's address space; Python reports the refusal as MemoryError): `States.Runtime`."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            errors.RUNTIME,
+            "The evaluation exceeded the step memory budget and was stopped "
+            f"({MEMORY_SETTING}).",
+        )
+
+
 def budget_message(seconds: float, where: str = "") -> str:
     """The cause text: what was stopped, which budget, and the setting that changes it."""
     shown = f"{seconds:g}"

@@ -237,22 +237,27 @@ class _Step(FlowStates, ChildStates):
         "An error occurred while executing the state ..." sentence for runtime errors."""
         try:
             return body()
-        except StatesFailure as failure:
-            # A state that ran out of time is still caught: its error handling (a Catch's
-            # Output and Assign) gets the budget again from now.
-            spent = self.ctx.budget
-            grace = spent.renewed() if spent is not None and spent.expired() else None
-            with budget.applying(grace):
-                self.evaluation_failed(failure)
-                # AWS: a Map whose JSONata fields fail to evaluate fails as a Map
-                # (MapStateFailed).
-                failed: tuple[str, ...] = ()
-                if failure.error == errors.QUERY_EVALUATION_ERROR and isinstance(
-                    self.current(), MapState
-                ):
-                    failed = ("MapStateFailed",)
-                cause = self.with_prefix(failure.error, failure.cause)
-                return self.handle_error(failure.error, cause, failed_events=failed)
+        except MemoryError:
+            # Past the step's memory budget (the shell limits a step's address space): what
+            # the state allocated is freed as the stack unwinds, and it fails like any error.
+            failure: StatesFailure = budget.MemoryBudgetExceeded()
+        except StatesFailure as raised:
+            failure = raised
+        # A state that ran out of time is still caught: its error handling (a Catch's
+        # Output and Assign) gets the budget again from now.
+        spent = self.ctx.budget
+        grace = spent.renewed() if spent is not None and spent.expired() else None
+        with budget.applying(grace):
+            self.evaluation_failed(failure)
+            # AWS: a Map whose JSONata fields fail to evaluate fails as a Map
+            # (MapStateFailed).
+            failed: tuple[str, ...] = ()
+            if failure.error == errors.QUERY_EVALUATION_ERROR and isinstance(
+                self.current(), MapState
+            ):
+                failed = ("MapStateFailed",)
+            cause = self.with_prefix(failure.error, failure.cause)
+            return self.handle_error(failure.error, cause, failed_events=failed)
 
     # --- entering a state -------------------------------------------------------------
 
