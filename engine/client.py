@@ -431,7 +431,9 @@ def _task_handlers(states: Mapping[str, Any], pointer: str) -> list[tuple[str, s
         here = f"{pointer}/{name}"
         if isinstance(state, TaskState):
             ref = resources.parse_resource(state.resource)
-            if ref is not None and ref.family != "activity":
+            # Only Lambda has no built-in integration here: the others may be served by
+            # boto3 or HTTP at run time (engine/integrations), so they are not refused.
+            if ref is not None and ref.service == "lambda":
                 params = state.parameters if isinstance(state.parameters, dict) else {}
                 found.append((here, state.resource, resources.handler_name(ref, params)))
         elif isinstance(state, ParallelState):

@@ -11,6 +11,8 @@
     SFN_REDELIVER_SECONDS  an unconsumed message is sent again after this (30)
     SFN_SWEEP_INTERVAL   how often each worker's recovery sweep looks for due work (0.2)
     SFN_DATA_DIR         where the embedded redis-server keeps its AOF (./.sfn)
+    SFN_AWS_INTEGRATIONS 1: Tasks no handler serves call AWS through boto3 (default 0)
+    SFN_HTTP_CONNECTIONS a JSON file of the HTTP Tasks' connections (engine/integrations)
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ class Settings:
     redeliver_seconds: float = 30.0
     sweep_interval: float = 0.2
     data_dir: Path = field(default_factory=lambda: Path(".sfn"))
+    aws_integrations: bool = False
+    http_connections: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -53,6 +57,9 @@ class Settings:
             redeliver_seconds=float(e.get("SFN_REDELIVER_SECONDS", cls.redeliver_seconds)),
             sweep_interval=float(e.get("SFN_SWEEP_INTERVAL", cls.sweep_interval)),
             data_dir=Path(e.get("SFN_DATA_DIR", ".sfn")),
+            aws_integrations=e.get("SFN_AWS_INTEGRATIONS", "0").strip().lower()
+            in ("1", "true", "yes", "on"),
+            http_connections=e.get("SFN_HTTP_CONNECTIONS") or None,
         )
 
     def with_redis(self, url: str) -> Settings:
@@ -71,4 +78,6 @@ class Settings:
             redeliver_seconds=self.redeliver_seconds,
             region=self.region,
             account=self.account,
+            aws_integrations=self.aws_integrations,
+            http_connections=self.http_connections,
         )

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from engine.asl.loader import load
 from engine.asl.model import StateMachine
 from engine.handlers import DEFAULT_QUEUE, Invocation, Registry, TaskContext, invoke
+from engine.integrations import Integrations, IntegrationSettings
 from engine.interpreter import (
     advance,
     new_child_doc,
@@ -74,6 +75,10 @@ class DriverSettings:
     max_steps: int = 1000
     region: str = "us-east-1"
     account: str = "000000000000"
+    #: Built-in AWS calls through boto3 (SFN_AWS_INTEGRATIONS; engine/integrations).
+    aws_integrations: bool = False
+    #: The HTTP Task connections file (SFN_HTTP_CONNECTIONS; engine/integrations/http.py).
+    http_connections: str | None = None
 
 
 class Driver:
@@ -87,6 +92,7 @@ class Driver:
         clock: Callable[[], float] = time.time,
         owner: str = "driver",
         metrics: NullRecorder | None = None,
+        integrations: Integrations | None = None,
     ) -> None:
         self.store = store
         #: Counts transitions, durations, retries, timer lag and commits (engine/metrics.py;
@@ -95,6 +101,15 @@ class Driver:
         self.dispatcher = dispatcher
         self.registry = registry
         self.settings = settings or DriverSettings()
+        #: Who serves a Task: a registered handler, else a built-in integration.
+        self.integrations = integrations or Integrations(
+            registry,
+            IntegrationSettings(
+                aws=self.settings.aws_integrations,
+                http_connections=self.settings.http_connections,
+                region=self.settings.region,
+            ),
+        )
         self.clock = clock
         self._owner = owner
         self._machine = lru_cache(maxsize=256)(self._load_machine)
@@ -420,13 +435,9 @@ class Driver:
         assert record is not None
         task = loaded.doc["task"]
         name = task.get("handler")
-        found = self.registry.get(name)
-        if found is None:
-            return _unknown_resource(
-                task["resource"], name, self.settings.region, self.settings.account
-            )
+        found = self.integrations.handler(task)
         context = TaskContext(
-            function_name=found.name,
+            function_name=found.name if found is not None else (name or task["resource"]),
             execution_arn=record.arn,
             state_name=loaded.doc["state"],
             attempt=message["a"],
@@ -437,7 +448,14 @@ class Driver:
         event = _private(task["input"])
         token = self._lease_renewer().hold(eid, message)
         try:
-            return invoke(found, event, context)
+            if found is not None:
+                return invoke(found, event, context)
+            builtin = self.integrations.call(task, context)
+            if builtin is not None:
+                return builtin
+            return _unknown_resource(
+                task["resource"], name, self.settings.region, self.settings.account
+            )
         finally:
             self._lease_renewer().release(token)
 
