@@ -1,0 +1,68 @@
+"""End to end: a real Celery worker (SFN_AWS_INTEGRATIONS=1) runs
+workflows/order_fulfilment.asl.json against the AWS API emulator over HTTP (DynamoDB,
+S3 through the AWS SDK integration, SQS, SNS), a real redis-server holding the state."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine.connect import connect
+from engine.settings import Settings
+from tests.conftest import Worker
+from tests.integrations.conftest import AwsEmulator
+
+pytestmark = [pytest.mark.redis, pytest.mark.worker]
+WORKFLOW = Path("workflows/order_fulfilment.asl.json")
+
+
+@pytest.fixture(scope="module")
+def aws_worker(
+    redis_server: Any, aws_emulator: AwsEmulator, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Worker]:
+    log = tmp_path_factory.mktemp("aws-worker") / "worker.log"
+    env = {**aws_emulator.env, "SFN_AWS_INTEGRATIONS": "1"}
+    w = Worker(redis_server.url, env=env, queues="sfn", log_path=log).start()
+    yield w
+    w.stop()
+
+
+def test_order_fulfilment_calls_aws_from_the_worker(
+    aws_worker: Worker, aws_emulator: AwsEmulator, redis_url: str, unique: str
+) -> None:
+    ddb: Any = aws_emulator.client("dynamodb")
+    s3: Any = aws_emulator.client("s3")
+    sqs: Any = aws_emulator.client("sqs")
+    sns: Any = aws_emulator.client("sns")
+    if "Orders" not in ddb.list_tables()["TableNames"]:
+        ddb.create_table(
+            TableName="Orders", BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "orderId", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "orderId", "AttributeType": "S"}],
+        )
+    s3.create_bucket(Bucket="order-archive")
+    queue = sqs.create_queue(QueueName=f"shipping-{unique}")["QueueUrl"]
+    topic = sns.create_topic(Name=f"orders-{unique}")["TopicArn"]
+    client = connect(Settings(redis_url=redis_url))
+    client.create_state_machine(f"Fulfil{unique}", WORKFLOW)
+    order = {"orderId": f"o-{unique}", "total": 12.5, "items": ["book"],
+             "shippingQueueUrl": queue, "ordersTopicArn": topic}
+
+    first = client.wait(client.start_execution(f"Fulfil{unique}", order).arn, timeout=60)
+    assert first.status == "SUCCEEDED", (first.error, first.cause)
+    out = json.loads(first.output or "")
+    assert out["status"] == "RECEIVED" and out["archiveETag"]
+    item = ddb.get_item(TableName="Orders", Key={"orderId": {"S": order["orderId"]}})["Item"]
+    assert item["total"] == {"N": "12.5"}
+    archived = s3.get_object(Bucket="order-archive", Key=f"orders/{order['orderId']}.json")
+    assert json.loads(archived["Body"].read())["orderId"] == order["orderId"]
+    [message] = sqs.receive_message(QueueUrl=queue)["Messages"]
+    assert json.loads(message["Body"]) == {"orderId": order["orderId"], "items": ["book"]}
+
+    # The same order again: DynamoDB's condition fails, AWS's error name is caught.
+    again = client.wait(client.start_execution(f"Fulfil{unique}", order).arn, timeout=60)
+    assert json.loads(again.output or "") == {"orderId": order["orderId"], "status": "DUPLICATE"}
