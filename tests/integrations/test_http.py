@@ -37,7 +37,7 @@ class Recorder(BaseHTTPRequestHandler):
                               "body": body})
         if url.path == "/slow":
             time.sleep(3)
-        status = 404 if url.path == "/missing" else 200
+        status = 404 if url.path.startswith("/missing") else 200
         payload = json.dumps({"ok": status == 200, "path": url.path}).encode()
         try:
             self.send_response(status)
@@ -183,3 +183,23 @@ def test_sfn_validate_warns_about_tasks_only_aws_serves(tmp_path: Path) -> None:
     quiet = CliRunner().invoke(app, ["validate", str(path), "--json"],
                                env={"SFN_AWS_INTEGRATIONS": "1"})
     assert json.loads(quiet.stdout)["warnings"] == []
+
+
+def test_the_notify_partner_example(server: str, tmp_path: Path) -> None:
+    connections = tmp_path / "c.json"
+    connections.write_text(json.dumps({"Partner": {"AuthorizationType": "API_KEY",
+                                                   "AuthParameters": {"ApiKeyAuthParameters": {
+                                                       "ApiKeyName": "x-api-key",
+                                                       "ApiKeyValue": "k"}}}}))
+    registry = Registry()
+    runner = InlineRunner(registry, integrations=Integrations(
+        registry, IntegrationSettings(http_connections=str(connections))))
+    runner.create_state_machine("Notify", Path("workflows/notify_partner.asl.json"))
+    record = runner.run("Notify", input={"orderId": "o-1", "carrier": "UPS",
+                                         "partnerUrl": server})
+    assert json.loads(record.output)["partner"] == {"status": "200", "reference": "/shipments"}
+    [seen] = Recorder.seen
+    assert seen["headers"]["x-order-id"] == "o-1" and seen["headers"]["x-api-key"] == "k"
+    down = runner.run("Notify", input={"orderId": "o-2", "carrier": "UPS",
+                                       "partnerUrl": server + "/missing"})
+    assert json.loads(down.output)["error"] == "States.Http.StatusCode.404"
