@@ -39,6 +39,7 @@ from engine.errors import (
     ValidationException,
 )
 from engine.handlers import Registry
+from engine.integrations.jobs import SYNC_JOBS
 from engine.interpreter import history as h
 from engine.interpreter import new_root_doc
 from engine.interpreter.dataflow import MAX_PAYLOAD_BYTES
@@ -457,7 +458,11 @@ def _unsupported(states: Mapping[str, Any], pointer: str) -> list[str]:
                 found.append(f"{here}/Resource: activities ({state.resource})")
             elif ref is not None and ref.pattern == "callback":
                 found.append(f"{here}/Resource: the .waitForTaskToken callback pattern")
-            elif ref is not None and ref.pattern == "sync":
+            elif (
+                ref is not None
+                and ref.pattern == "sync"
+                and (ref.service, ref.action) not in SYNC_JOBS
+            ):
                 found.append(f"{here}/Resource: the .sync integration pattern")
         elif isinstance(state, ParallelState):
             for i, branch in enumerate(state.branches):

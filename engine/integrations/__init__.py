@@ -9,6 +9,7 @@ In this order:
    Lambda (engine/integrations/aws.py), only when the deployment allows AWS calls
    (SFN_AWS_INTEGRATIONS=1); a real HTTP request for `http:invoke`
    (engine/integrations/http.py), with credentials from a connection configured here;
+   `.sync` jobs polled on durable timers (engine/integrations/jobs.py);
 3. else nothing (`None`): the driver reports the resource as unknown.
 
 With AWS calls off (the default), an AWS integration fails with `States.TaskFailed` and a
@@ -24,6 +25,7 @@ from engine.asl import resources
 from engine.handlers import Handler, Invocation, Registry, TaskContext
 from engine.integrations.aws import AwsCaller
 from engine.integrations.http import HttpCaller
+from engine.integrations.jobs import run_job
 
 #: The environment variable that allows built-in AWS calls (read by engine/settings.py).
 AWS_SWITCH = "SFN_AWS_INTEGRATIONS"
@@ -38,6 +40,8 @@ class IntegrationSettings:
     http_connections: str | None = None
     #: The region boto3 uses when its own configuration names none.
     region: str = "us-east-1"
+    #: How long a `.sync` job waits between two polls (a durable timer).
+    job_poll_seconds: float = 5.0
 
 
 class Integrations:
@@ -61,7 +65,7 @@ class Integrations:
     def call(self, task: dict[str, Any], context: TaskContext) -> Invocation | None:
         """Run the built-in integration for this Task; None when there is none."""
         ref = resources.parse_resource(task["resource"])
-        if ref is None or ref.kind == "activity" or ref.pattern == "sync":
+        if ref is None or ref.kind == "activity":
             return None
         parameters = task.get("parameters")
         if ref.kind == "http":
@@ -72,6 +76,8 @@ class Integrations:
             if ref.kind == "lambda-function" or (ref.service, ref.action) == ("lambda", "invoke"):
                 return None  # reported as AWS Lambda reports a missing function
             return _aws_off(task["resource"], ref, parameters)
+        if ref.pattern == "sync":
+            return run_job(self.aws, ref, task, context, self.settings.job_poll_seconds)
         if ref.kind == "lambda-function":
             return self.aws.lambda_function(task["resource"], task.get("input"))
         if ref.kind == "aws-sdk":

@@ -104,6 +104,21 @@ class AwsCaller:
             return outcome
         return _lambda_outcome(outcome, whole=False)
 
+    def raw(
+        self, boto3_service: str, operation: str, params: dict[str, Any], service: str
+    ) -> dict[str, Any] | Invocation:
+        """One call's raw response, or its failure named as the optimized integration of
+        `service` names it (the `.sync` job cycle: engine/integrations/jobs.py)."""
+        outcome = self._call(boto3_service, operation, params)
+        if isinstance(outcome, _Failed):
+            error, cause = shapes.optimized_error(
+                service, outcome.code, outcome.message, outcome.status, outcome.request_id
+            )
+            return Invocation(False, error=error, cause=cause)
+        if isinstance(outcome, Invocation):
+            return outcome
+        return dict(outcome)
+
     # --- one call ----------------------------------------------------------------------
 
     def _call(self, service: str, operation: str, params: dict[str, Any]) -> Any:

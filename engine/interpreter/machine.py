@@ -42,6 +42,7 @@ from engine.interpreter.types import (
     ChildrenSucceeded,
     Continue,
     Ctx,
+    JobRunning,
     Occurrence,
     Resumed,
     RunDoc,
@@ -196,8 +197,14 @@ class _Step(FlowStates, ChildStates):
             if phase != "task" or occ.attempt != attempt:
                 return self.not_applied()
             self.drive(self.guard(lambda: self.task_outcome(occ)))
+        elif isinstance(occ, JobRunning):
+            if phase != "task" or occ.attempt != attempt:
+                return self.not_applied()
+            self.drive(self.guard(lambda: self.job_running(occ)))
         elif isinstance(occ, TimerFired):
-            expected = {"wait": "wait", "retry": "retry", "task_timeout": "task"}[occ.kind]
+            expected = {
+                "wait": "wait", "retry": "retry", "task_timeout": "task", "job_poll": "task"
+            }[occ.kind]
             if phase != expected or occ.attempt != attempt:
                 return self.not_applied()
             self.drive(self.guard(lambda: self.timer_fired(occ)))
@@ -265,6 +272,8 @@ class _Step(FlowStates, ChildStates):
             return self.leave_wait(state)
         if occ.kind == "task_timeout":
             return self.task_timed_out(state)
+        if occ.kind == "job_poll":
+            return self.poll_job(state)
         # A retry: do the state's work again. AWS re-emits the scheduling event but never a
         # second *StateEntered, and evaluates a Task's fields again: its Parameters see the
         # new $$.State.RetryCount (recorded), and an error in them (an intrinsic failing, a

@@ -21,7 +21,13 @@ from engine.interpreter import dataflow as df
 from engine.interpreter import history as h
 from engine.interpreter import jsonata_flow as jf
 from engine.interpreter.step import STOP, Next, StepBase
-from engine.interpreter.types import ScheduleTask, StartTimer, TaskFailed, TaskSucceeded
+from engine.interpreter.types import (
+    JobRunning,
+    ScheduleTask,
+    StartTimer,
+    TaskFailed,
+    TaskSucceeded,
+)
 
 
 def is_lambda_invoke(ref: resources.ResourceRef) -> bool:
@@ -171,6 +177,25 @@ class TaskStates(StepBase):
         self.inspect("result", result)
         self.task_event(state, "Succeeded", output=text, outputDetails={"truncated": False})
         return self.finish_execution_state(state, result)
+
+    def job_running(self, occ: JobRunning) -> Next | None:
+        """A `.sync` job runs: keep its handle in the snapshot and poll it on a durable
+        timer (no worker waits meanwhile). AWS logs TaskSubmitted once, with the start
+        call's response; the Task's own timeout keeps running."""
+        state = self.current()
+        assert isinstance(state, TaskState)
+        task = self.doc["task"]
+        if "job" not in task:
+            text = h.to_json_text(occ.submitted)
+            self.task_event(state, "Submitted", output=text, outputDetails={"truncated": False})
+        task["job"] = occ.job
+        self.tr.commands.append(StartTimer("job_poll", self.doc["attempt"], occ.delay))
+        return STOP
+
+    def poll_job(self, state: TaskState) -> Next | None:
+        """Ask the integration about the job again (the same attempt: no new events)."""
+        self.tr.commands.append(ScheduleTask(self.doc["attempt"], state.resource))
+        return STOP
 
     def task_timed_out(self, state: TaskState) -> Next | None:
         self.task_event(state, "TimedOut", error=errors.TIMEOUT)

@@ -139,8 +139,20 @@ class TaskFailed:
 
 @dataclass(frozen=True)
 class TimerFired:
-    kind: Literal["wait", "retry", "task_timeout"]
+    kind: Literal["wait", "retry", "task_timeout", "job_poll"]
     attempt: int
+
+
+@dataclass(frozen=True)
+class JobRunning:
+    """A `.sync` job was started, or is still running: poll it again after `delay` seconds.
+    `job` is the integration's handle (JSON), kept in the snapshot; `submitted` is the start
+    call's response (TaskSubmitted's output) the first time."""
+
+    attempt: int
+    job: Any
+    delay: float
+    submitted: Any = None
 
 
 @dataclass(frozen=True)
@@ -162,6 +174,7 @@ Occurrence = (
     | TaskSucceeded
     | TaskFailed
     | TimerFired
+    | JobRunning
     | ChildrenSucceeded
     | ChildrenFailed
 )
@@ -182,7 +195,7 @@ class ScheduleTask:
 class StartTimer:
     """Deliver `TimerFired(kind, attempt)` after `delay` seconds (durable)."""
 
-    kind: Literal["wait", "retry", "task_timeout"]
+    kind: Literal["wait", "retry", "task_timeout", "job_poll"]
     attempt: int
     delay: float
 

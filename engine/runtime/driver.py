@@ -35,6 +35,7 @@ from engine.interpreter.types import (
     Continue,
     Ctx,
     ExecutionInfo,
+    JobRunning,
     Occurrence,
     Resumed,
     RunStarted,
@@ -342,8 +343,9 @@ class Driver:
                 "task", eid, run, version, a=command.attempt, res=command.resource,
                 h=(doc.get("task") or {}).get("handler"), s=state, m=sm,
                 # A DISTRIBUTED Map's iterations are child executions on AWS: their
-                # TaskStarted is not in the parent's history either.
-                q=1 if doc.get("quiet") else None,
+                # TaskStarted is not in the parent's history either; nor is a `.sync`
+                # job's poll (the Task started once).
+                q=1 if doc.get("quiet") or "job" in (doc.get("task") or {}) else None,
             )
             return [self._entry(msg, now)]
         if isinstance(command, StartTimer):
@@ -487,6 +489,8 @@ class Driver:
             if outcome.ok
             else TaskFailed(attempt, outcome.error, outcome.cause)
         )
+        if outcome.ok and outcome.job is not None:  # a `.sync` job runs: poll it later
+            occurrence = JobRunning(attempt, outcome.job, outcome.poll_seconds, outcome.result)
         return self.step(eid, run, loaded, occurrence, consumed=consumed)
 
     # --- the execution's own timeout -----------------------------------------------------
