@@ -66,3 +66,19 @@ def test_order_fulfilment_calls_aws_from_the_worker(
     # The same order again: DynamoDB's condition fails, AWS's error name is caught.
     again = client.wait(client.start_execution(f"Fulfil{unique}", order).arn, timeout=60)
     assert json.loads(again.output or "") == {"orderId": order["orderId"], "status": "DUPLICATE"}
+
+
+def test_an_athena_sync_job_is_polled_on_durable_timers_by_the_worker(
+    aws_worker: Worker, redis_url: str, unique: str
+) -> None:
+    client = connect(Settings(redis_url=redis_url))
+    client.create_state_machine(f"Query{unique}", {"StartAt": "Q", "States": {"Q": {
+        "Type": "Task", "Resource": "arn:aws:states:::athena:startQueryExecution.sync",
+        "Parameters": {"QueryString": "SELECT 1", "WorkGroup": "primary",
+                       "ResultConfiguration": {"OutputLocation": "s3://results/"}},
+        "End": True}}})
+    done = client.wait(client.start_execution(f"Query{unique}", {}).arn, timeout=60)
+    assert done.status == "SUCCEEDED", (done.error, done.cause)
+    assert json.loads(done.output or "")["QueryExecution"]["Status"]["State"] == "SUCCEEDED"
+    types = [e["type"] for e in client.get_history(done.arn)]
+    assert types.count("TaskStarted") == 1 and types.count("TaskSubmitted") == 1
