@@ -34,16 +34,16 @@ def aws_worker(
 def test_order_fulfilment_calls_aws_from_the_worker(
     aws_worker: Worker, aws_emulator: AwsEmulator, redis_url: str, unique: str
 ) -> None:
+    aws_emulator.reset()
     ddb: Any = aws_emulator.client("dynamodb")
     s3: Any = aws_emulator.client("s3")
     sqs: Any = aws_emulator.client("sqs")
     sns: Any = aws_emulator.client("sns")
-    if "Orders" not in ddb.list_tables()["TableNames"]:
-        ddb.create_table(
-            TableName="Orders", BillingMode="PAY_PER_REQUEST",
-            KeySchema=[{"AttributeName": "orderId", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "orderId", "AttributeType": "S"}],
-        )
+    ddb.create_table(
+        TableName="Orders", BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "orderId", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "orderId", "AttributeType": "S"}],
+    )
     s3.create_bucket(Bucket="order-archive")
     queue = sqs.create_queue(QueueName=f"shipping-{unique}")["QueueUrl"]
     topic = sns.create_topic(Name=f"orders-{unique}")["TopicArn"]
