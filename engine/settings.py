@@ -13,6 +13,7 @@
     SFN_DATA_DIR         where the embedded redis-server keeps its AOF (./.sfn)
     SFN_AWS_INTEGRATIONS 1: Tasks no handler serves call AWS through boto3 (default 0)
     SFN_HTTP_CONNECTIONS a JSON file of the HTTP Tasks' connections (engine/integrations)
+    SFN_ITEM_READER_ROOT a directory a Distributed Map's ItemReader reads (BUCKET/KEY)
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class Settings:
     data_dir: Path = field(default_factory=lambda: Path(".sfn"))
     aws_integrations: bool = False
     http_connections: str | None = None
+    item_reader_root: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -60,6 +62,7 @@ class Settings:
             aws_integrations=e.get("SFN_AWS_INTEGRATIONS", "0").strip().lower()
             in ("1", "true", "yes", "on"),
             http_connections=e.get("SFN_HTTP_CONNECTIONS") or None,
+            item_reader_root=e.get("SFN_ITEM_READER_ROOT") or None,
         )
 
     def with_redis(self, url: str) -> Settings:
@@ -80,4 +83,5 @@ class Settings:
             account=self.account,
             aws_integrations=self.aws_integrations,
             http_connections=self.http_connections,
+            item_reader_root=self.item_reader_root,
         )

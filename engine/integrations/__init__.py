@@ -9,7 +9,8 @@ In this order:
    Lambda (engine/integrations/aws.py), only when the deployment allows AWS calls
    (SFN_AWS_INTEGRATIONS=1); a real HTTP request for `http:invoke`
    (engine/integrations/http.py), with credentials from a connection configured here;
-   `.sync` jobs polled on durable timers (engine/integrations/jobs.py);
+   `.sync` jobs polled on durable timers (engine/integrations/jobs.py); a Distributed
+   Map's ItemReader from a local directory or S3 (engine/integrations/readers.py);
 3. else nothing (`None`): the driver reports the resource as unknown.
 
 With AWS calls off (the default), an AWS integration fails with `States.TaskFailed` and a
@@ -26,6 +27,7 @@ from engine.handlers import Handler, Invocation, Registry, TaskContext
 from engine.integrations.aws import AwsCaller
 from engine.integrations.http import HttpCaller
 from engine.integrations.jobs import run_job
+from engine.integrations.readers import read_items
 
 #: The environment variable that allows built-in AWS calls (read by engine/settings.py).
 AWS_SWITCH = "SFN_AWS_INTEGRATIONS"
@@ -42,6 +44,8 @@ class IntegrationSettings:
     region: str = "us-east-1"
     #: How long a `.sync` job waits between two polls (a durable timer).
     job_poll_seconds: float = 5.0
+    #: A directory a Map's ItemReader reads instead of S3 (BUCKET/KEY under it).
+    item_reader_root: str | None = None
 
 
 class Integrations:
@@ -68,6 +72,11 @@ class Integrations:
         if ref is None or ref.kind == "activity":
             return None
         parameters = task.get("parameters")
+        if task.get("reader") is not None:  # a Distributed Map's ItemReader
+            return read_items(
+                ref.action, parameters, task["reader"], root=self.settings.item_reader_root,
+                aws=self.aws if self.settings.aws else None,
+            )
         if ref.kind == "http":
             return self.http.invoke(parameters, timeout=task.get("timeout"))
         if (ref.service, ref.action) == ("states", "startExecution"):

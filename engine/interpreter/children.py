@@ -14,6 +14,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from engine.asl import errors
 from engine.asl.model import MapState, ParallelState, is_set
 from engine.interpreter import dataflow as df
 from engine.interpreter import history as h
@@ -21,7 +22,14 @@ from engine.interpreter import jsonata_flow as jf
 from engine.interpreter import maps
 from engine.interpreter.step import STOP, Next
 from engine.interpreter.tasks import TaskStates
-from engine.interpreter.types import ChildrenFailed, ChildrenSucceeded, StartChildren
+from engine.interpreter.types import (
+    ChildrenFailed,
+    ChildrenSucceeded,
+    ScheduleTask,
+    StartChildren,
+    TaskFailed,
+    TaskSucceeded,
+)
 
 
 def is_distributed(state: Any) -> bool:
@@ -54,7 +62,54 @@ class ChildStates(TaskStates):
     # --- Map -------------------------------------------------------------------------
 
     def enter_map(self, state: MapState, raw: Any) -> Next | None:
+        if state.item_reader is not None and self.ctx.read_items and self.ctx.reader_items is None:
+            return self.read_items(state, raw)
         return self.start_map(state, raw)
+
+    def read_items(self, state: MapState, raw: Any) -> Next | None:
+        """Have the shell read the ItemReader's source (a task of its own, without Task
+        events: AWS logs none); `reader_outcome` then starts the Map with the items."""
+        reader, config = maps.reader_parts(state)
+        if self.jsonata(state):
+            jenv = self.jenv()
+            arguments = reader.get("Arguments")
+            scope = jenv.scope(raw)
+            params = scope.template(arguments, "ItemReader/Arguments") if arguments else {}
+        else:
+            env = self.env()
+            value = df.input_path(state, raw, env)
+            template = reader.get("Parameters")
+            params = (
+                df.render(template, value, env, "ItemReader.Parameters")
+                if isinstance(template, dict) else {}
+            )
+        self.doc.pop("reader_items", None)
+        self.doc["task"] = {
+            "resource": reader.get("Resource", ""), "handler": None, "input": params,
+            "parameters": params, "timeout": None, "heartbeat": None,
+            # What to parse (InputType, CSV headers); MaxItems is applied by the Map.
+            "reader": {k: v for k, v in config.items() if k != "MaxItemsPath"},
+        }
+        self.doc["phase"] = "task"
+        self.tr.commands.append(ScheduleTask(self.doc["attempt"], reader.get("Resource", "")))
+        return STOP
+
+    def reader_outcome(self, occ: TaskSucceeded | TaskFailed) -> Next | None:
+        state = self.current()
+        assert isinstance(state, MapState)
+        self.doc.pop("task", None)
+        if isinstance(occ, TaskFailed):
+            return self.handle_error(errors.ITEM_READER_FAILED, occ.cause or occ.error)
+        if not isinstance(occ.result, list):
+            return self.handle_error(
+                errors.ITEM_READER_FAILED, "The ItemReader did not yield a JSON array."
+            )
+        # Kept in the snapshot only while the Map plans its iterations.
+        self.doc["reader_items"] = occ.result
+        try:
+            return self.start_map(state, self.doc["input"])
+        finally:
+            self.doc.pop("reader_items", None)
 
     def start_map(self, state: MapState, raw: Any) -> Next | None:
         distributed = is_distributed(state)

@@ -285,7 +285,7 @@ class _Step(FlowStates, ChildStates):
             return self.enter_task(state, self.doc["input"])
         if isinstance(state, ParallelState):
             return self.start_parallel(state, self.doc["input"])
-        return self.start_map(state, self.doc["input"])
+        return self.enter_map(state, self.doc["input"])  # an ItemReader reads again
 
 
 _ENTER: dict[type, Any] = {

@@ -148,6 +148,8 @@ class TaskStates(StepBase):
             )
 
     def task_outcome(self, occ: TaskSucceeded | TaskFailed) -> Next | None:
+        if "reader" in self.doc["task"]:
+            return self.reader_outcome(occ)
         state = self.current()
         assert isinstance(state, TaskState)
         ref = resources.parse_resource(state.resource)
@@ -177,6 +179,9 @@ class TaskStates(StepBase):
         self.inspect("result", result)
         self.task_event(state, "Succeeded", output=text, outputDetails={"truncated": False})
         return self.finish_execution_state(state, result)
+
+    def reader_outcome(self, occ: TaskSucceeded | TaskFailed) -> Next | None:
+        raise NotImplementedError  # a Map's (engine/interpreter/children.py)
 
     def job_running(self, occ: JobRunning) -> Next | None:
         """A `.sync` job runs: keep its handle in the snapshot and poll it on a durable

@@ -83,6 +83,9 @@ class Ctx:
     #: TestState: what a Map's ItemReader reads (`stateConfiguration.mapItemReaderData`).
     #: The engine reads no S3 objects itself, so without it an ItemReader fails.
     reader_items: list[Any] | None = None
+    #: The shell reads ItemReader sources itself (engine/integrations/readers.py): a Map
+    #: with an ItemReader (and no `reader_items`) first schedules the read as a task.
+    read_items: bool = False
     #: Causes name the event id a state was entered at (False under TestState).
     event_ids: bool = True
     #: A cap on inline transitions (Pass, Choice, ...) in one advance call, so a loop of

@@ -80,6 +80,8 @@ class DriverSettings:
     aws_integrations: bool = False
     #: The HTTP Task connections file (SFN_HTTP_CONNECTIONS; engine/integrations/http.py).
     http_connections: str | None = None
+    #: The directory a Map's ItemReader reads (SFN_ITEM_READER_ROOT).
+    item_reader_root: str | None = None
 
 
 class Driver:
@@ -109,6 +111,7 @@ class Driver:
                 aws=self.settings.aws_integrations,
                 http_connections=self.settings.http_connections,
                 region=self.settings.region,
+                item_reader_root=self.settings.item_reader_root,
             ),
         )
         self.clock = clock
@@ -250,6 +253,7 @@ class Driver:
             execution=info,
             next_event_id=loaded.history_length + 1,
             max_steps=self.settings.max_steps,
+            read_items=True,
         )
         tr = advance(machine, loaded.doc, occurrence, ctx)
         if not tr.applied:
@@ -345,7 +349,7 @@ class Driver:
                 # A DISTRIBUTED Map's iterations are child executions on AWS: their
                 # TaskStarted is not in the parent's history either; nor is a `.sync`
                 # job's poll (the Task started once).
-                q=1 if doc.get("quiet") or "job" in (doc.get("task") or {}) else None,
+                q=1 if doc.get("quiet") or _unlogged(doc.get("task") or {}) else None,
             )
             return [self._entry(msg, now)]
         if isinstance(command, StartTimer):
@@ -514,6 +518,11 @@ def started_event(message: Message, now: float) -> dict[str, Any] | None:
     if message.get("q"):
         return None
     return task_started_event({"task": {"resource": message.get("res", "")}}, iso_timestamp(now))
+
+
+def _unlogged(task: dict[str, Any]) -> bool:
+    """A `.sync` job's poll and a Map's ItemReader read log no TaskStarted."""
+    return "job" in task or "reader" in task
 
 
 def _private(value: Any) -> Any:
