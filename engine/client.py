@@ -447,8 +447,7 @@ def _task_handlers(states: Mapping[str, Any], pointer: str) -> list[tuple[str, s
 
 def _unsupported(states: Mapping[str, Any], pointer: str) -> list[str]:
     """Valid ASL that this engine would not run as AWS does, with its location: the callback
-    and .sync integration patterns and activities (no task tokens or activity workers yet),
-    and a Map's ResultWriter."""
+    and .sync integration patterns and activities (no task tokens or activity workers yet)."""
     found: list[str] = []
     for name, state in states.items():
         here = f"{pointer}/{name}"
@@ -468,7 +467,5 @@ def _unsupported(states: Mapping[str, Any], pointer: str) -> list[str]:
             for i, branch in enumerate(state.branches):
                 found.extend(_unsupported(branch.states, f"{here}/Branches/{i}/States"))
         elif isinstance(state, MapState):
-            if state.result_writer is not None:
-                found.append(f"{here}/ResultWriter: writing results to S3")
             found.extend(_unsupported(state.processor.states, f"{here}/ItemProcessor/States"))
     return found

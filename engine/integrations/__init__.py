@@ -10,7 +10,7 @@ In this order:
    (SFN_AWS_INTEGRATIONS=1); a real HTTP request for `http:invoke`
    (engine/integrations/http.py), with credentials from a connection configured here;
    `.sync` jobs polled on durable timers (engine/integrations/jobs.py); a Distributed
-   Map's ItemReader from a local directory or S3 (engine/integrations/readers.py);
+   Map's ItemReader and ResultWriter, a local directory or S3 (readers.py, writers.py);
 3. else nothing (`None`): the driver reports the resource as unknown.
 
 With AWS calls off (the default), an AWS integration fails with `States.TaskFailed` and a
@@ -28,6 +28,7 @@ from engine.integrations.aws import AwsCaller
 from engine.integrations.http import HttpCaller
 from engine.integrations.jobs import run_job
 from engine.integrations.readers import read_items
+from engine.integrations.writers import write_results
 
 #: The environment variable that allows built-in AWS calls (read by engine/settings.py).
 AWS_SWITCH = "SFN_AWS_INTEGRATIONS"
@@ -75,6 +76,11 @@ class Integrations:
         if task.get("reader") is not None:  # a Distributed Map's ItemReader
             return read_items(
                 ref.action, parameters, task["reader"], root=self.settings.item_reader_root,
+                aws=self.aws if self.settings.aws else None,
+            )
+        if task.get("writer") is not None:  # a Distributed Map's ResultWriter
+            return write_results(
+                parameters, task["writer"], root=self.settings.item_reader_root,
                 aws=self.aws if self.settings.aws else None,
             )
         if ref.kind == "http":

@@ -150,6 +150,8 @@ class TaskStates(StepBase):
     def task_outcome(self, occ: TaskSucceeded | TaskFailed) -> Next | None:
         if "reader" in self.doc["task"]:
             return self.reader_outcome(occ)
+        if "writer" in self.doc["task"]:
+            return self.writer_outcome(occ)
         state = self.current()
         assert isinstance(state, TaskState)
         ref = resources.parse_resource(state.resource)
@@ -181,6 +183,9 @@ class TaskStates(StepBase):
         return self.finish_execution_state(state, result)
 
     def reader_outcome(self, occ: TaskSucceeded | TaskFailed) -> Next | None:
+        raise NotImplementedError  # a Map's (engine/interpreter/children.py)
+
+    def writer_outcome(self, occ: TaskSucceeded | TaskFailed) -> Next | None:
         raise NotImplementedError  # a Map's (engine/interpreter/children.py)
 
     def job_running(self, occ: JobRunning) -> Next | None:

@@ -521,8 +521,8 @@ def started_event(message: Message, now: float) -> dict[str, Any] | None:
 
 
 def _unlogged(task: dict[str, Any]) -> bool:
-    """A `.sync` job's poll and a Map's ItemReader read log no TaskStarted."""
-    return "job" in task or "reader" in task
+    """A `.sync` job's poll and a Map's ItemReader/ResultWriter log no TaskStarted."""
+    return "job" in task or "reader" in task or "writer" in task
 
 
 def _private(value: Any) -> Any:
