@@ -82,3 +82,25 @@ def test_an_athena_sync_job_is_polled_on_durable_timers_by_the_worker(
     assert json.loads(done.output or "")["QueryExecution"]["Status"]["State"] == "SUCCEEDED"
     types = [e["type"] for e in client.get_history(done.arn)]
     assert types.count("TaskStarted") == 1 and types.count("TaskSubmitted") == 1
+
+
+def test_the_orders_batch_example_on_a_worker_reads_and_writes_s3(
+    aws_worker: Worker, aws_emulator: AwsEmulator, redis_url: str, unique: str
+) -> None:
+    s3: Any = aws_emulator.client("s3")
+    bucket = f"shop-{unique}"
+    s3.create_bucket(Bucket=bucket)
+    orders = [{"orderId": f"o-{i}", "lines": [{"price": i, "quantity": 2}]} for i in range(25)]
+    body = "".join(json.dumps(o) + "\n" for o in orders)
+    s3.put_object(Bucket=bucket, Key="in/orders.jsonl", Body=body.encode())
+    client = connect(Settings(redis_url=redis_url))
+    client.create_state_machine(f"Batch{unique}", Path("workflows/orders_batch.asl.json"))
+    done = client.wait(client.start_execution(
+        f"Batch{unique}", {"bucket": bucket, "ordersKey": "in/orders.jsonl"}).arn, timeout=120)
+    assert done.status == "SUCCEEDED", (done.error, done.cause)
+    key = json.loads(done.output or "")["manifest"]["Key"]
+    manifest = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    [results] = manifest["ResultFiles"]["SUCCEEDED"]
+    entries = json.loads(s3.get_object(Bucket=bucket, Key=results["Key"])["Body"].read())
+    assert [json.loads(e["Output"]) for e in entries] == [
+        {"orderId": f"o-{i}", "total": 2 * i} for i in range(25)]
