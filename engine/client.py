@@ -201,7 +201,7 @@ class Client:
         unknown = [
             f"{pointer}/Resource: no handler is registered for '{name}' ({resource})"
             for pointer, resource, name in _task_handlers(machine.states, "/States")
-            if name is not None and name not in known
+            if name is not None and name not in known and resource not in known
         ]
         if unknown:
             raise UnknownResource("Unknown Task resource: " + "; ".join(unknown))

@@ -189,3 +189,27 @@ def test_a_registered_handler_wins_over_the_builtin(aws_env: AwsEmulator) -> Non
                                         {"QueueUrl": "http://nowhere/q", "MessageBody": "x"}))),
                     registry=registry)
     assert output(record) == {"MessageId": "ours"}
+
+
+def test_a_lambda_arn_registered_as_a_whole_is_accepted_at_creation_and_served() -> None:
+    from engine.client import Client
+    from engine.runtime.driver import Driver
+    from engine.store.memory import MemoryStore
+
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:Price:prod"
+    registry = Registry()
+    registry.register(arn, lambda event, ctx: {"price": 3})
+    sent: list[dict[str, Any]] = []
+
+    class Queue:
+        def send(self, message: dict[str, Any], *, countdown: float = 0.0) -> None:
+            sent.append(message)
+
+    store, queue = MemoryStore(), Queue()
+    client = Client(store, queue, registry=registry)
+    driver = Driver(store, queue, registry)
+    client.create_state_machine("M", chain(("P", {"Type": "Task", "Resource": arn})))
+    execution = client.start_execution("M", {})
+    while sent:
+        driver.handle(sent.pop(0))
+    assert output(client.describe_execution(execution.arn)) == {"price": 3}
