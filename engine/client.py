@@ -41,6 +41,7 @@ from engine.errors import (
     ValidationException,
 )
 from engine.handlers import Registry
+from engine.integrations.jobs import SYNC_JOBS
 from engine.interpreter import history as h
 from engine.interpreter import new_root_doc
 from engine.interpreter.dataflow import MAX_PAYLOAD_BYTES
@@ -203,7 +204,7 @@ class Client:
         missing = [
             (pointer, resource, name)
             for pointer, resource, name in _task_handlers(machine.states, "/States")
-            if name is not None and name not in known
+            if name is not None and name not in known and resource not in known
         ]
         if missing:
             error = UnknownResource("Unknown Task resource: " + "; ".join(
@@ -526,9 +527,12 @@ def _task_handlers(states: Mapping[str, Any], pointer: str) -> list[tuple[str, s
         here = f"{pointer}/{name}"
         if isinstance(state, TaskState):
             ref = resources.parse_resource(state.resource)
-            # Activities are served by pollers, child executions by the engine itself.
-            if ref is not None and ref.family != "activity" and not nested.is_nested(
-                state.resource
+            # Activities are served by pollers, child executions by the engine itself; of the
+            # rest only Lambda has no built-in integration (the others may be served by boto3
+            # or HTTP at run time, engine/integrations), so only an unknown Lambda is refused.
+            if (
+                ref is not None and ref.family != "activity"
+                and not nested.is_nested(state.resource) and ref.service == "lambda"
             ):
                 params = state.parameters if isinstance(state.parameters, dict) else {}
                 found.append((here, state.resource, resources.handler_name(ref, params)))
@@ -541,18 +545,23 @@ def _task_handlers(states: Mapping[str, Any], pointer: str) -> list[tuple[str, s
 
 
 def _unsupported(states: Mapping[str, Any], pointer: str) -> list[str]:
-    """Valid ASL that this engine would not run as AWS does, with its location: a Map's
-    ItemReader/ResultWriter (no S3 here)."""
+    """Valid ASL that this engine would not run as AWS does, with its location: `.sync`
+    on an AWS job it cannot poll (engine/integrations/jobs.py knows which it can)."""
     found: list[str] = []
     for name, state in states.items():
         here = f"{pointer}/{name}"
-        if isinstance(state, ParallelState):
+        if isinstance(state, TaskState):
+            ref = resources.parse_resource(state.resource)
+            if (
+                ref is not None
+                and ref.pattern == "sync"
+                and not nested.is_nested(state.resource)
+                and (ref.service, ref.action) not in SYNC_JOBS
+            ):
+                found.append(f"{here}/Resource: the .sync integration pattern")
+        elif isinstance(state, ParallelState):
             for i, branch in enumerate(state.branches):
                 found.extend(_unsupported(branch.states, f"{here}/Branches/{i}/States"))
         elif isinstance(state, MapState):
-            if state.item_reader is not None:
-                found.append(f"{here}/ItemReader: reading items from S3")
-            if state.result_writer is not None:
-                found.append(f"{here}/ResultWriter: writing results to S3")
             found.extend(_unsupported(state.processor.states, f"{here}/ItemProcessor/States"))
     return found

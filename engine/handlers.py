@@ -108,6 +108,10 @@ class Invocation:
     #: The result is already the integration's whole response (a mocked or recorded one:
     #: engine/testing), so `lambda:invoke` does not wrap it in Payload/StatusCode again.
     response: bool = False
+    #: A `.sync` job is running (engine/integrations/jobs.py): its handle, to poll again
+    #: after `poll_seconds`; `result` is then the start call's response.
+    job: Any = None
+    poll_seconds: float = 0.0
 
 
 def invoke(h: Handler, event: Any, context: TaskContext) -> Invocation:

@@ -25,6 +25,9 @@
                          with States.Runtime, as AWS does (25000, AWS's quota; 0: none)
     SFN_RETENTION_SECONDS   how long a closed execution stays readable before it expires
                          with its history (7776000: AWS's 90 days; 0: forever)
+    SFN_AWS_INTEGRATIONS 1: Tasks no handler serves call AWS through boto3 (default 0)
+    SFN_HTTP_CONNECTIONS a JSON file of the HTTP Tasks' connections (engine/integrations)
+    SFN_ITEM_READER_ROOT a directory a Distributed Map's ItemReader reads (BUCKET/KEY)
 """
 
 from __future__ import annotations
@@ -72,6 +75,9 @@ class Settings:
     max_deliveries: int = 5
     max_history_events: int = 25_000
     retention_seconds: float = 90 * 86400.0
+    aws_integrations: bool = False
+    http_connections: str | None = None
+    item_reader_root: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -97,6 +103,10 @@ class Settings:
             max_deliveries=int(_positive(e, "SFN_MAX_DELIVERIES", cls.max_deliveries)),
             max_history_events=int(e.get("SFN_MAX_HISTORY_EVENTS", cls.max_history_events)),
             retention_seconds=float(e.get("SFN_RETENTION_SECONDS", cls.retention_seconds)),
+            aws_integrations=e.get("SFN_AWS_INTEGRATIONS", "0").strip().lower()
+            in ("1", "true", "yes", "on"),
+            http_connections=e.get("SFN_HTTP_CONNECTIONS") or None,
+            item_reader_root=e.get("SFN_ITEM_READER_ROOT") or None,
         )
 
     def with_redis(self, url: str) -> Settings:
@@ -117,6 +127,9 @@ class Settings:
             region=self.region,
             account=self.account,
             max_history_events=self.max_history_events,
+            aws_integrations=self.aws_integrations,
+            http_connections=self.http_connections,
+            item_reader_root=self.item_reader_root,
         )
 
 

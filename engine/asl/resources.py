@@ -1,10 +1,20 @@
-"""Task `Resource` strings: what they name and how AWS reports them.
+"""Task `Resource` strings: what they name, whether AWS accepts them, and how AWS reports
+them. The one place both validation and the interpreter ask.
 
-Resources name registered handlers, never import paths. A Lambda function ARN
-(`arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]`) and the optimised integration
-`arn:aws:states:::lambda:invoke` with `FunctionName` both resolve to the handler `NAME`.
-Any other `arn:aws:states:::SERVICE:API[.sync|.waitForTaskToken]` resolves to a handler
-registered under `SERVICE:API`, and an activity ARN to the activity's name.
+Families, as AWS accepts them:
+
+- a Lambda function ARN `arn:PARTITION:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]`
+  (region and a 12-digit account required; QUALIFIER a version or an alias);
+- an activity ARN `arn:PARTITION:states:REGION:ACCOUNT:activity:NAME`;
+- an optimized integration `arn:PARTITION:states:::SERVICE:ACTION[.sync|.sync:2|
+  .waitForTaskToken]`, from the fixed list below with the patterns AWS allows for each;
+- an AWS SDK integration `arn:PARTITION:states:::aws-sdk:SERVICE:ACTION[.waitForTaskToken]`
+  for any service and action the AWS SDK knows (the list shipped in
+  `aws_sdk_actions.json`, generated from botocore by scripts/gen_aws_sdk_actions.py);
+- `arn:PARTITION:states:::http:invoke` (HTTP Task).
+
+Resources name registered handlers, never import paths: a Lambda function by its NAME,
+anything else by `SERVICE:ACTION` or the whole resource (see `handler_names`).
 """
 
 from __future__ import annotations
@@ -13,12 +23,125 @@ import json
 import re
 from dataclasses import dataclass
 from email.utils import formatdate
+from functools import lru_cache
+from importlib import resources as importlib_resources
 from typing import Any, Final, Literal
 
 LAMBDA_INVOKE: Final = "arn:aws:states:::lambda:invoke"
-_LAMBDA_ARN = re.compile(r"^arn:aws[\w-]*:lambda:([^:]*):([^:]*):function:([^:]+)(?::[^:]+)?$")
-_SERVICE_ARN = re.compile(r"^arn:aws[\w-]*:states:[^:]*:[^:]*:([\w-]+):(\w+)(\.[\w:]+)?$")
+_PARTITION: Final = r"arn:aws(?:-cn|-us-gov|-iso|-iso-b)?"
+_REGION: Final = r"[a-z]{2}(?:-gov|-iso|-isob)?-[a-z]+-\d{1,2}"
+_ACCOUNT: Final = r"\d{12}"
+#: Loose shapes: what *looks like* each family (so a wrong region is reported, not a
+#: missing family); `_STRICT_*` are what AWS accepts.
+_LAMBDA_ARN = re.compile(r"^arn:aws[\w-]*:lambda:([^:]*):([^:]*):function:([^:]+)(?::([^:]+))?$")
+# A region and a numeric account are required; the account's length is not checked (AWS
+# account ids have 12 digits, but refusing shorter ones would gain nothing here).
+_STRICT_LAMBDA = re.compile(
+    rf"^{_PARTITION}:lambda:[a-z0-9-]+:\d+:function:[A-Za-z0-9_-]{{1,64}}"
+    r"(?::(?:\$LATEST|\d+|[A-Za-z0-9_-]{1,128}))?$"
+)
+_SERVICE_ARN = re.compile(
+    r"^arn:aws[\w-]*:states:([^:]*):([^:]*):([\w-]+):([A-Za-z0-9]+)"
+    r"(\.sync(?::2)?|\.waitForTaskToken|\.[^:]*(?::.*)?)?$"
+)
+_AWS_SDK_ARN = re.compile(
+    r"^arn:aws[\w-]*:states:([^:]*):([^:]*):aws-sdk:([\w-]+):([A-Za-z0-9]+)"
+    r"(\.[^:]*(?::.*)?)?$"
+)
 _ACTIVITY_ARN = re.compile(r"^arn:aws[\w-]*:states:[^:]*:[^:]*:activity:(.+)$")
+_STRICT_ACTIVITY = re.compile(
+    rf"^{_PARTITION}:states:{_REGION}:{_ACCOUNT}:activity:[A-Za-z0-9_.-]{{1,80}}$"
+)
+
+RR: Final = "request-response"
+SYNC: Final = ".sync"
+SYNC2: Final = ".sync:2"
+CALLBACK: Final = ".waitForTaskToken"
+_R: Final = frozenset({RR})
+_RS: Final = frozenset({RR, SYNC})
+_RC: Final = frozenset({RR, CALLBACK})
+_RSC: Final = frozenset({RR, SYNC, CALLBACK})
+
+#: The optimized integrations and the patterns AWS allows for each action ("Integrating
+#: optimized services with Step Functions": Standard workflows; EXPRESS ones allow only
+#: request-response, checked in validation). `.sync:2` exists for nested executions only.
+OPTIMIZED: Final[dict[str, dict[str, frozenset[str]]]] = {
+    "lambda": {"invoke": _RC},
+    "states": {"startExecution": frozenset({RR, SYNC, SYNC2, CALLBACK})},
+    "http": {"invoke": _R},
+    "apigateway": {"invoke": _RC},
+    "athena": {
+        "startQueryExecution": _RS,
+        "stopQueryExecution": _R,
+        "getQueryExecution": _R,
+        "getQueryResults": _R,
+    },
+    "batch": {"submitJob": _RS},
+    "bedrock": {"invokeModel": _R, "createModelCustomizationJob": _RSC},
+    "codebuild": {
+        "startBuild": _RS,
+        "stopBuild": _R,
+        "batchDeleteBuilds": _R,
+        "batchGetReports": _R,
+        "startBuildBatch": _RS,
+        "stopBuildBatch": _R,
+        "retryBuildBatch": _RS,
+        "deleteBuildBatch": _R,
+    },
+    "databrew": {"startJobRun": _RS},
+    "dynamodb": {"getItem": _R, "putItem": _R, "updateItem": _R, "deleteItem": _R},
+    "ecs": {"runTask": _RSC},
+    "eks": {
+        "createCluster": _RS,
+        "deleteCluster": _RS,
+        "createFargateProfile": _RS,
+        "deleteFargateProfile": _RS,
+        "createNodegroup": _RS,
+        "deleteNodegroup": _RS,
+        "runJob": _RSC,
+        "call": _R,
+    },
+    "elasticmapreduce": {
+        "createCluster": _RS,
+        "terminateCluster": _RS,
+        "addStep": _RS,
+        "cancelStep": _R,
+        "setClusterTerminationProtection": _R,
+        "modifyInstanceFleetByName": _R,
+        "modifyInstanceGroupByName": _R,
+    },
+    "emr-containers": {
+        "createVirtualCluster": _R,
+        "deleteVirtualCluster": _RS,
+        "startJobRun": _RS,
+    },
+    "emr-serverless": {
+        "createApplication": _RS,
+        "startApplication": _RS,
+        "stopApplication": _RS,
+        "deleteApplication": _RS,
+        "startJobRun": _RS,
+        "cancelJobRun": _RS,
+    },
+    "events": {"putEvents": _RC},
+    "glue": {"startJobRun": _RS},
+    "mediaconvert": {"createJob": _RS},
+    "sagemaker": {
+        "createEndpoint": _R,
+        "createEndpointConfig": _R,
+        "createHyperParameterTuningJob": _RS,
+        "createLabelingJob": _RS,
+        "createModel": _R,
+        "createProcessingJob": _RS,
+        "createTrainingJob": _RS,
+        "createTransformJob": _RS,
+        "updateEndpoint": _R,
+    },
+    "sns": {"publish": _RC},
+    "sqs": {"sendMessage": _RC},
+}
+
+Kind = Literal["lambda-function", "activity", "optimized", "aws-sdk", "http"]
 
 
 @dataclass(frozen=True)
@@ -28,7 +151,8 @@ class ResourceRef:
     `family` selects the history events: "lambda" for a Lambda function ARN
     (LambdaFunctionScheduled, ...), "task" for service integrations (TaskScheduled, ...),
     "activity" for activities. `resource_type`/`resource` are what Task* events report
-    (e.g. "lambda"/"invoke"). `pattern` is the integration pattern.
+    (e.g. "lambda"/"invoke", "aws-sdk:s3"/"getObject"). `pattern` is the integration
+    pattern; `kind`, `service` and `action` say who can serve it (engine/integrations).
     """
 
     family: Literal["lambda", "task", "activity"]
@@ -36,25 +160,52 @@ class ResourceRef:
     resource: str
     pattern: Literal["request-response", "sync", "callback"]
     handler: str | None  # None when it comes from the parameters (lambda:invoke)
+    kind: Kind = "optimized"
+    service: str = ""
+    action: str = ""
+    #: "", ".sync", ".sync:2" or ".waitForTaskToken", as written.
+    suffix: str = ""
+
+
+def _pattern(suffix: str) -> Literal["request-response", "sync", "callback"]:
+    if suffix.startswith(SYNC):
+        return "sync"
+    return "callback" if suffix == CALLBACK else "request-response"
 
 
 def parse_resource(resource: str) -> ResourceRef | None:
+    """What a resource names, or None when it is none of the families above (a resource
+    `check_resource` accepts always parses; one that parses may still be refused)."""
     m = _LAMBDA_ARN.match(resource)
     if m:
-        return ResourceRef("lambda", "lambda", resource, "request-response", m.group(3))
+        name = m.group(3)
+        return ResourceRef(
+            "lambda", "lambda", resource, "request-response", name,
+            kind="lambda-function", service="lambda", action=name,
+        )
     m = _ACTIVITY_ARN.match(resource)
     if m:
-        return ResourceRef("activity", "activity", resource, "callback", m.group(1))
+        return ResourceRef(
+            "activity", "activity", resource, "callback", m.group(1),
+            kind="activity", service="states", action=m.group(1),
+        )
+    m = _AWS_SDK_ARN.match(resource)
+    if m:
+        service, action, suffix = m.group(3), m.group(4), m.group(5) or ""
+        return ResourceRef(
+            "task", f"aws-sdk:{service}", action + suffix, _pattern(suffix),
+            f"aws-sdk:{service}:{action}", kind="aws-sdk", service=service, action=action,
+            suffix=suffix,
+        )
     m = _SERVICE_ARN.match(resource)
     if m:
-        service, api, suffix = m.group(1), m.group(2), m.group(3) or ""
-        pattern: Literal["request-response", "sync", "callback"] = "request-response"
-        if suffix.startswith(".sync"):
-            pattern = "sync"
-        elif suffix == ".waitForTaskToken":
-            pattern = "callback"
-        handler = None if (service, api) == ("lambda", "invoke") else f"{service}:{api}"
-        return ResourceRef("task", service, api + suffix, pattern, handler)
+        service, action, suffix = m.group(3), m.group(4), m.group(5) or ""
+        handler = None if (service, action) == ("lambda", "invoke") else f"{service}:{action}"
+        kind: Kind = "http" if (service, action) == ("http", "invoke") else "optimized"
+        return ResourceRef(
+            "task", service, action + suffix, _pattern(suffix), handler,
+            kind=kind, service=service, action=action, suffix=suffix,
+        )
     return None
 
 
@@ -64,6 +215,95 @@ def starts_execution(ref: ResourceRef) -> bool:
     return ref.family == "task" and (ref.resource_type, ref.resource.split(".")[0]) == (
         "states", "startExecution"
     )
+
+
+def not_recognized(resource: str) -> str:
+    """AWS's words for a Task resource it does not accept (CreateStateMachine's
+    SCHEMA_VALIDATION_FAILED, as CloudFormation reports it)."""
+    return (
+        f"The resource provided {resource} is not recognized. The value is not a valid "
+        "resource ARN, or the resource is not available in this region."
+    )
+
+
+def check_resource(resource: str) -> str | None:
+    """None when AWS accepts `resource` as a Task's Resource, else AWS's message."""
+    ref = parse_resource(resource)
+    if ref is None:
+        return not_recognized(resource)
+    if ref.kind == "lambda-function":
+        ok = _STRICT_LAMBDA.match(resource) is not None
+    elif ref.kind == "activity":
+        ok = _STRICT_ACTIVITY.match(resource) is not None
+    else:
+        m = (_AWS_SDK_ARN if ref.kind == "aws-sdk" else _SERVICE_ARN).match(resource)
+        assert m is not None
+        region, account = m.group(1), m.group(2)
+        # Integrations are written `arn:aws:states:::...`; a region/account, if present,
+        # must at least be well formed.
+        ok = (not region or re.fullmatch(_REGION, region) is not None) and (
+            not account or re.fullmatch(_ACCOUNT, account) is not None
+        )
+        ok = ok and allowed_patterns(ref) is not None and (
+            ref.suffix or RR
+        ) in (allowed_patterns(ref) or ())
+    return None if ok else not_recognized(resource)
+
+
+def allowed_patterns(ref: ResourceRef) -> frozenset[str] | None:
+    """The patterns AWS allows for this integration (None: no such integration)."""
+    if ref.kind == "aws-sdk":
+        # AWS SDK integrations: request-response and the callback pattern, never .sync.
+        return _RC if ref.action in aws_sdk_actions(ref.service) else None
+    if ref.kind in ("optimized", "http"):
+        return OPTIMIZED.get(ref.service, {}).get(ref.action)
+    return None
+
+
+@dataclass(frozen=True)
+class SdkService:
+    """An AWS SDK service as Step Functions names it: `name` in resources, `botocore`
+    for boto3's client, `error_prefix` before its error names (`S3.NoSuchKeyException`)."""
+
+    name: str
+    botocore: str
+    error_prefix: str
+
+
+@lru_cache(maxsize=1)
+def _sdk_catalog() -> dict[str, dict[str, str]]:
+    # Shipped with the package (not read from botocore at run time): the pure layer never
+    # imports boto3, and validation answers the same wherever it runs.
+    text = importlib_resources.files("engine.asl").joinpath("aws_sdk_actions.json").read_text()
+    catalog: dict[str, dict[str, str]] = json.loads(text)
+    return catalog
+
+
+@lru_cache(maxsize=512)
+def aws_sdk_actions(service: str) -> frozenset[str]:
+    entry = _sdk_catalog().get(service)
+    return frozenset(entry["actions"].split(",")) if entry else frozenset()
+
+
+def sdk_service(service: str) -> SdkService | None:
+    entry = _sdk_catalog().get(service)
+    if entry is None:
+        return None
+    return SdkService(service, entry["botocore"], entry["error"])
+
+
+def handler_names(ref: ResourceRef, parameters: Any, resource: str) -> list[str]:
+    """The names a user-registered handler may be registered under, in the order they are
+    looked up: the function name (Lambda), `SERVICE:ACTION` (`aws-sdk:s3:getObject` or
+    `s3:getObject` for the SDK), then the whole resource."""
+    names: list[str] = []
+    first = handler_name(ref, parameters)
+    if first is not None:
+        names.append(first)
+    if ref.kind == "aws-sdk":
+        names.append(f"{ref.service}:{ref.action}")
+    names.append(resource)
+    return list(dict.fromkeys(names))
 
 
 def function_name(value: Any) -> str | None:

@@ -106,23 +106,44 @@ def validate(
     from engine.asl.validation import validate as check
 
     # The text, not the parsed value: JSON syntax errors become diagnostics too.
-    problems = check(read_text(file), state_machine_type=type_.upper())
+    text = read_text(file)
+    problems = check(text, state_machine_type=type_.upper())
     errors = [d for d in problems if d.severity == "ERROR"]
+    warnings = _integration_warnings(text)
     if json_out:
         print_json({"result": "FAIL" if errors else "OK",
                     "diagnostics": [{"severity": d.severity, "code": d.code,
                                      "message": d.message, "location": d.location}
-                                    for d in problems]})
+                                    for d in problems],
+                    "warnings": [{"location": loc, "message": msg} for loc, msg in warnings]})
     else:
         for d in problems:
             err.print(f"{file}:{d.location or '/'}: {d.severity} {d.code}: {d.message}",
                       highlight=False, soft_wrap=True)
+        for loc, msg in warnings:
+            err.print(f"{file}:{loc}: WARNING {msg}", highlight=False, soft_wrap=True)
         if not errors:
             out.print(f"{file}: OK", highlight=False)
         else:
             err.print(f"{file}: {len(errors)} problem(s)", highlight=False)
     if errors:
         raise typer.Exit(1)
+
+
+def _integration_warnings(text: str) -> list[tuple[str, str]]:
+    """Tasks only a built-in AWS integration serves, unless this environment allows them
+    (SFN_AWS_INTEGRATIONS=1; the workers need it too)."""
+    import json
+
+    from engine.integrations import resource_warnings
+    from engine.settings import Settings
+
+    if Settings.from_env().aws_integrations:
+        return []
+    try:
+        return resource_warnings(json.loads(text))
+    except ValueError:
+        return []
 
 
 @app.command()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from engine.asl import errors
 from engine.asl.model import MapState, ParallelState, is_set
 from engine.interpreter import dataflow as df
 from engine.interpreter import history as h
@@ -21,7 +22,14 @@ from engine.interpreter import jsonata_flow as jf
 from engine.interpreter import maps
 from engine.interpreter.step import STOP, Next
 from engine.interpreter.tasks import TaskStates
-from engine.interpreter.types import ChildrenFailed, ChildrenSucceeded, StartChildren
+from engine.interpreter.types import (
+    ChildrenFailed,
+    ChildrenSucceeded,
+    ScheduleTask,
+    StartChildren,
+    TaskFailed,
+    TaskSucceeded,
+)
 
 
 def is_distributed(state: Any) -> bool:
@@ -54,7 +62,43 @@ class ChildStates(TaskStates):
     # --- Map -------------------------------------------------------------------------
 
     def enter_map(self, state: MapState, raw: Any) -> Next | None:
+        if state.item_reader is not None and self.ctx.read_items and self.ctx.reader_items is None:
+            return self.read_items(state, raw)
         return self.start_map(state, raw)
+
+    def read_items(self, state: MapState, raw: Any) -> Next | None:
+        """Have the shell read the ItemReader's source (a task of its own, without Task
+        events: AWS logs none); `reader_outcome` then starts the Map with the items."""
+        reader, config = maps.reader_parts(state)
+        self.doc["input"] = raw
+        params = self._io_parameters(state, reader, "ItemReader")
+        self.doc.pop("reader_items", None)
+        self.doc["task"] = {
+            "resource": reader.get("Resource", ""), "handler": None, "input": params,
+            "parameters": params, "timeout": None, "heartbeat": None,
+            # What to parse (InputType, CSV headers); MaxItems is applied by the Map.
+            "reader": {k: v for k, v in config.items() if k != "MaxItemsPath"},
+        }
+        self.doc["phase"] = "task"
+        self.tr.commands.append(ScheduleTask(self.doc["attempt"], reader.get("Resource", "")))
+        return STOP
+
+    def reader_outcome(self, occ: TaskSucceeded | TaskFailed) -> Next | None:
+        state = self.current()
+        assert isinstance(state, MapState)
+        self.doc.pop("task", None)
+        if isinstance(occ, TaskFailed):
+            return self.handle_error(errors.ITEM_READER_FAILED, occ.cause or occ.error)
+        if not isinstance(occ.result, list):
+            return self.handle_error(
+                errors.ITEM_READER_FAILED, "The ItemReader did not yield a JSON array."
+            )
+        # Kept in the snapshot only while the Map plans its iterations.
+        self.doc["reader_items"] = occ.result
+        try:
+            return self.start_map(state, self.doc["input"])
+        finally:
+            self.doc.pop("reader_items", None)
 
     def start_map(self, state: MapState, raw: Any) -> Next | None:
         distributed = is_distributed(state)
@@ -84,7 +128,8 @@ class ChildStates(TaskStates):
         if percentage is not None:
             self.inspect("toleratedFailurePercentage", percentage)
         if distributed:
-            self.emit(h.map_run_started(self.ts, self.map_run_arn(state)))
+            self.doc["map_run_arn"] = self.map_run_arn(state)  # ResultWriter's manifest
+            self.emit(h.map_run_started(self.ts, self.doc["map_run_arn"]))
         if not inputs:
             if distributed:
                 self.emit(h.plain(self.ts, "MapRunSucceeded"))
@@ -148,7 +193,52 @@ class ChildStates(TaskStates):
             return self.handle_error(
                 occ.error, occ.cause, failed_events=(f"{prefix}StateFailed",)
             )
+        if distributed and state.result_writer is not None and self.ctx.read_items:
+            return self.write_results(state, occ.results)
         if distributed:
             self.emit(h.plain(self.ts, "MapRunSucceeded"))
         self.emit(h.plain(self.ts, f"{prefix}StateSucceeded"))
         return self.finish_execution_state(state, occ.results)
+
+    def write_results(self, state: MapState, results: list[Any]) -> Next | None:
+        """Have the shell write the Map Run's results where ResultWriter says (a task of
+        its own, no Task events); `writer_outcome` then finishes the Map with AWS's
+        `{"MapRunArn", "ResultWriterDetails"}`."""
+        writer = state.result_writer if isinstance(state.result_writer, dict) else {}
+        params = self._io_parameters(state, writer, "ResultWriter")
+        self.doc["task"] = {
+            "resource": writer.get("Resource", ""), "handler": None, "input": params,
+            "parameters": params, "timeout": None, "heartbeat": None,
+            "writer": {"MapRunArn": self.doc.get("map_run_arn", ""), "Results": results},
+        }
+        self.doc["phase"] = "task"
+        self.tr.commands.append(ScheduleTask(self.doc["attempt"], writer.get("Resource", "")))
+        return STOP
+
+    def writer_outcome(self, occ: TaskSucceeded | TaskFailed) -> Next | None:
+        state = self.current()
+        assert isinstance(state, MapState)
+        self.doc.pop("task", None)
+        if isinstance(occ, TaskFailed):
+            self.emit(h.plain(self.ts, "MapRunFailed"))
+            return self.handle_error(
+                errors.RESULT_WRITER_FAILED, occ.cause or occ.error,
+                failed_events=("MapStateFailed",),
+            )
+        self.emit(h.plain(self.ts, "MapRunSucceeded"))
+        self.emit(h.plain(self.ts, "MapStateSucceeded"))
+        return self.finish_execution_state(state, occ.result)
+
+    def _io_parameters(self, state: MapState, field: dict[str, Any], name: str) -> Any:
+        """An ItemReader's or ResultWriter's Parameters (JSONPath) / Arguments (JSONata)."""
+        if self.jsonata(state):
+            arguments = field.get("Arguments")
+            if not arguments:
+                return {}
+            return self.jenv().scope(self.doc["input"]).template(arguments, f"{name}/Arguments")
+        env = self.env()
+        template = field.get("Parameters")
+        if not isinstance(template, dict):
+            return {}
+        return df.render(template, df.input_path(state, self.doc["input"], env), env,
+                         f"{name}.Parameters")

@@ -42,6 +42,7 @@ from engine.interpreter.types import (
     ChildrenSucceeded,
     Continue,
     Ctx,
+    JobRunning,
     Occurrence,
     Resumed,
     RunDoc,
@@ -203,9 +204,14 @@ class _Step(FlowStates, ChildStates):
             if phase != "task" or occ.attempt != attempt or task.get("submitted"):
                 return self.not_applied()
             self.drive(self.guard(lambda: self.task_submitted(occ)))
+        elif isinstance(occ, JobRunning):
+            if phase != "task" or occ.attempt != attempt:
+                return self.not_applied()
+            self.drive(self.guard(lambda: self.job_running(occ)))
         elif isinstance(occ, TimerFired):
             expected = {
-                "wait": "wait", "retry": "retry", "task_timeout": "task", "heartbeat": "task"
+                "wait": "wait", "retry": "retry", "task_timeout": "task", "heartbeat": "task",
+                "job_poll": "task",
             }.get(occ.kind)
             if phase != expected or occ.attempt != attempt:
                 return self.not_applied()
@@ -289,6 +295,8 @@ class _Step(FlowStates, ChildStates):
         if occ.kind in ("task_timeout", "heartbeat"):
             # AWS reports a missed heartbeat as States.Timeout too (reference, 15.3).
             return self.task_timed_out(state)
+        if occ.kind == "job_poll":
+            return self.poll_job(state)
         # A retry: do the state's work again. AWS re-emits the scheduling event but never a
         # second *StateEntered, and evaluates a Task's fields again: its Parameters see the
         # new $$.State.RetryCount (recorded), and an error in them (an intrinsic failing, a
@@ -301,7 +309,7 @@ class _Step(FlowStates, ChildStates):
             return self.enter_task(state, self.doc["input"])
         if isinstance(state, ParallelState):
             return self.start_parallel(state, self.doc["input"])
-        return self.start_map(state, self.doc["input"])
+        return self.enter_map(state, self.doc["input"])  # an ItemReader reads again
 
 
 _ENTER: dict[type, Any] = {

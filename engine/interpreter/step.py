@@ -139,7 +139,11 @@ class StepBase:
             context=context,
             variables=variables,
             rng=self.ctx.random,
-            reader_items=self.ctx.reader_items,
+            reader_items=(
+                self.ctx.reader_items
+                if self.ctx.reader_items is not None
+                else self.doc.get("reader_items")
+            ),
         )
 
     def not_applied(self) -> Transition:

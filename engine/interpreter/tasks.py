@@ -23,7 +23,13 @@ from engine.interpreter import history as h
 from engine.interpreter import jsonata_flow as jf
 from engine.interpreter.callbacks import CallbackTasks, waits_for_token
 from engine.interpreter.step import STOP, Next
-from engine.interpreter.types import ScheduleTask, StartTimer, TaskFailed, TaskSucceeded
+from engine.interpreter.types import (
+    JobRunning,
+    ScheduleTask,
+    StartTimer,
+    TaskFailed,
+    TaskSucceeded,
+)
 
 
 def is_lambda_invoke(ref: resources.ResourceRef) -> bool:
@@ -162,6 +168,10 @@ class TaskStates(CallbackTasks):
             )
 
     def task_outcome(self, occ: TaskSucceeded | TaskFailed) -> Next | None:
+        if "reader" in self.doc["task"]:
+            return self.reader_outcome(occ)
+        if "writer" in self.doc["task"]:
+            return self.writer_outcome(occ)
         state = self.current()
         assert isinstance(state, TaskState)
         ref = resources.parse_resource(state.resource)
@@ -194,6 +204,31 @@ class TaskStates(CallbackTasks):
         self.inspect("result", result)
         self.task_event(state, "Succeeded", output=text, outputDetails={"truncated": False})
         return self.finish_execution_state(state, result)
+
+    def reader_outcome(self, occ: TaskSucceeded | TaskFailed) -> Next | None:
+        raise NotImplementedError  # a Map's (engine/interpreter/children.py)
+
+    def writer_outcome(self, occ: TaskSucceeded | TaskFailed) -> Next | None:
+        raise NotImplementedError  # a Map's (engine/interpreter/children.py)
+
+    def job_running(self, occ: JobRunning) -> Next | None:
+        """A `.sync` job runs: keep its handle in the snapshot and poll it on a durable
+        timer (no worker waits meanwhile). AWS logs TaskSubmitted once, with the start
+        call's response; the Task's own timeout keeps running."""
+        state = self.current()
+        assert isinstance(state, TaskState)
+        task = self.doc["task"]
+        if "job" not in task:
+            text = h.to_json_text(occ.submitted)
+            self.task_event(state, "Submitted", output=text, outputDetails={"truncated": False})
+        task["job"] = occ.job
+        self.tr.commands.append(StartTimer("job_poll", self.doc["attempt"], occ.delay))
+        return STOP
+
+    def poll_job(self, state: TaskState) -> Next | None:
+        """Ask the integration about the job again (the same attempt: no new events)."""
+        self.tr.commands.append(ScheduleTask(self.doc["attempt"], state.resource))
+        return STOP
 
     def task_timed_out(self, state: TaskState) -> Next | None:
         self.task_event(state, "TimedOut", error=errors.TIMEOUT)

@@ -88,6 +88,9 @@ class Ctx:
     #: TestState: what a Map's ItemReader reads (`stateConfiguration.mapItemReaderData`).
     #: The engine reads no S3 objects itself, so without it an ItemReader fails.
     reader_items: list[Any] | None = None
+    #: The shell reads ItemReader sources itself (engine/integrations/readers.py): a Map
+    #: with an ItemReader (and no `reader_items`) first schedules the read as a task.
+    read_items: bool = False
     #: Causes name the event id a state was entered at (False under TestState).
     event_ids: bool = True
     #: A cap on inline transitions (Pass, Choice, ...) in one advance call, so a loop of
@@ -164,13 +167,25 @@ class TaskSubmitted:
 
 #: "poll": look at a `.sync` job (a child execution) again; handled by the shell, which
 #: turns a finished job into TaskSucceeded/TaskFailed (engine/runtime/nested.py).
-TimerKind = Literal["wait", "retry", "task_timeout", "heartbeat", "poll"]
+TimerKind = Literal["wait", "retry", "task_timeout", "heartbeat", "poll", "job_poll"]
 
 
 @dataclass(frozen=True)
 class TimerFired:
     kind: TimerKind
     attempt: int
+
+
+@dataclass(frozen=True)
+class JobRunning:
+    """A `.sync` job was started, or is still running: poll it again after `delay` seconds.
+    `job` is the integration's handle (JSON), kept in the snapshot; `submitted` is the start
+    call's response (TaskSubmitted's output) the first time."""
+
+    attempt: int
+    job: Any
+    delay: float
+    submitted: Any = None
 
 
 @dataclass(frozen=True)
@@ -193,6 +208,7 @@ Occurrence = (
     | TaskFailed
     | TaskSubmitted
     | TimerFired
+    | JobRunning
     | ChildrenSucceeded
     | ChildrenFailed
 )

@@ -26,6 +26,7 @@ from engine.asl.budget import StepBudget
 from engine.asl.loader import load
 from engine.asl.model import StateMachine
 from engine.handlers import DEFAULT_QUEUE, Invocation, Registry, TaskContext, invoke
+from engine.integrations import Integrations, IntegrationSettings
 from engine.interpreter import (
     advance,
     new_child_doc,
@@ -36,6 +37,7 @@ from engine.interpreter.types import (
     Continue,
     Ctx,
     ExecutionInfo,
+    JobRunning,
     Occurrence,
     Resumed,
     RunStarted,
@@ -85,6 +87,12 @@ class DriverSettings:
     max_history_events: int = 25_000
     region: str = "us-east-1"
     account: str = "000000000000"
+    #: Built-in AWS calls through boto3 (SFN_AWS_INTEGRATIONS; engine/integrations).
+    aws_integrations: bool = False
+    #: The HTTP Task connections file (SFN_HTTP_CONNECTIONS; engine/integrations/http.py).
+    http_connections: str | None = None
+    #: The directory a Map's ItemReader reads (SFN_ITEM_READER_ROOT).
+    item_reader_root: str | None = None
 
 
 class Driver:
@@ -100,6 +108,7 @@ class Driver:
         metrics: NullRecorder | None = None,
         budget_clock: Callable[[], float] = time.thread_time,
         step_guard: Callable[[], AbstractContextManager[object]] = nullcontext,
+        integrations: Integrations | None = None,
     ) -> None:
         self.store = store
         #: Counts transitions, durations, retries, timer lag and commits (engine/metrics.py;
@@ -108,6 +117,16 @@ class Driver:
         self.dispatcher = dispatcher
         self.registry = registry
         self.settings = settings or DriverSettings()
+        #: Who serves a Task: a registered handler, else a built-in integration.
+        self.integrations = integrations or Integrations(
+            registry,
+            IntegrationSettings(
+                aws=self.settings.aws_integrations,
+                http_connections=self.settings.http_connections,
+                region=self.settings.region,
+                item_reader_root=self.settings.item_reader_root,
+            ),
+        )
         self.clock = clock
         #: The step budget's clock: the CPU time of the thread running the step (the
         #: `regex` package's timeouts count CPU time too; a busy machine does not make a
@@ -266,6 +285,7 @@ class Driver:
             budget=StepBudget.starting_now(self.settings.step_budget_seconds, self.budget_clock),
             # Drawn here, not in the interpreter: a token must be unguessable.
             task_token=new_token(eid, run),
+            read_items=True,
         )
         with self.step_guard():
             tr = advance(machine, loaded.doc, occurrence, ctx)
@@ -372,8 +392,9 @@ class Driver:
                 "task", eid, run, version, a=command.attempt, res=command.resource,
                 h=(doc.get("task") or {}).get("handler"), s=state, m=sm,
                 # A DISTRIBUTED Map's iterations are child executions on AWS: their
-                # TaskStarted is not in the parent's history either.
-                q=1 if doc.get("quiet") else None,
+                # TaskStarted is not in the parent's history either; nor is a `.sync`
+                # job's poll (the Task started once).
+                q=1 if doc.get("quiet") or _unlogged(doc.get("task") or {}) else None,
             )
             return [self._entry(msg, now)]
         if isinstance(command, StartTimer):
@@ -471,13 +492,9 @@ class Driver:
         assert record is not None
         task = loaded.doc["task"]
         name = task.get("handler")
-        found = self.registry.get(name)
-        if found is None:
-            return _unknown_resource(
-                task["resource"], name, self.settings.region, self.settings.account
-            )
+        found = self.integrations.handler(task)
         context = TaskContext(
-            function_name=found.name,
+            function_name=found.name if found is not None else (name or task["resource"]),
             execution_arn=record.arn,
             state_name=loaded.doc["state"],
             attempt=message["a"],
@@ -488,7 +505,14 @@ class Driver:
         event = _private(task["input"])
         token = self._lease_renewer().hold(eid, message)
         try:
-            return invoke(found, event, context)
+            if found is not None:
+                return invoke(found, event, context)
+            builtin = self.integrations.call(task, context)
+            if builtin is not None:
+                return builtin
+            return _unknown_resource(
+                task["resource"], name, self.settings.region, self.settings.account
+            )
         finally:
             self._lease_renewer().release(token)
 
@@ -520,7 +544,9 @@ class Driver:
             if outcome.ok
             else TaskFailed(attempt, outcome.error, outcome.cause)
         )
-        if outcome.ok and (loaded.doc.get("task") or {}).get("token"):
+        if outcome.ok and outcome.job is not None:  # a `.sync` job runs: poll it later
+            occurrence = JobRunning(attempt, outcome.job, outcome.poll_seconds, outcome.result)
+        elif outcome.ok and (loaded.doc.get("task") or {}).get("token"):
             # A callback's handler returned: the task is submitted and waits for its token.
             occurrence = TaskSubmitted(attempt, outcome.result)
         return self.step(eid, run, loaded, occurrence, consumed=consumed)
@@ -549,6 +575,11 @@ def started_event(message: Message, now: float) -> dict[str, Any] | None:
     if message.get("q"):
         return None
     return task_started_event({"task": {"resource": message.get("res", "")}}, iso_timestamp(now))
+
+
+def _unlogged(task: dict[str, Any]) -> bool:
+    """A `.sync` job's poll and a Map's ItemReader/ResultWriter log no TaskStarted."""
+    return "job" in task or "reader" in task or "writer" in task
 
 
 def _private(value: Any) -> Any:

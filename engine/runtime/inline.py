@@ -17,6 +17,7 @@ from typing import Any
 
 from engine.client import Client
 from engine.handlers import Registry
+from engine.integrations import Integrations
 from engine.runtime.driver import Driver, DriverSettings, started_event
 from engine.runtime.messages import Message, entry_id
 from engine.runtime.recovery import Sweeper
@@ -48,6 +49,7 @@ class InlineRunner:
         account: str = "000000000000",
         simulated_seconds: Mapping[str, float] | None = None,
         max_messages: int = 200_000,
+        integrations: Integrations | None = None,
     ) -> None:
         self.now = start
         self.store = MemoryStore()
@@ -56,7 +58,8 @@ class InlineRunner:
         self.max_messages = max_messages
         settings = DriverSettings(region=region, account=account, redeliver_seconds=3600.0)
         self.driver = Driver(
-            self.store, self.queue, registry, settings=settings, clock=self.clock, owner="inline"
+            self.store, self.queue, registry, settings=settings, clock=self.clock, owner="inline",
+            integrations=integrations,
         )
         self.client = Client(
             self.store, self.queue, region=region, account=account, clock=self.clock,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
-from engine.asl import errors
+from engine.asl import errors, resources
 from engine.asl.model import JSONATA, JSONPATH, Catcher, ItemBatcher, Retrier
 from engine.asl.validation import fields, rules
 from engine.asl.validation.context import Checker, StateInfo
@@ -18,7 +18,6 @@ MAX_LABEL_LENGTH: Final = 40
 _LABEL_FORBIDDEN: Final = list(' ?*<>{}[]:;,\\|^~$#%&`"') + [
     chr(code) for code in (*range(0x00, 0x20), *range(0x7F, 0xA0))
 ]
-_ARN: Final = re.compile(r"^arn:[^:]+:[^:]+:[^:]*:[^:]*:.+$")
 _ACTIVITY_ARN: Final = re.compile(r"^arn:aws[\w-]*:states:[^:]*:[^:]*:activity:")
 _SYNC_SUFFIX: Final = re.compile(r"\.sync(:\d+)?$")
 _BATCH_LIMITS: Final = (
@@ -175,15 +174,12 @@ def _check_label(checker: Checker, label: str, location: str) -> None:
 
 
 def _check_resource(checker: Checker, resource: str, location: str) -> None:
-    """A Task resource is an ARN (Lambda function, activity, `arn:aws:states:::...`
-    integration); EXPRESS machines restrict which."""
-    if not _ARN.match(resource):
-        # AWS's wording (seen in CloudFormation reports of CreateStateMachine failures).
-        checker.report(
-            f"The resource provided {resource} is not recognized. The value is not a valid "
-            "resource ARN, or the resource is not available in this region.",
-            location,
-        )
+    """A Task resource is one AWS accepts (engine/asl/resources.py: a Lambda function, an
+    activity, an optimized or AWS SDK integration with a pattern it allows, an HTTP Task);
+    EXPRESS machines restrict which."""
+    refused = resources.check_resource(resource)
+    if refused is not None:
+        checker.report(refused, location)
     elif checker.express:
         _check_express_resource(checker, resource, location)
 

@@ -1,0 +1,91 @@
+"""`python -m bench.itemreader [--items N]`: a Distributed Map over N items read from a JSON
+Lines object by the engine's ItemReader (a local directory, SFN_ITEM_READER_ROOT), on a
+private redis-server and one engine worker (2 processes). Prints the wall time, the peak
+worker memory (RSS), Redis's peak memory and the longest Redis command (SLOWLOG)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+from bench.procs import RssSampler, WorkerProcess, redis_client, start_redis, wait_until
+from engine.connect import connect
+from engine.settings import Settings
+
+DEFINITION = {
+    "QueryLanguage": "JSONata",
+    "StartAt": "Each",
+    "States": {"Each": {
+        "Type": "Map",
+        "ItemReader": {"Resource": "arn:aws:states:::s3:getObject",
+                       "ReaderConfig": {"InputType": "JSONL"},
+                       "Arguments": {"Bucket": "data", "Key": "items.jsonl"}},
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                          "StartAt": "Work", "States": {"Work": {
+                              "Type": "Pass", "Output": "{% $states.input.n * 2 %}",
+                              "End": True}}},
+        "MaxConcurrency": 1000,
+        "Output": {"count": "{% $count($states.result) %}"},
+        "End": True}},
+}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(prog="python -m bench.itemreader", description=__doc__)
+    p.add_argument("--items", type=int, default=100_000)
+    p.add_argument("--timeout", type=float, default=3600.0)
+    args = p.parse_args()
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        (tmp / "root" / "data").mkdir(parents=True)
+        with (tmp / "root" / "data" / "items.jsonl").open("w") as f:
+            for n in range(args.items):
+                f.write(json.dumps({"n": n, "sku": f"sku-{n:07d}"}) + "\n")
+        server = start_redis(tmp / "redis")
+        url = server.url
+        r = redis_client(url)
+        r.config_set("slowlog-log-slower-than", 1000)  # microseconds: every command >= 1 ms
+        r.config_set("slowlog-max-len", 10000)
+        worker = WorkerProcess("worker", "sfn", url, concurrency=2, log_path=tmp / "w.log",
+                               extra_env={"SFN_ITEM_READER_ROOT": str(tmp / "root")}).start()
+        try:
+            wait_until(lambda: r.hexists("sfn:handlers", "BenchStamp"), 60, "the worker")
+            client = connect(Settings(redis_url=url))
+            client.create_state_machine("ItemReaderBench", DEFINITION)
+            r.slowlog_reset()
+            with RssSampler(worker, interval=0.2) as rss:
+                started = time.monotonic()
+                execution = client.start_execution("ItemReaderBench", {})
+                done = client.wait(execution.arn, timeout=args.timeout)
+                wall = time.monotonic() - started
+            slow = r.slowlog_get(10000)
+            longest = max(slow, key=lambda e: e["duration"]) if slow else None
+            print(json.dumps({
+                "items": args.items,
+                "status": done.status,
+                "output": done.output,
+                "wall_seconds": round(wall, 1),
+                "worker_rss_peak_process_mb": round(rss.peak_process / 2**20, 1),
+                "worker_rss_peak_total_mb": round(rss.peak_total / 2**20, 1),
+                "redis_used_memory_peak_mb": round(
+                    int(r.info("memory")["used_memory_peak"]) / 2**20, 1),
+                "slowlog_entries_over_1ms": len(slow),
+                "longest_command_ms": round(longest["duration"] / 1000, 1) if longest else 0,
+                "longest_command": _text(longest["command"])[:120] if longest else "",
+            }, indent=2))
+        finally:
+            worker.stop()
+            server.stop()
+
+
+def _text(command: object) -> str:
+    if isinstance(command, bytes):
+        return command.decode("utf-8", errors="replace")
+    return str(command)
+
+
+if __name__ == "__main__":
+    main()
