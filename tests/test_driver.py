@@ -269,6 +269,12 @@ def test_valid_asl_the_engine_cannot_run_yet_is_refused_at_creation_with_its_loc
                 "Type": "Task",
                 "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
                 "Parameters": {"QueueUrl": "q", "MessageBody": {"Token.$": "$$.Task.Token"}},
+                "Next": "Job",
+            },
+            "Job": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::batch:submitJob.sync",
+                "Parameters": {"JobName": "j", "JobQueue": "q", "JobDefinition": "d"},
                 "Next": "Read",
             },
             "Read": {
@@ -289,6 +295,7 @@ def test_valid_asl_the_engine_cannot_run_yet_is_refused_at_creation_with_its_loc
     with pytest.raises(UnsupportedFeature) as refused:
         w.client.create_state_machine("M", definition)
     message = str(refused.value)
+    assert "/States/Job/Resource: the .sync integration pattern" in message  # not polled
     assert "/States/Wait" not in message  # callbacks run (tests/test_callbacks.py)
     assert "/States/Read/ItemReader" not in message  # read by engine/integrations/readers.py
     assert w.store.get_state_machine("M") is None
