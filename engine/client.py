@@ -21,7 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from engine import arns
+from engine import arns, execution_logs
 from engine.asl import resources
 from engine.asl.jsonvalues import NotJson, check_json_value, has_lone_surrogate, loads_strict
 from engine.asl.loader import load, parse_definition
@@ -94,9 +94,11 @@ class Client:
         type: str = "STANDARD",
         update: bool = True,
         tags: dict[str, str] | None = None,
+        configuration: Mapping[str, dict[str, Any] | None] | None = None,
     ) -> StateMachineRecord:
         """Create a state machine; with `update`, an existing one gets the new definition
-        (running executions keep the definition they started with)."""
+        (running executions keep the definition they started with). `configuration`:
+        `logging`, `tracing`, `encryption` as engine/machine_config.py checked them."""
         arns.check_name(name, "state machine name")
         text = _definition_text(definition)
         machine = load(text, state_machine_type=type)
@@ -105,7 +107,10 @@ class Client:
         now = self.clock()
         existing = self.store.get_state_machine(name)
         if existing is not None and not update:
-            if existing.definition_sha == sha and existing.type == type:
+            same_config = all(
+                getattr(existing, k) == v for k, v in (configuration or {}).items()
+            )
+            if existing.definition_sha == sha and existing.type == type and same_config:
                 return existing  # AWS: creating the same thing twice is idempotent
             raise StateMachineAlreadyExists(
                 f"State Machine Already Exists: '{existing.arn}'"
@@ -122,6 +127,7 @@ class Client:
             revision=(existing.revision + 1) if existing else 1,
             tags=_check_tags(tags, limit=True) if tags else (existing.tags if existing else {}),
         )
+        record = _configured(record, configuration)
         self.store.put_state_machine(record, create=existing is None)
         return record
 
@@ -141,12 +147,16 @@ class Client:
         *,
         definition: str | Mapping[str, Any] | Path | None = None,
         role_arn: str | None = None,
+        configuration: Mapping[str, dict[str, Any] | None] | None = None,
     ) -> StateMachineRecord:
-        """UpdateStateMachine: a new definition and/or role for an existing machine (its
-        type is immutable); running executions keep the definition they started with."""
-        if definition is None and role_arn is None:
+        """UpdateStateMachine: a new definition, role and/or configuration (`logging`,
+        `tracing`, `encryption`) for an existing machine (its type is immutable); running
+        executions keep the definition they started with."""
+        settings = {k: v for k, v in (configuration or {}).items() if v}
+        if definition is None and role_arn is None and not settings:
             raise MissingRequiredParameter(
-                "Either the definition or the roleArn must be specified"
+                "Either the definition, the roleArn, the loggingConfiguration, the "
+                "tracingConfiguration or the encryptionConfiguration must be specified"
             )
         existing = self.describe_state_machine(name_or_arn)
         text = existing.definition
@@ -161,6 +171,7 @@ class Client:
             updated=self.clock(),
             revision=existing.revision + 1,
         )
+        record = _configured(record, settings)
         self.store.put_state_machine(record, create=False)
         return record
 
@@ -254,6 +265,7 @@ class Client:
             type=machine_record.type,
             version_arn=target.version_arn,
             alias_arn=target.alias_arn,
+            logging=execution_logs.config_text(machine_record.logging),
         )
         started = h.execution_started(
             iso_timestamp(now), text, machine_record.role_arn, machine_record.arn
@@ -277,6 +289,7 @@ class Client:
             if existing.input == text and existing.status == "RUNNING":
                 return existing
             raise ExecutionAlreadyExists(f"Execution Already Exists: '{existing.arn}'")
+        execution_logs.committed(record, [started], 1)
         self.dispatcher.send(first)
         return record
 
@@ -397,8 +410,10 @@ class Client:
             execution={"status": "ABORTED", "error": error, "cause": cause, "stop": now},
             clear_outbox=True,
         )
-        if not self.store.commit(record.eid, commit).ok:
+        result = self.store.commit(record.eid, commit)
+        if not result.ok:
             raise ExecutionNotRunning(f"Execution is not running: '{record.arn}' ({record.status})")
+        execution_logs.committed(record, commit.events, result.last_event_id)
         return self.describe_execution(record.eid)
 
 
@@ -419,6 +434,20 @@ def _check_tags(tags: Mapping[str, str], *, limit: bool = False) -> dict[str, st
         if has_lone_surrogate(key) or has_lone_surrogate(value):
             raise ValidationException(f"Invalid tag {key!r}: a lone surrogate is not valid Unicode")
     return dict(tags)
+
+
+def _configured(
+    record: StateMachineRecord, configuration: Mapping[str, dict[str, Any] | None] | None
+) -> StateMachineRecord:
+    """`record` with the configurations given (logging, tracing, encryption); the others
+    as they were."""
+    given = configuration or {}
+    return replace(
+        record,
+        logging=given.get("logging") or record.logging,
+        tracing=given.get("tracing") or record.tracing,
+        encryption=given.get("encryption") or record.encryption,
+    )
 
 
 def _definition_text(definition: str | Mapping[str, Any] | Path) -> str:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Protocol
 
+from engine import execution_logs
 from engine.asl.budget import StepBudget
 from engine.asl.loader import load
 from engine.asl.model import StateMachine
@@ -266,8 +267,13 @@ class Driver:
             self.metrics.checkpoint(result, time.perf_counter() - committing)
             if result.capped:
                 log.warning("%s reached the history cap and failed", eid)
+                if commit.history_limit is not None:
+                    execution_logs.committed(
+                        record, [commit.history_limit.failure], result.last_event_id
+                    )
                 return "history limit"
             if result.ok:
+                execution_logs.committed(record, commit.events, result.last_event_id)
                 self.metrics.committed(record.state_machine_name, loaded.doc, tr, occurrence, now)
                 inline = self._inline_task(to_send) if fuse else None
                 if inline is None:
@@ -434,6 +440,10 @@ class Driver:
         )
         if not claim.ok or claim.loaded is None:
             return f"dropped ({claim.reason})"
+        if started is not None:
+            known = self.execution(eid)
+            if known is not None:
+                execution_logs.committed(known[0], [started], claim.loaded.history_length)
         outcome = self.invoke(eid, claim.loaded, message)
         # The claim returned the snapshot (and the history length) atomically with the
         # version check; the commit compares that version again, so a run that moved on
@@ -509,7 +519,11 @@ class Driver:
             },
             clear_outbox=True,
         )
-        return "applied" if self.store.commit(eid, commit).ok else "stale"
+        result = self.store.commit(eid, commit)
+        known = self.execution(eid)
+        if result.ok and known is not None:
+            execution_logs.committed(known[0], commit.events, result.last_event_id)
+        return "applied" if result.ok else "stale"
 
 
 def started_event(message: Message, now: float) -> dict[str, Any] | None:

@@ -38,6 +38,9 @@ class ExecutionRecord:
     #: stateMachineVersionArn), and the alias it was started through.
     version_arn: str | None = None
     alias_arn: str | None = None
+    #: The machine's loggingConfiguration (JSON text) when it logs (level not OFF): the
+    #: workers write its execution log records from this copy (engine/execution_logs.py).
+    logging: str | None = None
 
     @property
     def recency(self) -> float:
@@ -76,6 +79,7 @@ class ExecutionRecord:
             type=fields.get("type", "STANDARD"),
             version_arn=opt("version_arn"),
             alias_arn=opt("alias_arn"),
+            logging=opt("logging"),
         )
 
 
@@ -91,6 +95,11 @@ class StateMachineRecord:
     updated: float
     revision: int = 1
     tags: dict[str, str] = field(default_factory=dict)
+    #: loggingConfiguration, tracingConfiguration, encryptionConfiguration as answered
+    #: (engine/machine_config.py); None: never set (AWS's defaults are answered).
+    logging: dict[str, Any] | None = None
+    tracing: dict[str, Any] | None = None
+    encryption: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

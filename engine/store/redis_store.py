@@ -174,6 +174,9 @@ class RedisStore(RedisVersions, RetentionMixin):
             "revision": str(record.revision),
             "tags": _dumps(record.tags),
         }
+        for member in ("logging", "tracing", "encryption"):
+            if getattr(record, member) is not None:
+                fields[member] = _dumps(getattr(record, member))
         key = keys.state_machine(record.name)
         if create:
             if not self.r.hsetnx(key, "name", record.name):
@@ -197,6 +200,9 @@ class RedisStore(RedisVersions, RetentionMixin):
             updated=float(f["updated"]),
             revision=int(f.get("revision", "1")),
             tags=json.loads(f.get("tags", "{}")),
+            logging=json.loads(f["logging"]) if "logging" in f else None,
+            tracing=json.loads(f["tracing"]) if "tracing" in f else None,
+            encryption=json.loads(f["encryption"]) if "encryption" in f else None,
         )
 
     def list_state_machines(self) -> list[StateMachineRecord]:
