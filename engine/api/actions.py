@@ -234,8 +234,12 @@ def list_state_machines(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
 )
 def validate_state_machine_definition(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
     from engine.asl.validation import validate
+    from engine.feature_support import unsupported_warnings
 
     found = validate(p["definition"], state_machine_type=p.get("type", "STANDARD"))
+    if not any(d.severity == "ERROR" for d in found):
+        # What CreateStateMachine would refuse here (engine/feature_support.py).
+        found = [*found, *unsupported_warnings(p["definition"], p.get("type", "STANDARD"))]
     # severity ERROR (the default) returns errors only; WARNING returns both.
     wanted = ("ERROR",) if p.get("severity", "ERROR") == "ERROR" else ("ERROR", "WARNING")
     shown = [d for d in found if d.severity in wanted]
