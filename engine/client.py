@@ -21,7 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from engine import arns, execution_logs
+from engine import arns, deletion, execution_logs
 from engine.asl import resources
 from engine.asl.jsonvalues import NotJson, check_json_value, has_lone_surrogate, loads_strict
 from engine.asl.loader import load, parse_definition
@@ -106,6 +106,11 @@ class Client:
         sha = self.store.put_definition(text)
         now = self.clock()
         existing = self.store.get_state_machine(name)
+        if existing is not None and existing.status == "DELETING":
+            if deletion.finish(self, name):
+                existing = None
+            else:
+                deletion.refuse_if_deleting(existing)
         if existing is not None and not update:
             same_config = all(
                 getattr(existing, k) == v for k, v in (configuration or {}).items()
@@ -134,6 +139,8 @@ class Client:
     def describe_state_machine(self, name_or_arn: str) -> StateMachineRecord:
         name = arns.state_machine_name(name_or_arn)
         record = self.store.get_state_machine(name)
+        if record is not None and record.status == "DELETING" and deletion.finish(self, name):
+            record = None  # its last execution has ended: it is gone
         if record is None:
             raise StateMachineDoesNotExist(
                 "State Machine Does Not Exist: "
@@ -159,6 +166,7 @@ class Client:
                 "tracingConfiguration or the encryptionConfiguration must be specified"
             )
         existing = self.describe_state_machine(name_or_arn)
+        deletion.refuse_if_deleting(existing)
         text = existing.definition
         if definition is not None:
             text = _definition_text(definition)
@@ -176,13 +184,17 @@ class Client:
         return record
 
     def delete_state_machine(self, name_or_arn: str) -> bool:
-        """Remove a state machine (idempotent, as on AWS). Its executions stay readable and
-        running ones finish: they run the definition they started with."""
-        return self.store.delete_state_machine(arns.state_machine_name(name_or_arn))
+        """DeleteStateMachine (idempotent, as on AWS): DELETING until its running
+        executions, stopped at their next transition, have ended; then gone. Its executions
+        stay readable (engine/deletion.py)."""
+        return deletion.delete(self, arns.state_machine_name(name_or_arn))
 
     def list_state_machines(self) -> list[StateMachineRecord]:
-        """Every state machine, oldest first."""
-        return self.store.list_state_machines()
+        """Every state machine, oldest first (a DELETING one until it is gone)."""
+        return [
+            r for r in self.store.list_state_machines()
+            if r.status != "DELETING" or not deletion.finish(self, r.name)
+        ]
 
     def tag_state_machine(self, name_or_arn: str, tags: Mapping[str, str]) -> dict[str, str]:
         """Add or overwrite tags (AWS's limits: 50 tags, keys 1-128 and values 0-256
@@ -241,6 +253,7 @@ class Client:
         ARN, which may be a version's or an alias's (engine/versions.py)."""
         target = self.versions.resolve(state_machine)
         machine_record = target.machine
+        deletion.refuse_if_deleting(machine_record)
         text = _input_text(input, input_text)
         name = arns.check_name(name or str(uuid.uuid4()), "execution name")
         # An EXPRESS execution's name may be used again at once (AWS starts another one

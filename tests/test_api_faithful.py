@@ -6,6 +6,7 @@ executions where AWS does not serve them, ListExecutions' message."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -227,3 +228,60 @@ def test_list_executions_needs_a_state_machine_or_a_map_run(sfn: Any) -> None:
     assert message(excinfo) == (
         "1 validation error detected: Must provide a StateMachine ARN or MapRun ARN"
     )
+
+
+WAIT_THEN_PASS = json.dumps({"StartAt": "W", "States": {
+    "W": {"Type": "Wait", "Seconds": 2, "Next": "P"}, "P": {"Type": "Pass", "End": True}}})
+
+
+def test_delete_state_machine_stops_executions_at_their_next_transition(
+    sfn: Any, unique: str
+) -> None:
+    arn = create(sfn, f"Del{unique}", WAIT_THEN_PASS)
+    runs = [sfn.start_execution(stateMachineArn=arn, name=f"r{i}")["executionArn"]
+            for i in range(2)]
+    deadline = time.monotonic() + 10
+    while any(e["type"] != "WaitStateEntered" for e in [
+        sfn.get_execution_history(executionArn=r, reverseOrder=True)["events"][0] for r in runs
+    ]):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    sfn.delete_state_machine(stateMachineArn=arn)
+    # DELETING while its executions wait: described so, no new execution, no update.
+    assert sfn.describe_state_machine(stateMachineArn=arn)["status"] == "DELETING"
+    assert arn in [m["stateMachineArn"] for m in list_all(sfn)]
+    with pytest.raises(sfn.exceptions.StateMachineDeleting):
+        sfn.start_execution(stateMachineArn=arn)
+    with pytest.raises(sfn.exceptions.StateMachineDeleting):
+        sfn.update_state_machine(stateMachineArn=arn, definition=PASS)
+    with pytest.raises(sfn.exceptions.StateMachineDeleting):
+        create(sfn, f"Del{unique}", WAIT_THEN_PASS)
+    assert all(sfn.describe_execution(executionArn=r)["status"] == "RUNNING" for r in runs)
+    # The Wait ends: that next transition aborts them, and the machine goes.
+    for r in runs:
+        done = wait_done(sfn, r)
+        assert done["status"] == "ABORTED"
+        assert done["cause"] == f"The state machine '{arn}' was deleted"
+        events = sfn.get_execution_history(executionArn=r)["events"]
+        assert [e["type"] for e in events][-2:] == ["WaitStateEntered", "ExecutionAborted"]
+    with pytest.raises(sfn.exceptions.StateMachineDoesNotExist):
+        sfn.describe_state_machine(stateMachineArn=arn)
+    assert arn not in [m["stateMachineArn"] for m in list_all(sfn)]
+    # The name is free again; the old executions stay readable.
+    assert create(sfn, f"Del{unique}", PASS) == arn
+    assert sfn.describe_execution(executionArn=runs[0])["status"] == "ABORTED"
+
+
+def list_all(sfn: Any) -> list[dict[str, Any]]:
+    return [m for page in sfn.get_paginator("list_state_machines").paginate()
+            for m in page["stateMachines"]]
+
+
+def wait_done(sfn: Any, arn: str, timeout: float = 30) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        described: dict[str, Any] = sfn.describe_execution(executionArn=arn)
+        if described["status"] != "RUNNING":
+            return described
+        assert time.monotonic() < deadline, f"{arn} still RUNNING"
+        time.sleep(0.1)

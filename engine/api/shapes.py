@@ -29,7 +29,7 @@ def state_machine(record: StateMachineRecord, *, include_data: bool = True) -> d
     out: dict[str, Any] = {
         "stateMachineArn": record.arn,
         "name": record.name,
-        "status": "ACTIVE",
+        "status": record.status,
         "definition": record.definition,
         "roleArn": record.role_arn,
         "type": record.type,

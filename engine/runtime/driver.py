@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Protocol
 
-from engine import execution_logs
+from engine import deletion, execution_logs
 from engine.asl.budget import StepBudget
 from engine.asl.loader import load
 from engine.asl.model import StateMachine
@@ -244,6 +244,13 @@ class Driver:
         assert record is not None and info is not None
         if loaded.status != "RUNNING":
             return "execution not running"
+        if loaded.stopping:  # its state machine is being deleted (engine/deletion.py)
+            commit, result = deletion.stop_for_deletion(
+                self.store, eid, record.state_machine_arn, self.clock()
+            )
+            if result.ok:
+                execution_logs.committed(record, commit.events, result.last_event_id)
+            return "stopped: state machine deleted"
         machine = self._machine(record.definition_sha)
         now = self.clock()
         ctx = Ctx(

@@ -100,6 +100,9 @@ class StateMachineRecord:
     logging: dict[str, Any] | None = None
     tracing: dict[str, Any] | None = None
     encryption: dict[str, Any] | None = None
+    #: ACTIVE, or DELETING from DeleteStateMachine until its last execution has ended
+    #: (engine/deletion.py).
+    status: str = "ACTIVE"
 
 
 @dataclass(frozen=True)
@@ -176,6 +179,9 @@ class LoadedRun:
     doc: dict[str, Any]
     history_length: int
     status: str
+    #: Its state machine is being deleted: the execution stops at this transition
+    #: (DeleteStateMachine, engine/deletion.py).
+    stopping: bool = False
 
 
 @dataclass
@@ -254,6 +260,10 @@ class Store(Protocol):
     ) -> list[ExecutionRecord]: ...
     def history(self, eid: str, start: int = 0, stop: int = -1) -> list[dict[str, Any]]: ...
     def history_length(self, eid: str) -> int: ...
+    def mark_stopping(self, eid: str) -> bool:
+        """Flag a RUNNING execution to stop at its next transition (its machine is being
+        deleted); `load_run` reports the flag. False when it is not running."""
+        ...
     def count_executions(self, state_machine: str | None) -> int: ...
 
     # --- runs ------------------------------------------------------------------------

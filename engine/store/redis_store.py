@@ -173,6 +173,7 @@ class RedisStore(RedisVersions, RetentionMixin):
             "updated": str(record.updated),
             "revision": str(record.revision),
             "tags": _dumps(record.tags),
+            "status": record.status,
         }
         for member in ("logging", "tracing", "encryption"):
             if getattr(record, member) is not None:
@@ -203,6 +204,7 @@ class RedisStore(RedisVersions, RetentionMixin):
             logging=json.loads(f["logging"]) if "logging" in f else None,
             tracing=json.loads(f["tracing"]) if "tracing" in f else None,
             encryption=json.loads(f["encryption"]) if "encryption" in f else None,
+            status=f.get("status", "ACTIVE"),
         )
 
     def list_state_machines(self) -> list[StateMachineRecord]:
@@ -343,11 +345,21 @@ class RedisStore(RedisVersions, RetentionMixin):
         pipe = self.r.pipeline(transaction=False)
         pipe.hmget(keys.run(eid, run), "v", "d")
         pipe.llen(keys.history(eid))
-        pipe.hget(keys.meta(eid), "status")
-        (version, doc), length, status = pipe.execute()
+        pipe.hmget(keys.meta(eid), "status", "stopping")
+        (version, doc), length, (status, stopping) = pipe.execute()
         if version is None:
             return None
-        return LoadedRun(int(version), json.loads(doc), int(length), status or "")
+        return LoadedRun(
+            int(version), json.loads(doc), int(length), status or "", stopping=bool(stopping)
+        )
+
+    def mark_stopping(self, eid: str) -> bool:
+        # A flag beside the status, read by load_run in its one round trip; a stale flag
+        # on an execution that ended meanwhile is never read again.
+        if self.r.hget(keys.meta(eid), "status") != "RUNNING":
+            return False
+        self.r.hset(keys.meta(eid), "stopping", "1")
+        return True
 
     def load_join(self, eid: str, join: str) -> tuple[int, dict[str, Any]] | None:
         version, doc = self.r.hmget(keys.join(eid, join), "v", "d")
