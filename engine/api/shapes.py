@@ -13,7 +13,7 @@ from typing import Any, Final
 from engine.asl.variable_references import variable_references
 from engine.store.base import ExecutionRecord, StateMachineRecord
 
-#: We keep no logs or traces per state machine; AWS's defaults, reported as such.
+#: AWS's defaults, answered for a machine that never set its logging or tracing.
 LOGGING_OFF: Final = {"level": "OFF", "includeExecutionData": False}
 TRACING_OFF: Final = {"enabled": False}
 INCLUDED: Final = {"included": True}

@@ -447,7 +447,10 @@ class Driver:
         )
         if not claim.ok or claim.loaded is None:
             return f"dropped ({claim.reason})"
-        if started is not None:
+        cap = self.settings.max_history_events
+        if started is not None and (not cap or claim.loaded.history_length < cap - 1):
+            # The claim appended TaskStarted as the last event (near the history cap it may
+            # not have: nothing is logged there rather than a record under a wrong id).
             known = self.execution(eid)
             if known is not None:
                 execution_logs.committed(known[0], [started], claim.loaded.history_length)
