@@ -21,7 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from engine import arns
+from engine import arns, deletion, execution_logs
 from engine.asl import resources
 from engine.asl.jsonvalues import NotJson, check_json_value, has_lone_surrogate, loads_strict
 from engine.asl.loader import load, parse_definition
@@ -99,9 +99,11 @@ class Client:
         type: str = "STANDARD",
         update: bool = True,
         tags: dict[str, str] | None = None,
+        configuration: Mapping[str, dict[str, Any] | None] | None = None,
     ) -> StateMachineRecord:
         """Create a state machine; with `update`, an existing one gets the new definition
-        (running executions keep the definition they started with)."""
+        (running executions keep the definition they started with). `configuration`:
+        `logging`, `tracing`, `encryption` as engine/machine_config.py checked them."""
         arns.check_name(name, "state machine name")
         text = _definition_text(definition)
         machine = load(text, state_machine_type=type)
@@ -109,8 +111,16 @@ class Client:
         sha = self.store.put_definition(text)
         now = self.clock()
         existing = self.store.get_state_machine(name)
+        if existing is not None and existing.status == "DELETING":
+            if deletion.finish(self, name):
+                existing = None
+            else:
+                deletion.refuse_if_deleting(existing)
         if existing is not None and not update:
-            if existing.definition_sha == sha and existing.type == type:
+            same_config = all(
+                getattr(existing, k) == v for k, v in (configuration or {}).items()
+            )
+            if existing.definition_sha == sha and existing.type == type and same_config:
                 return existing  # AWS: creating the same thing twice is idempotent
             raise StateMachineAlreadyExists(f"State Machine Already Exists: '{existing.arn}'")
         record = StateMachineRecord(
@@ -125,12 +135,15 @@ class Client:
             revision=(existing.revision + 1) if existing else 1,
             tags=_check_tags(tags, limit=True) if tags else (existing.tags if existing else {}),
         )
+        record = _configured(record, configuration)
         self.store.put_state_machine(record, create=existing is None)
         return record
 
     def describe_state_machine(self, name_or_arn: str) -> StateMachineRecord:
         name = arns.state_machine_name(name_or_arn)
         record = self.store.get_state_machine(name)
+        if record is not None and record.status == "DELETING" and deletion.finish(self, name):
+            record = None  # its last execution has ended: it is gone
         if record is None:
             raise StateMachineDoesNotExist(
                 "State Machine Does Not Exist: "
@@ -144,12 +157,19 @@ class Client:
         *,
         definition: str | Mapping[str, Any] | Path | None = None,
         role_arn: str | None = None,
+        configuration: Mapping[str, dict[str, Any] | None] | None = None,
     ) -> StateMachineRecord:
-        """UpdateStateMachine: a new definition and/or role for an existing machine (its
-        type is immutable); running executions keep the definition they started with."""
-        if definition is None and role_arn is None:
-            raise MissingRequiredParameter("Either the definition or the roleArn must be specified")
+        """UpdateStateMachine: a new definition, role and/or configuration (`logging`,
+        `tracing`, `encryption`) for an existing machine (its type is immutable); running
+        executions keep the definition they started with."""
+        settings = {k: v for k, v in (configuration or {}).items() if v}
+        if definition is None and role_arn is None and not settings:
+            raise MissingRequiredParameter(
+                "Either the definition, the roleArn, the loggingConfiguration, the "
+                "tracingConfiguration or the encryptionConfiguration must be specified"
+            )
         existing = self.describe_state_machine(name_or_arn)
+        deletion.refuse_if_deleting(existing)
         text = existing.definition
         if definition is not None:
             text = _definition_text(definition)
@@ -162,17 +182,22 @@ class Client:
             updated=self.clock(),
             revision=existing.revision + 1,
         )
+        record = _configured(record, settings)
         self.store.put_state_machine(record, create=False)
         return record
 
     def delete_state_machine(self, name_or_arn: str) -> bool:
-        """Remove a state machine (idempotent, as on AWS). Its executions stay readable and
-        running ones finish: they run the definition they started with."""
-        return self.store.delete_state_machine(arns.state_machine_name(name_or_arn))
+        """DeleteStateMachine (idempotent, as on AWS): DELETING until its running
+        executions, stopped at their next transition, have ended; then gone. Its executions
+        stay readable (engine/deletion.py)."""
+        return deletion.delete(self, arns.state_machine_name(name_or_arn))
 
     def list_state_machines(self) -> list[StateMachineRecord]:
-        """Every state machine, oldest first."""
-        return self.store.list_state_machines()
+        """Every state machine, oldest first (a DELETING one until it is gone)."""
+        return [
+            r for r in self.store.list_state_machines()
+            if r.status != "DELETING" or not deletion.finish(self, r.name)
+        ]
 
     def tag_state_machine(self, name_or_arn: str, tags: Mapping[str, str]) -> dict[str, str]:
         """Add or overwrite tags (AWS's limits: 50 tags, keys 1-128 and values 0-256
@@ -229,6 +254,7 @@ class Client:
         ARN, which may be a version's or an alias's (engine/versions.py)."""
         target = self.versions.resolve(state_machine)
         machine_record = target.machine
+        deletion.refuse_if_deleting(machine_record)
         text = _input_text(input, input_text)
         name = arns.check_name(name or str(uuid.uuid4()), "execution name")
         # An EXPRESS execution's name may be used again at once (AWS starts another one
@@ -253,6 +279,7 @@ class Client:
             type=machine_record.type,
             version_arn=target.version_arn,
             alias_arn=target.alias_arn,
+            logging=execution_logs.config_text(machine_record.logging),
         )
         started = h.execution_started(
             iso_timestamp(now), text, machine_record.role_arn, machine_record.arn
@@ -276,6 +303,7 @@ class Client:
             if existing.input == text and existing.status == "RUNNING":
                 return existing
             raise ExecutionAlreadyExists(f"Execution Already Exists: '{existing.arn}'")
+        execution_logs.committed(record, [started], 1)
         self.dispatcher.send(first)
         return record
 
@@ -394,8 +422,10 @@ class Client:
             execution={"status": "ABORTED", "error": error, "cause": cause, "stop": now},
             clear_outbox=True,
         )
-        if not self.store.commit(record.eid, commit).ok:
+        result = self.store.commit(record.eid, commit)
+        if not result.ok:
             raise ExecutionNotRunning(f"Execution is not running: '{record.arn}' ({record.status})")
+        execution_logs.committed(record, commit.events, result.last_event_id)
         nested.stop_children(self, record.eid)
         nested.wake_parent(self.store, self.dispatcher, record.eid)
         return self.describe_execution(record.eid)
@@ -473,6 +503,20 @@ def _check_tags(tags: Mapping[str, str], *, limit: bool = False) -> dict[str, st
         if has_lone_surrogate(key) or has_lone_surrogate(value):
             raise ValidationException(f"Invalid tag {key!r}: a lone surrogate is not valid Unicode")
     return dict(tags)
+
+
+def _configured(
+    record: StateMachineRecord, configuration: Mapping[str, dict[str, Any] | None] | None
+) -> StateMachineRecord:
+    """`record` with the configurations given (logging, tracing, encryption); the others
+    as they were."""
+    given = configuration or {}
+    return replace(
+        record,
+        logging=given.get("logging") or record.logging,
+        tracing=given.get("tracing") or record.tracing,
+        encryption=given.get("encryption") or record.encryption,
+    )
 
 
 def _definition_text(definition: str | Mapping[str, Any] | Path) -> str:

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from engine import arns
-from engine.api import pagination, shapes
+from engine import arns, machine_config
+from engine.api import arn_scope, pagination, shapes
 from engine.api.protocol import ApiError, Field, Request, check
 from engine.client import Client
 from engine.errors import (
@@ -78,7 +78,9 @@ def dispatch(ctx: Context, request: Request) -> dict[str, Any]:
         )
     params = check(request.params, registered.fields)
     try:
-        return registered.run(ctx, params)
+        # An ARN of another region, account or partition names nothing at this endpoint.
+        answer = arn_scope.check(ctx.client, request.action, params)
+        return answer if answer is not None else registered.run(ctx, params)
     except EngineError as exc:
         raise ApiError.from_engine(exc) from exc
 
@@ -157,8 +159,6 @@ def _tag_dict(tags: list[Any]) -> dict[str, str]:
     encryptionConfiguration=Field("object"),
 )
 def create_state_machine(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
-    # Logging, tracing, encryption and versions are accepted and not acted on: nothing here
-    # writes CloudWatch logs or X-Ray traces, and definitions are kept unencrypted in Redis.
     record = ctx.client.create_state_machine(
         p["name"],
         p["definition"],
@@ -166,6 +166,7 @@ def create_state_machine(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
         type=p.get("type", "STANDARD"),
         update=False,
         tags=_tag_dict(p.get("tags", [])),
+        configuration=machine_config.from_request(p),
     )
     return {"stateMachineArn": record.arn, "creationDate": record.created}
 
@@ -186,6 +187,7 @@ def update_state_machine(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
         _state_machine(p["stateMachineArn"]),
         definition=p.get("definition"),
         role_arn=_role(p.get("roleArn")),
+        configuration=machine_config.from_request(p),
     )
     return {"updateDate": record.updated, "revisionId": str(record.revision)}
 
@@ -232,8 +234,12 @@ def list_state_machines(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
 )
 def validate_state_machine_definition(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
     from engine.asl.validation import validate
+    from engine.feature_support import unsupported_warnings
 
     found = validate(p["definition"], state_machine_type=p.get("type", "STANDARD"))
+    if not any(d.severity == "ERROR" for d in found):
+        # What CreateStateMachine would refuse here (engine/feature_support.py).
+        found = [*found, *unsupported_warnings(p["definition"], p.get("type", "STANDARD"))]
     # severity ERROR (the default) returns errors only; WARNING returns both.
     wanted = ("ERROR",) if p.get("severity", "ERROR") == "ERROR" else ("ERROR", "WARNING")
     shown = [d for d in found if d.severity in wanted]
@@ -459,9 +465,11 @@ def list_tags_for_resource(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
 
 
 # Versions and aliases: their actions, and the ones above that a version or alias enters.
-# The activity actions register themselves on import (engine/api/activity_actions.py).
-from engine.api import (  # noqa: E402, F401 - registers
+# The actions of other modules register themselves on import: TestState, versions and
+# aliases, activities; actions_faithful last, since it wraps the others.
+from engine.api import (  # noqa: E402, F401, I001 - registers
     actions_teststate,
     actions_versions,
-    activity_actions,  # noqa: E402, F401
+    activity_actions,
 )
+from engine.api import actions_faithful  # noqa: E402, F401, I001 - last: wraps the others

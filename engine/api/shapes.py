@@ -6,12 +6,14 @@ them into datetimes. Optional members are left out rather than sent as null, as 
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any, Final
 
+from engine.asl.variable_references import variable_references
 from engine.store.base import ExecutionRecord, StateMachineRecord
 
-#: We keep no logs or traces per state machine; AWS's defaults, reported as such.
+#: AWS's defaults, answered for a machine that never set its logging or tracing.
 LOGGING_OFF: Final = {"level": "OFF", "includeExecutionData": False}
 TRACING_OFF: Final = {"enabled": False}
 INCLUDED: Final = {"included": True}
@@ -22,34 +24,59 @@ def epoch(iso: str) -> float:
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
-def state_machine(record: StateMachineRecord) -> dict[str, Any]:
-    """DescribeStateMachine."""
-    return {
+def state_machine(record: StateMachineRecord, *, include_data: bool = True) -> dict[str, Any]:
+    """DescribeStateMachine (`include_data` False: METADATA_ONLY, no definition)."""
+    out: dict[str, Any] = {
         "stateMachineArn": record.arn,
         "name": record.name,
-        "status": "ACTIVE",
+        "status": record.status,
         "definition": record.definition,
         "roleArn": record.role_arn,
         "type": record.type,
         "creationDate": record.created,
-        "loggingConfiguration": LOGGING_OFF,
-        "tracingConfiguration": TRACING_OFF,
         "revisionId": str(record.revision),
     }
+    return _described(out, record, include_data)
 
 
-def state_machine_for_execution(record: StateMachineRecord) -> dict[str, Any]:
+def state_machine_for_execution(
+    record: StateMachineRecord, *, include_data: bool = True
+) -> dict[str, Any]:
     """DescribeStateMachineForExecution."""
-    return {
+    out: dict[str, Any] = {
         "stateMachineArn": record.arn,
         "name": record.name,
         "definition": record.definition,
         "roleArn": record.role_arn,
         "updateDate": record.updated,
-        "loggingConfiguration": LOGGING_OFF,
-        "tracingConfiguration": TRACING_OFF,
         "revisionId": str(record.revision),
     }
+    return _described(out, record, include_data)
+
+
+def _described(
+    out: dict[str, Any], record: StateMachineRecord, include_data: bool
+) -> dict[str, Any]:
+    """The members both descriptions share: the configurations as stored (AWS's defaults
+    when never set), the variables each JSONata state reads, the definition or not."""
+    out["loggingConfiguration"] = record.logging or LOGGING_OFF
+    out["tracingConfiguration"] = record.tracing or TRACING_OFF
+    if record.encryption is not None:
+        out["encryptionConfiguration"] = record.encryption
+    references = _variable_references(record.definition)
+    if references:
+        out["variableReferences"] = references
+    if not include_data:
+        del out["definition"]
+    return out
+
+
+def _variable_references(definition: str) -> dict[str, list[str]]:
+    try:
+        parsed = json.loads(definition)
+    except ValueError:
+        return {}
+    return variable_references(parsed) if isinstance(parsed, dict) else {}
 
 
 def state_machine_item(record: StateMachineRecord) -> dict[str, Any]:

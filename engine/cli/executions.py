@@ -104,12 +104,15 @@ def validate(
 ) -> None:
     """Check a definition and list every problem with its location."""
     from engine.asl.validation import validate as check
+    from engine.feature_support import unsupported_warnings
 
     # The text, not the parsed value: JSON syntax errors become diagnostics too.
     text = read_text(file)
     problems = check(text, state_machine_type=type_.upper())
     errors = [d for d in problems if d.severity == "ERROR"]
     warnings = _integration_warnings(text)
+    if not errors:  # what `sfn create` would refuse, as warnings (engine/feature_support.py)
+        problems = [*problems, *unsupported_warnings(read_text(file), type_.upper())]
     if json_out:
         print_json({"result": "FAIL" if errors else "OK",
                     "diagnostics": [{"severity": d.severity, "code": d.code,

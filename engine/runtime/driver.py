@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Protocol
 
+from engine import deletion, execution_logs
 from engine.asl.budget import StepBudget
 from engine.asl.loader import load
 from engine.asl.model import StateMachine
@@ -274,6 +275,13 @@ class Driver:
         assert record is not None and info is not None
         if loaded.status != "RUNNING":
             return "execution not running"
+        if loaded.stopping:  # its state machine is being deleted (engine/deletion.py)
+            commit, result = deletion.stop_for_deletion(
+                self.store, eid, record.state_machine_arn, self.clock()
+            )
+            if result.ok:
+                execution_logs.committed(record, commit.events, result.last_event_id)
+            return "stopped: state machine deleted"
         machine = self._machine(record.definition_sha)
         now = self.clock()
         ctx = Ctx(
@@ -300,8 +308,13 @@ class Driver:
             self.metrics.checkpoint(result, time.perf_counter() - committing)
             if result.capped:
                 log.warning("%s reached the history cap and failed", eid)
+                if commit.history_limit is not None:
+                    execution_logs.committed(
+                        record, [commit.history_limit.failure], result.last_event_id
+                    )
                 return "history limit"
             if result.ok:
+                execution_logs.committed(record, commit.events, result.last_event_id)
                 self.metrics.committed(record.state_machine_name, loaded.doc, tr, occurrence, now)
                 if tr.outcome is not None and run == "0":
                     nested.wake_parent(self.store, self.dispatcher, eid)
@@ -477,6 +490,13 @@ class Driver:
         )
         if not claim.ok or claim.loaded is None:
             return f"dropped ({claim.reason})"
+        cap = self.settings.max_history_events
+        if started is not None and (not cap or claim.loaded.history_length < cap - 1):
+            # The claim appended TaskStarted as the last event (near the history cap it may
+            # not have: nothing is logged there rather than a record under a wrong id).
+            known = self.execution(eid)
+            if known is not None:
+                execution_logs.committed(known[0], [started], claim.loaded.history_length)
         if nested.serves(self, message):  # a child execution (runtime/nested.py)
             child = nested.start_child(self, eid, run, claim.loaded)
             return self.step(eid, run, claim.loaded, child, consumed=entry)
@@ -563,8 +583,12 @@ class Driver:
             },
             clear_outbox=True,
         )
-        if not self.store.commit(eid, commit).ok:
+        result = self.store.commit(eid, commit)
+        if not result.ok:
             return "stale"
+        known = self.execution(eid)
+        if known is not None:
+            execution_logs.committed(known[0], commit.events, result.last_event_id)
         nested.wake_parent(self.store, self.dispatcher, eid)
         return "applied"
 

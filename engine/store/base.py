@@ -38,6 +38,9 @@ class ExecutionRecord:
     #: stateMachineVersionArn), and the alias it was started through.
     version_arn: str | None = None
     alias_arn: str | None = None
+    #: The machine's loggingConfiguration (JSON text) when it logs (level not OFF): the
+    #: workers write its execution log records from this copy (engine/execution_logs.py).
+    logging: str | None = None
 
     @property
     def recency(self) -> float:
@@ -76,6 +79,7 @@ class ExecutionRecord:
             type=fields.get("type", "STANDARD"),
             version_arn=opt("version_arn"),
             alias_arn=opt("alias_arn"),
+            logging=opt("logging"),
         )
 
 
@@ -91,6 +95,14 @@ class StateMachineRecord:
     updated: float
     revision: int = 1
     tags: dict[str, str] = field(default_factory=dict)
+    #: loggingConfiguration, tracingConfiguration, encryptionConfiguration as answered
+    #: (engine/machine_config.py); None: never set (AWS's defaults are answered).
+    logging: dict[str, Any] | None = None
+    tracing: dict[str, Any] | None = None
+    encryption: dict[str, Any] | None = None
+    #: ACTIVE, or DELETING from DeleteStateMachine until its last execution has ended
+    #: (engine/deletion.py).
+    status: str = "ACTIVE"
 
 
 @dataclass(frozen=True)
@@ -167,6 +179,9 @@ class LoadedRun:
     doc: dict[str, Any]
     history_length: int
     status: str
+    #: Its state machine is being deleted: the execution stops at this transition
+    #: (DeleteStateMachine, engine/deletion.py).
+    stopping: bool = False
 
 
 @dataclass
@@ -245,6 +260,10 @@ class Store(Protocol):
     ) -> list[ExecutionRecord]: ...
     def history(self, eid: str, start: int = 0, stop: int = -1) -> list[dict[str, Any]]: ...
     def history_length(self, eid: str) -> int: ...
+    def mark_stopping(self, eid: str) -> bool:
+        """Flag a RUNNING execution to stop at its next transition (its machine is being
+        deleted); `load_run` reports the flag. False when it is not running."""
+        ...
     def count_executions(self, state_machine: str | None) -> int: ...
 
     # --- runs ------------------------------------------------------------------------

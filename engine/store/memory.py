@@ -41,6 +41,8 @@ class _Execution:
         self.due: dict[str, float] = {}
         #: TaskStarted event id -> Celery task id
         self.task_ids: dict[int, str] = {}
+        #: its state machine is being deleted (mark_stopping)
+        self.stopping = False
 
 
 class MemoryStore(MemoryVersions, MemoryHeartbeats):
@@ -174,7 +176,17 @@ class MemoryStore(MemoryVersions, MemoryHeartbeats):
         d = None if x is None else x.docs.get(("run", run))
         if x is None or d is None:
             return None
-        return LoadedRun(d["v"], json.loads(d["d"]), len(x.history), x.record.status)
+        return LoadedRun(
+            d["v"], json.loads(d["d"]), len(x.history), x.record.status, stopping=x.stopping
+        )
+
+    def mark_stopping(self, eid: str) -> bool:
+        with self._lock:
+            x = self._executions.get(eid)
+            if x is None or x.record.status != "RUNNING":
+                return False
+            x.stopping = True
+            return True
 
     def load_join(self, eid: str, join: str) -> tuple[int, dict[str, Any]] | None:
         x = self._executions.get(eid)

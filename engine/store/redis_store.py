@@ -218,7 +218,11 @@ class RedisStore(RedisVersions, RetentionMixin, RedisHeartbeats):
             "updated": str(record.updated),
             "revision": str(record.revision),
             "tags": _dumps(record.tags),
+            "status": record.status,
         }
+        for member in ("logging", "tracing", "encryption"):
+            if getattr(record, member) is not None:
+                fields[member] = _dumps(getattr(record, member))
         key = keys.state_machine(record.name)
         if create:
             if not self.r.hsetnx(key, "name", record.name):
@@ -242,6 +246,10 @@ class RedisStore(RedisVersions, RetentionMixin, RedisHeartbeats):
             updated=float(f["updated"]),
             revision=int(f.get("revision", "1")),
             tags=json.loads(f.get("tags", "{}")),
+            logging=json.loads(f["logging"]) if "logging" in f else None,
+            tracing=json.loads(f["tracing"]) if "tracing" in f else None,
+            encryption=json.loads(f["encryption"]) if "encryption" in f else None,
+            status=f.get("status", "ACTIVE"),
         )
 
     def list_state_machines(self) -> list[StateMachineRecord]:
@@ -382,11 +390,21 @@ class RedisStore(RedisVersions, RetentionMixin, RedisHeartbeats):
         pipe = self.r.pipeline(transaction=False)
         pipe.hmget(keys.run(eid, run), "v", "d")
         pipe.llen(keys.history(eid))
-        pipe.hget(keys.meta(eid), "status")
-        (version, doc), length, status = pipe.execute()
+        pipe.hmget(keys.meta(eid), "status", "stopping")
+        (version, doc), length, (status, stopping) = pipe.execute()
         if version is None:
             return None
-        return LoadedRun(int(version), json.loads(doc), int(length), status or "")
+        return LoadedRun(
+            int(version), json.loads(doc), int(length), status or "", stopping=bool(stopping)
+        )
+
+    def mark_stopping(self, eid: str) -> bool:
+        # A flag beside the status, read by load_run in its one round trip; a stale flag
+        # on an execution that ended meanwhile is never read again.
+        if self.r.hget(keys.meta(eid), "status") != "RUNNING":
+            return False
+        self.r.hset(keys.meta(eid), "stopping", "1")
+        return True
 
     def load_join(self, eid: str, join: str) -> tuple[int, dict[str, Any]] | None:
         version, doc = self.r.hmget(keys.join(eid, join), "v", "d")
