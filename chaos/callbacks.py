@@ -1,8 +1,8 @@
 """Callbacks and nested executions in the chaos workload.
 
-`ChaosCallback` asks a handler (`chaos:ask`, a `.waitForTaskToken` resource) to pass its
-task token on; the handler records the token in the ledger (the Redis no fault touches)
-and returns. The `Answerer` thread of the harness plays the outside world:
+`ChaosCallback` asks a handler (registered as `sqs:sendMessage`, a `.waitForTaskToken`
+resource) to pass its task token on; the handler records the token in the ledger (the Redis
+no fault touches) and returns. The `Answerer` thread of the harness plays the outside world:
 
     mode "ok"    once the task is submitted: SendTaskSuccess, then the same answer again
                  (must be refused: TaskTimedOut)

@@ -44,6 +44,9 @@ log = logging.getLogger(__name__)
 
 TRANSIENT = "Chaos.Transient"
 PERMANENT = "Chaos.Permanent"
+#: The handler a callback Task asks to pass its token on to the chaos answerer
+#: (chaos/callbacks.py): a queue of ours standing in for SQS, as users serve integrations.
+ASK = "sqs:sendMessage"
 
 REGION = "us-east-1"
 ACCOUNT = "000000000000"
@@ -95,11 +98,12 @@ def pure_registry(asked: list[dict[str, Any]] | None = None) -> Registry:
         registry.register(name, _plain(func))
 
     def ask(event: Any, context: TaskContext) -> Any:
+        body = event["MessageBody"]
         if asked is not None:
-            asked.append(event)
-        return callbacks.ask(event, context.attempt)
+            asked.append(body)
+        return callbacks.ask(body, context.attempt)
 
-    registry.register("chaos:ask", ask)
+    registry.register(ASK, ask)
     return registry
 
 
@@ -148,15 +152,16 @@ for _name, _func in PURE.items():
 
 def _ask(event: Any, context: TaskContext) -> Any:
     """The callback's handler: hands its token to the answerer (through the ledger)."""
+    body = event["MessageBody"]
     ledger = _the_ledger()
     if ledger is not None:
         eid = context.execution_arn.split(":execution:", 1)[-1]
-        callbacks.record_token(ledger.r, context.idempotency_key, event, eid)
-    return _observed_ask(event, context)
+        callbacks.record_token(ledger.r, context.idempotency_key, body, eid)
+    return _observed_ask(body, context)
 
 
 _observed_ask = _observed(callbacks.ask)
-default_registry.register("chaos:ask", _ask)
+default_registry.register(ASK, _ask)
 
 
 # --- the definitions -----------------------------------------------------------------------
@@ -269,9 +274,12 @@ def _catch_states(nxt: str) -> dict[str, Any]:
 
 def _asking(resource_timeout: int | None, catch: list[dict[str, Any]]) -> dict[str, Any]:
     state: dict[str, Any] = {
-        "Type": "Task", "Resource": "arn:aws:states:::chaos:ask.waitForTaskToken",
-        "Parameters": {"key.$": "$.ask.key", "mode.$": "$.ask.mode", "ms.$": "$.ask.ms",
-                       "token.$": "$$.Task.Token"},
+        # A handler-served callback on a resource AWS accepts (the engine refuses made-up
+        # services at creation, as AWS does): the handler registered as sqs:sendMessage.
+        "Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+        "Parameters": {"QueueUrl": "chaos-asks", "MessageBody": {
+            "key.$": "$.ask.key", "mode.$": "$.ask.mode", "ms.$": "$.ask.ms",
+            "token.$": "$$.Task.Token"}},
         "ResultPath": "$.answer", "Catch": catch, "Next": "Finish",
     }
     if resource_timeout is not None:
