@@ -47,7 +47,7 @@ bench: setup
 	$(BIN)/python -m bench $(if $(filter-out 0,$(QUICK)),--quick) $(BENCH_ARGS)
 
 worker: setup
-	$(BIN)/celery -A worker worker -Q sfn --loglevel INFO
+	$(BIN)/celery -A worker worker -Q sfn -n "worker-$$$$@%h" --loglevel INFO
 
 flower: setup
 	$(BIN)/celery -A worker flower

@@ -10,6 +10,7 @@ from __future__ import annotations
 from engine.celery_app import CeleryDispatcher, HandlerQueues, build_app
 from engine.client import Client
 from engine.embedded import ensure_embedded
+from engine.fleet import Fleet
 from engine.handlers import Registry
 from engine.settings import Settings
 from engine.store.redis_store import RedisStore
@@ -37,4 +38,5 @@ def connect(settings: Settings | None = None, *, registry: Registry | None = Non
         account=settings.account,
         registry=registry,
         redeliver_seconds=settings.redeliver_seconds,
+        fleet=Fleet(store.r),
     )

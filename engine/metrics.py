@@ -584,6 +584,11 @@ def build_registry(store: Store, sink: MetricsSink | None = None) -> CollectorRe
     registry = CollectorRegistry(auto_describe=False)
     registry.register(StoreCollector(store))
     registry.register(WorkerCollector(sink if sink is not None else sink_for(store)))
+    client = getattr(store, "r", None)
+    if isinstance(client, redis.Redis):  # the live fleet's gauges (engine/fleet.py)
+        from engine.fleet import Fleet, FleetCollector
+
+        registry.register(FleetCollector(Fleet(client)))
     return registry
 
 

@@ -6,6 +6,9 @@ import os
 import subprocess
 import sys
 import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -118,7 +121,8 @@ def run(
         client = _client()
         sm = _machine_name(file)
         client.create_state_machine(sm, text)
-        execution = client.start_execution(sm, input_text=read_input(input), name=name)
+        with _no_worker_warnings():
+            execution = client.start_execution(sm, input_text=read_input(input), name=name)
         err.print(f"started {execution.arn}", highlight=False, soft_wrap=True)
         record, events = _follow(client, execution.arn, timeout, quiet=json_out)
     except EngineError as exc:
@@ -225,6 +229,23 @@ def _track(running: dict[str, None], event: dict[str, Any]) -> None:
         running.pop(details["name"], None)
 
 
+@contextmanager
+def _no_worker_warnings() -> Iterator[None]:
+    """Print the client's NoWorkerWarnings (engine/fleet.py) as plain `warning:` lines."""
+    from engine.fleet import NoWorkerWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", NoWorkerWarning)
+        yield
+    for warning in caught:
+        if issubclass(warning.category, NoWorkerWarning):
+            err.print(f"warning: {warning.message}", highlight=False, soft_wrap=True)
+        else:
+            warnings.showwarning(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
+
+
 def _describe(record: Any) -> dict[str, Any]:
     out_: dict[str, Any] = {
         "executionArn": record.arn,
@@ -250,7 +271,10 @@ def start(
 ) -> None:
     """Start an execution of a state machine already created; print its ARN."""
     try:
-        record = _client().start_execution(state_machine, input_text=read_input(input), name=name)
+        with _no_worker_warnings():
+            record = _client().start_execution(
+                state_machine, input_text=read_input(input), name=name
+            )
     except EngineError as exc:
         fail(str(exc))
     if json_out:
@@ -263,10 +287,15 @@ def start(
 def describe(execution: str, json_out: bool = JsonOpt) -> None:
     """Status, input, output, error and dates of an execution."""
     try:
-        record = _client().describe_execution(execution)
+        client = _client()
+        record = client.describe_execution(execution)
     except EngineError as exc:
         fail(str(exc))
     described = _describe(record)
+    if record.status == "RUNNING":  # Tasks waiting for a worker that serves their handler
+        waiting = [t.describe() for t in client.waiting_tasks(record.arn)]
+        if waiting:
+            described["waitingForWorkers"] = waiting
     if json_out:
         print_json(described)
     else:
