@@ -14,6 +14,7 @@ STAMP  := $(VENV)/.installed-stamp
 setup: $(STAMP)
 	@scripts/ensure-redis.sh
 	@scripts/ensure-system-deps.sh
+	@scripts/ensure-rabbitmq.sh || echo "rabbitmq-server is missing: the RabbitMQ tests will be skipped" >&2
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
