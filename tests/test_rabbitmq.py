@@ -5,6 +5,7 @@ loses nothing (docs/fleets.md has the queue settings this relies on)."""
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ import redis
 from engine.client import Client
 from engine.connect import connect
 from engine.embedded import RedisServer
+from engine.fleet import NoWorkerWarning
 from engine.settings import Settings
 from tests.conftest import Worker
 from tests.rabbitmq_server import RabbitServer, find_rabbitmq_server
@@ -171,3 +173,39 @@ def test_a_rabbitmq_restart_mid_run_loses_nothing(
             assert entered == {"ProcessOrder": 1, "SendEmail": 1}, (arn, entered)
         else:
             assert entered == {"Price": 1, "Hold": 1, "Each": 1, "Echo": 3}, (arn, entered)
+
+
+def test_a_task_waits_on_rabbitmq_for_a_worker_with_its_handler(
+    client: Client, rabbit: RabbitServer, store_redis: RedisServer, tmp_path: Path, unique: str
+) -> None:
+    # A worker once served FleetShipItem (announced), none does now: the queue of the
+    # handler is declared by the first publish and keeps the message until one comes.
+    client.store.announce_handlers({"FleetShipItem": "sfn"})  # type: ignore[attr-defined]
+    definition = {"StartAt": "Ship", "States": {"Ship": {
+        "Type": "Task", "End": True,
+        "Resource": "arn:aws:lambda:us-east-1:123456789012:function:FleetShipItem",
+    }}}
+    client.create_state_machine(f"Ship{unique}", json.dumps(definition))
+    with pytest.warns(NoWorkerWarning):
+        execution = client.start_execution(f"Ship{unique}", {"n": 1})
+    assert _eventually(lambda: client.waiting_tasks(execution.arn))
+    shipping = Worker(
+        store_redis.url, env={"BROKER_URL": rabbit.url, "SFN_HANDLER_MODULES":
+                              "tests.fleet_handlers_b,workflows.order_processing"},
+        log_path=tmp_path / "shipping.log",
+    ).start()
+    try:
+        done = client.wait(execution.arn, timeout=60)
+    finally:
+        shipping.stop()
+    assert (done.status, json.loads(done.output or "")) == ("SUCCEEDED", {"n": 1, "shipped": True})
+
+
+def _eventually(probe: Any, timeout: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(0.1)
+    return None
