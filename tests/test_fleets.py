@@ -5,6 +5,7 @@ announce it (engine/fleet.py). Real redis-server, real Celery worker processes."
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 import uuid
 import warnings
@@ -25,7 +26,7 @@ from engine.metrics import build_registry
 from engine.settings import Settings
 from engine.store import keys
 from tests.conftest import Worker
-from tests.test_cli import sfn
+from tests.test_cli import ROOT, SFN, _subprocess_env, sfn
 
 # --- routing (pure) -----------------------------------------------------------------------
 
@@ -248,6 +249,31 @@ def test_sfn_start_warns_when_no_worker_is_live(tmp_path: Path, unique: str) -> 
         )
         again = sfn("start", "Lonely", env=env)
         assert again.exit_code == 0 and "warning" not in again.stderr
+    finally:
+        server.stop()
+
+
+@pytest.mark.redis
+@pytest.mark.worker
+def test_sfn_run_warns_without_a_worker_and_not_with_the_one_it_starts(tmp_path: Path) -> None:
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    try:
+        env = _subprocess_env(REDIS_URL=server.url)
+        order = str(ROOT / "workflows/order_processing.asl.json")
+        alone = subprocess.run(
+            [SFN, "run", order, "--input", '{"orderId": "1"}', "--timeout", "2"],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+        )
+        assert alone.returncode != 0
+        assert "warning: no live worker consumes the queue 'sfn'" in alone.stderr, alone.stderr
+        helped = subprocess.run(
+            [SFN, "run", order, "--input", '{"orderId": "2"}'],
+            cwd=ROOT, env={**env, "SFN_START_WORKER": "1"}, capture_output=True, text=True,
+            timeout=120,
+        )
+        assert helped.returncode == 0, helped.stderr
+        assert "worker started" in helped.stderr and "warning" not in helped.stderr
     finally:
         server.stop()
 

@@ -179,8 +179,22 @@ def _start_worker(redis_url: str, module: str | None) -> subprocess.Popen[bytes]
             proc.terminate()
             fail(f"the Celery worker did not start; see {log}")
         time.sleep(0.1)
+    _await_announcement(redis_url, proc.pid)
     err.print(f"worker started (pid {proc.pid}, log {log})", highlight=False, soft_wrap=True)
     return proc
+
+
+def _await_announcement(redis_url: str, pid: int, timeout: float = 5.0) -> None:
+    """The worker announces itself (engine/fleet.py) from a thread as it starts: wait a
+    moment for it, so that the start's no-worker check sees this worker."""
+    import redis
+
+    from engine.fleet import Fleet
+
+    fleet = Fleet(redis.Redis.from_url(redis_url, decode_responses=True))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not any(w.pid == pid for w in fleet.live()):
+        time.sleep(0.1)
 
 
 def _follow(
