@@ -91,7 +91,7 @@ def install(
     driver: Driver,
     sweeper: Sweeper | None,
     announce: Callable[[], None] | None = None,
-    known: Callable[[str], bool] = lambda handler: True,
+    known: Callable[[str], bool] = lambda handler: False,
 ) -> None:
     """Register the step task and, when given, the bootstep that runs the recovery sweep
     and announces this worker's handlers, on `app`. `known` tells whether some worker has

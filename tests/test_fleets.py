@@ -138,8 +138,19 @@ def _client(redis_url: str) -> Client:
 @pytest.mark.redis
 @pytest.mark.worker
 def test_two_differently_equipped_workers_run_100_executions_needing_both(
-    redis_url: str, tmp_path: Path, unique: str
+    tmp_path: Path, unique: str
 ) -> None:
+    # A Redis of its own: the only workers on it are these two (the session's worker, on
+    # the shared Redis, would take the control queue's messages too).
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    try:
+        _two_kinds_of_worker(server.url, tmp_path, unique)
+    finally:
+        server.stop()
+
+
+def _two_kinds_of_worker(redis_url: str, tmp_path: Path, unique: str) -> None:
     client = _client(redis_url)
     client.create_state_machine(f"Fleet{unique}", json.dumps(BOTH))
     pricing = FleetWorker(redis_url, "tests.fleet_handlers_a", tmp_path / "a.log").start()
