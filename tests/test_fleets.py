@@ -218,7 +218,7 @@ def test_a_task_no_worker_serves_waits_until_its_timeout(
         "StartAt": "Lonely",
         "States": {
             "Lonely": {
-                "Type": "Task", "TimeoutSeconds": 2, "End": True,
+                "Type": "Task", "TimeoutSeconds": 5, "End": True,
                 "Resource": "arn:aws:lambda:us-east-1:123456789012:function:FleetNobodyServes",
             },
         },
