@@ -14,6 +14,7 @@ STAMP  := $(VENV)/.installed-stamp
 setup: $(STAMP)
 	@scripts/ensure-redis.sh
 	@scripts/ensure-system-deps.sh
+	@scripts/ensure-rabbitmq.sh || echo "rabbitmq-server is missing: the RabbitMQ tests will be skipped" >&2
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,7 +54,7 @@ bench: setup
 	$(BIN)/python -m bench $(if $(filter-out 0,$(QUICK)),--quick) $(BENCH_ARGS)
 
 worker: setup
-	$(BIN)/celery -A worker worker -Q sfn --loglevel INFO
+	$(BIN)/celery -A worker worker -Q sfn -n "worker-$$$$@%h" --loglevel INFO
 
 flower: setup
 	$(BIN)/celery -A worker flower

@@ -39,6 +39,7 @@ import redis
 
 from chaos.checks import Kill
 from engine.embedded import RedisServer
+from engine.routing import HANDLER_QUEUE_PREFIX
 from engine.runtime.driver import Dispatcher
 from engine.runtime.messages import Message
 
@@ -343,6 +344,9 @@ class Duplicator(threading.Thread):
 
     def duplicate_some(self) -> None:
         raw = [str(m) for m in self.r.lrange(QUEUE_KEY, 0, 99)]
+        # Task messages wait in their handler's own queue (engine/routing.py).
+        for key in self.r.scan_iter(match=HANDLER_QUEUE_PREFIX + "*", count=100):
+            raw.extend(str(m) for m in self.r.lrange(key, 0, 49))
         held: Any = self.r.hrandfield(UNACKED_KEY, 20, withvalues=True) or []
         raw.extend(str(m) for m in held[1::2])
         self.rng.shuffle(raw)

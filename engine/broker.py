@@ -117,3 +117,18 @@ def transport_for(broker_url: str) -> str | None:
     """The `broker_transport` setting for `broker_url`: this transport for `redis://`,
     None (kombu's choice) for anything else."""
     return TRANSPORT if broker_url.split("://", 1)[0] == "redis" else None
+
+
+def transport_options_for(broker_url: str) -> dict[str, object]:
+    """Celery's `broker_transport_options` for `broker_url` (docs/fleets.md).
+
+    Redis: unacknowledged messages of a dead worker come back after `visibility_timeout`;
+    the engine's own leases and outbox recover sooner, so a long value only avoids needless
+    duplicates. RabbitMQ (`amqp://`, `pyamqp://`): publisher confirms, so a publish returns
+    only once the broker has taken the (persistent) message into its durable queue; with
+    late acknowledgement, a broker restart then loses nothing that was sent or not yet
+    done."""
+    scheme = broker_url.split("://", 1)[0]
+    if scheme in ("amqp", "amqps", "pyamqp"):
+        return {"confirm_publish": True}
+    return {"visibility_timeout": 3600}

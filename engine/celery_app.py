@@ -4,9 +4,9 @@ Configured for the durability contract: JSON only (never pickle), late acknowled
 re-queue when a worker process is lost, a prefetch of one, task events on for Flower. A
 Celery message is only a wake-up; the truth is in the store.
 
-Queues: `sfn` carries the engine's own steps (start, timers, joins) and every Task whose
-handler did not ask for a queue of its own; a handler registered with `queue="emails"` has
-its Task messages routed to `emails`, so its workers scale on their own.
+Queues: engine/routing.py names them. `sfn` carries the engine's own steps (start, timers,
+joins); a Task goes to its handler's own queue `sfn.h.<Handler>`, which only workers serving
+that handler consume, or to its group's queue when registered with `queue="emails"`.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from typing import Any
 
 from celery import Celery
 
-from engine.broker import transport_for
+from engine.broker import transport_for, transport_options_for
 from engine.handlers import DEFAULT_QUEUE
+from engine.routing import CONTROL_QUEUE, task_queue
 from engine.runtime.messages import Message, display_name
 
 STEP_TASK = "sfn.step"
@@ -43,9 +44,9 @@ def build_app(broker_url: str, *, name: str = "sfn") -> Celery:
         broker_connection_retry_on_startup=True,
         broker_connection_max_retries=None,
         worker_hijack_root_logger=False,
-        # Unacknowledged messages of a dead worker come back after this; the engine's own
-        # leases and outbox recover sooner, so a long value only avoids needless duplicates.
-        broker_transport_options={"visibility_timeout": 3600},
+        # Redis: a dead worker's unacknowledged messages come back after an hour; RabbitMQ:
+        # publisher confirms (engine/broker.py, docs/fleets.md).
+        broker_transport_options=transport_options_for(broker_url),
         # One Redis client per kombu channel instead of one per command (engine/broker.py).
         broker_transport=transport_for(broker_url),
     )
@@ -87,8 +88,9 @@ def _argsrepr(message: Message) -> str:
 
 
 class HandlerQueues:
-    """Which queue serves a handler: the local registry first, else what workers announced
-    in Redis (refreshed at most every few seconds), else the default queue."""
+    """Which queue carries a handler's Tasks (engine/routing.py): by the group the local
+    registry gives it first, else what workers announced in Redis (refreshed at most every
+    few seconds), else the control queue (a handler nobody announced: see routing)."""
 
     def __init__(
         self,
@@ -104,10 +106,10 @@ class HandlerQueues:
 
     def __call__(self, handler: str | None) -> str:
         if handler is None:
-            return DEFAULT_QUEUE
+            return CONTROL_QUEUE
         if handler in self.local:
-            return self.local[handler]
+            return task_queue(handler, self.local[handler])
         if self.announced is not None and time.monotonic() - self._fetched > self.refresh_seconds:
             self._cache = self.announced()
             self._fetched = time.monotonic()
-        return self._cache.get(handler, DEFAULT_QUEUE)
+        return task_queue(handler, self._cache.get(handler))

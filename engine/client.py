@@ -40,6 +40,7 @@ from engine.errors import (
     UnsupportedFeature,
     ValidationException,
 )
+from engine.fleet import Fleet, WaitingTask
 from engine.handlers import Registry
 from engine.integrations.jobs import SYNC_JOBS
 from engine.interpreter import history as h
@@ -61,6 +62,8 @@ from engine.store.base import (
 )
 from engine.versions import Versions
 
+#: `wait` looks once, after this long, for a reason the execution is not moving.
+WAIT_WARN_AFTER_SECONDS = 2.0
 DEFAULT_ROLE = "arn:aws:iam::{account}:role/StatesExecutionRole"
 
 
@@ -75,8 +78,12 @@ class Client:
         registry: Registry | None = None,
         clock: Callable[[], float] = time.time,
         redeliver_seconds: float = 30.0,
+        fleet: Fleet | None = None,
     ) -> None:
         self.store = store
+        #: The live workers' announcements (engine/fleet.py), for the warnings that nothing
+        #: will run an execution; None (the in-process runner) warns of nothing.
+        self.fleet = fleet
         self.dispatcher = dispatcher
         self.region = region
         self.account = account
@@ -305,7 +312,22 @@ class Client:
             raise ExecutionAlreadyExists(f"Execution Already Exists: '{existing.arn}'")
         execution_logs.committed(record, [started], 1)
         self.dispatcher.send(first)
+        self._warn_if_nothing_runs(machine)
         return record
+
+    def _warn_if_nothing_runs(self, machine: StateMachine) -> None:
+        """A NoWorkerWarning when no live worker consumes the control queue or serves one of
+        the definition's handlers: the execution is stored and will run once one starts."""
+        if self.fleet is None:
+            return
+        self.fleet.warn(name for _, _, name in _task_handlers(machine.states, "/States"))
+
+    def waiting_tasks(self, arn_or_eid: str) -> list[WaitingTask]:
+        """The Tasks of an execution waiting for a worker that serves their handler (none is
+        live): they run as soon as one starts, unless their TimeoutSeconds ends them first."""
+        if self.fleet is None:
+            return []
+        return self.fleet.waiting(arns.execution_id(arn_or_eid))
 
     def describe_execution(self, arn_or_eid: str) -> ExecutionRecord:
         eid = arns.execution_id(arn_or_eid)
@@ -317,13 +339,23 @@ class Client:
     def wait(self, arn_or_eid: str, timeout: float = 60.0, poll: float = 0.02) -> ExecutionRecord:
         """Block until the execution has ended (or raise TimeoutError)."""
         deadline = time.monotonic() + timeout
+        warn_at: float | None = time.monotonic() + WAIT_WARN_AFTER_SECONDS
         while True:
             record = self.describe_execution(arn_or_eid)
             if record.status in TERMINAL:
                 return record
+            if warn_at is not None and time.monotonic() > warn_at:
+                warn_at = None
+                self._warn_if_waiting(record)
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{record.arn} is still {record.status} after {timeout}s")
             time.sleep(poll)
+
+    def _warn_if_waiting(self, record: ExecutionRecord) -> None:
+        """Once per `wait`: a NoWorkerWarning for each reason the execution is not moving
+        (no live worker at all, or Tasks waiting for a handler no live worker serves)."""
+        if self.fleet is not None:
+            self.fleet.warn_stalled(record.eid, record.arn)
 
     def list_executions(
         self,

@@ -12,6 +12,7 @@ import logging
 from engine.celery_app import CeleryDispatcher, HandlerQueues, build_app
 from engine.client import Client
 from engine.embedded import ensure_embedded
+from engine.fleet import Fleet
 from engine.handlers import Registry
 from engine.redis_safety import preflight
 from engine.settings import Settings
@@ -52,4 +53,5 @@ def connect(
         account=settings.account,
         registry=registry,
         redeliver_seconds=settings.redeliver_seconds,
+        fleet=Fleet(store.r),
     )

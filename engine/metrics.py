@@ -587,6 +587,11 @@ def build_registry(store: Store, sink: MetricsSink | None = None) -> CollectorRe
     from engine.metrics_waiting import WaitingCollector  # callbacks, activities, children
 
     registry.register(WaitingCollector(store))
+    client = getattr(store, "r", None)
+    if isinstance(client, redis.Redis):  # the live fleet's gauges (engine/fleet.py)
+        from engine.fleet import Fleet, FleetCollector
+
+        registry.register(FleetCollector(Fleet(client)))
     return registry
 
 

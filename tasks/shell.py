@@ -18,8 +18,9 @@ from celery import Celery, bootsteps
 from tenacity import Retrying, retry_if_exception_type, wait_exponential
 
 from engine.celery_app import STEP_TASK
+from engine.routing import hand_back_queue, needs_hand_back
 from engine.runtime.driver import Dispatcher, Driver
-from engine.runtime.messages import Message
+from engine.runtime.messages import Message, display_name
 from engine.runtime.poison import PoisonGuard
 from engine.runtime.recovery import Sweeper
 
@@ -40,8 +41,29 @@ class _RetryCapture:
         self.base.send(message, countdown=countdown)
 
 
-#: How often a worker re-announces its handlers (a Redis that lost its data forgets them).
-ANNOUNCE_EVERY_SECONDS = 60.0
+#: How often a worker re-announces its handlers (a Redis that lost its data forgets them;
+#: engine/fleet.py lets an announcement expire after three times this).
+ANNOUNCE_EVERY_SECONDS = 10.0
+
+
+def _hand_back(task: Any, message: Message, handler: str, served: list[str]) -> str:
+    """Send a Task this worker cannot serve to its handler's own queue, which only workers
+    serving it consume (engine/routing.py), and acknowledge this delivery: nothing is
+    claimed, nothing fails. Its outbox entry stays, so the sweep re-sends it if this send is
+    lost. Should it come from that very queue (a worker started on it by hand), it goes back
+    with a delay rather than in a tight loop."""
+    queue = hand_back_queue(handler)
+    came_from = (task.request.delivery_info or {}).get("routing_key")
+    countdown = 5.0 if came_from == queue else 0.0
+    log.warning(
+        "handing back %s: this worker does not serve handler %r (it serves %s); sent to "
+        "queue %r", display_name(message), handler, ", ".join(served) or "none", queue,
+    )
+    task.app.send_task(
+        STEP_TASK, args=[message], queue=queue, shadow=display_name(message),
+        countdown=countdown or None,
+    )
+    return "handed back"
 
 
 def _announce_forever(announce: Callable[[], None], stop: threading.Event) -> None:
@@ -71,14 +93,20 @@ def install(
     sweeper: Sweeper | None,
     announce: Callable[[], None] | None = None,
     poison: PoisonGuard | None = None,
+    known: Callable[[str], bool] = lambda handler: False,
 ) -> None:
     """Register the step task and, when given, the bootstep that runs the recovery sweep
     and announces this worker's handlers, on `app`. With `poison`, a message redelivered
     again and again because its step keeps failing the engine ends its execution
-    (engine/runtime/poison.py)."""
+    (engine/runtime/poison.py). `known` tells whether some worker has ever announced a
+    handler (engine/routing.py's `needs_hand_back`)."""
 
     @app.task(name=STEP_TASK, bind=True, acks_late=True, max_retries=None)  # type: ignore[untyped-decorator]
     def step(self: Any, message: Message) -> str:
+        came_from = (self.request.delivery_info or {}).get("routing_key")
+        lacking = needs_hand_back(message, driver.registry.handlers, came_from, known)
+        if lacking is not None:
+            return _hand_back(self, message, lacking, sorted(driver.registry.handlers))
         capture = _RetryCapture(driver.dispatcher)
         # A Task scheduled by an engine step (start, timer, join) runs in this same Celery
         # task rather than costing another trip through the broker (see Driver.handle).

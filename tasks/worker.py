@@ -16,15 +16,23 @@ from __future__ import annotations
 import importlib
 import os
 import socket
+from typing import Any
 
-from celery.signals import worker_process_shutdown, worker_ready, worker_shutdown
+from celery.signals import (
+    celeryd_after_setup,
+    worker_process_shutdown,
+    worker_ready,
+    worker_shutdown,
+)
 
 from engine.celery_app import CeleryDispatcher, HandlerQueues, build_app
 from engine.connect import resolve
 from engine.embedded import register_worker, unregister_worker
+from engine.fleet import Fleet, default_node_name
 from engine.handlers import default_registry
 from engine.metrics import MetricsRecorder, RedisSink
 from engine.redis_safety import preflight_worker
+from engine.routing import CONTROL_QUEUE, worker_queues
 from engine.runtime.driver import Driver
 from engine.runtime.poison import PoisonGuard
 from engine.runtime.recovery import Sweeper
@@ -95,11 +103,50 @@ sweeper = Sweeper(
 )
 
 
+fleet = Fleet(main_store.r)
+
+
+class _Node:
+    """This worker's node name and the queues it consumes, known once Celery set it up."""
+
+    name = default_node_name()
+    queues = [CONTROL_QUEUE]
+
+
+def _consume_handler_queues(sender: str, instance: Any, **_: Any) -> None:
+    """Add the queue of each handler served here whose group this worker was started on
+    (engine/routing.py): Tasks reach only workers that serve their handler."""
+    queues = instance.app.amqp.queues
+    selected = list(queues.consume_from or {CONTROL_QUEUE: None})
+    for queue in worker_queues(default_registry.names(), selected):
+        queues.select_add(queue)
+    _Node.name = str(sender)
+    _Node.queues = sorted(queues.consume_from or selected)
+
+
+celeryd_after_setup.connect(_consume_handler_queues, weak=False)
+
+
 def _announce() -> None:
     main_store.announce_handlers(default_registry.names())
+    fleet.announce(_Node.name, default_registry.names(), _Node.queues)
 
 
-install(app, driver, sweeper, announce=_announce, poison=poison)
+def _withdraw(**_: object) -> None:
+    """A worker that stops cleanly leaves the live fleet at once (engine/fleet.py)."""
+    try:
+        fleet.withdraw(_Node.name)
+    except Exception:  # noqa: BLE001 - never fail a shutdown on this; it expires anyway
+        pass
+
+
+def _known(handler: str) -> bool:
+    """Has any worker ever announced `handler` (asked afresh: rare, only for a Task this
+    worker lacks)?"""
+    return handler in store.announced_handlers()
+
+
+install(app, driver, sweeper, announce=_announce, poison=poison, known=_known)
 
 
 def _flush_metrics(**_: object) -> None:
@@ -125,3 +172,6 @@ def _unregister(**_: object) -> None:
 if on_embedded:
     worker_ready.connect(_register, weak=False)
     worker_shutdown.connect(_unregister, weak=False)
+
+
+worker_shutdown.connect(_withdraw, weak=False)

@@ -6,6 +6,9 @@ import os
 import subprocess
 import sys
 import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -190,7 +193,8 @@ def run(
             client.create_state_machine(sm, text)
         except UnknownResource as exc:
             fail(f"{exc}\n{_where_handlers_are(module, root, file, exc.names)}")
-        execution = client.start_execution(sm, input_text=read_input(input), name=name)
+        with _no_worker_warnings():
+            execution = client.start_execution(sm, input_text=read_input(input), name=name)
         err.print(f"started {execution.arn}", highlight=False, soft_wrap=True)
         record, events = _follow(client, execution.arn, timeout, quiet=json_out)
     except EngineError as exc:
@@ -253,6 +257,7 @@ def _start_worker(
             proc.terminate()
             fail(f"the Celery worker did not start; see {log}")
         time.sleep(0.1)
+    _await_announcement(redis_url, proc.pid)
     err.print(f"worker started (pid {proc.pid}, log {log})", highlight=False, soft_wrap=True)
     return proc
 
@@ -267,6 +272,19 @@ def _stop_worker(proc: subprocess.Popen[bytes], settings: Any) -> None:
         proc.kill()
         proc.wait()
     unregister_worker(settings.data_dir, proc.pid)
+
+
+def _await_announcement(redis_url: str, pid: int, timeout: float = 5.0) -> None:
+    """The worker announces itself (engine/fleet.py) from a thread as it starts: wait a
+    moment for it, so that the start's no-worker check sees this worker."""
+    import redis
+
+    from engine.fleet import Fleet
+
+    fleet = Fleet(redis.Redis.from_url(redis_url, decode_responses=True))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not any(w.pid == pid for w in fleet.live()):
+        time.sleep(0.1)
 
 
 def _follow(
@@ -315,6 +333,23 @@ def _track(running: dict[str, None], event: dict[str, Any]) -> None:
         running.pop(details["name"], None)
 
 
+@contextmanager
+def _no_worker_warnings() -> Iterator[None]:
+    """Print the client's NoWorkerWarnings (engine/fleet.py) as plain `warning:` lines."""
+    from engine.fleet import NoWorkerWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", NoWorkerWarning)
+        yield
+    for warning in caught:
+        if issubclass(warning.category, NoWorkerWarning):
+            err.print(f"warning: {warning.message}", highlight=False, soft_wrap=True)
+        else:
+            warnings.showwarning(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
+
+
 def _describe(record: Any) -> dict[str, Any]:
     out_: dict[str, Any] = {
         "executionArn": record.arn,
@@ -340,7 +375,10 @@ def start(
 ) -> None:
     """Start an execution of a state machine already created; print its ARN."""
     try:
-        record = _client().start_execution(state_machine, input_text=read_input(input), name=name)
+        with _no_worker_warnings():
+            record = _client().start_execution(
+                state_machine, input_text=read_input(input), name=name
+            )
     except EngineError as exc:
         fail_engine(exc)
     if json_out:
@@ -353,10 +391,15 @@ def start(
 def describe(execution: str, json_out: bool = JsonOpt) -> None:
     """Status, input, output, error and dates of an execution."""
     try:
-        record = _client().describe_execution(execution)
+        client = _client()
+        record = client.describe_execution(execution)
     except EngineError as exc:
         fail_engine(exc)
     described = _describe(record)
+    if record.status == "RUNNING":  # Tasks waiting for a worker that serves their handler
+        waiting = [t.describe() for t in client.waiting_tasks(record.arn)]
+        if waiting:
+            described["waitingForWorkers"] = waiting
     if json_out:
         print_json(described)
     else:

@@ -73,6 +73,10 @@ kept outside those atomic steps and can be rebuilt from the executions.
                                           record, history and task ids carry a Redis TTL
                                           set by the closing commit)
     sfn:handlers                  hash    handler name -> queue, announced by workers
+    sfn:workers                   zset    worker node name -> when its announcement expires
+                                          (engine/fleet.py: the live workers)
+    sfn:worker:<node>             string  JSON {handlers, queues, host, pid} of a live worker,
+                                          with the same expiry
     sfn:metrics:<family>          hash    samples the workers recorded (engine/metrics.py),
                                           summed over every worker process: field = JSON
                                           array of the label values (a counter), or of the
@@ -156,6 +160,14 @@ def closed() -> str:
 
 def handlers() -> str:
     return f"{PREFIX}:handlers"
+
+
+def workers() -> str:
+    return f"{PREFIX}:workers"
+
+
+def worker(node: str) -> str:
+    return f"{PREFIX}:worker:{node}"
 
 
 def metrics(family: str) -> str:
