@@ -1,6 +1,6 @@
 """Callbacks and nested executions in the chaos workload.
 
-`ChaosCallback` asks a handler (registered as `sqs:sendMessage`, a `.waitForTaskToken`
+`ChaosCallback` asks a handler (registered as `ecs:runTask`, a `.waitForTaskToken`
 resource) to pass its task token on; the handler records the token in the ledger (the Redis
 no fault touches) and returns. The `Answerer` thread of the harness plays the outside world:
 

@@ -45,8 +45,9 @@ log = logging.getLogger(__name__)
 TRANSIENT = "Chaos.Transient"
 PERMANENT = "Chaos.Permanent"
 #: The handler a callback Task asks to pass its token on to the chaos answerer
-#: (chaos/callbacks.py): a queue of ours standing in for SQS, as users serve integrations.
-ASK = "sqs:sendMessage"
+#: (chaos/callbacks.py): a container task of ours standing in for ECS, as users serve
+#: integrations with handlers (a service no test module registers a handler for).
+ASK = "ecs:runTask"
 
 REGION = "us-east-1"
 ACCOUNT = "000000000000"
@@ -275,9 +276,9 @@ def _catch_states(nxt: str) -> dict[str, Any]:
 def _asking(resource_timeout: int | None, catch: list[dict[str, Any]]) -> dict[str, Any]:
     state: dict[str, Any] = {
         # A handler-served callback on a resource AWS accepts (the engine refuses made-up
-        # services at creation, as AWS does): the handler registered as sqs:sendMessage.
-        "Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
-        "Parameters": {"QueueUrl": "chaos-asks", "MessageBody": {
+        # services at creation, as AWS does): the handler registered as ecs:runTask.
+        "Type": "Task", "Resource": "arn:aws:states:::ecs:runTask.waitForTaskToken",
+        "Parameters": {"TaskDefinition": "chaos-ask", "MessageBody": {
             "key.$": "$.ask.key", "mode.$": "$.ask.mode", "ms.$": "$.ask.ms",
             "token.$": "$$.Task.Token"}},
         "ResultPath": "$.answer", "Catch": catch, "Next": "Finish",
