@@ -26,9 +26,10 @@ from typing import Any, Protocol
 from engine.handlers import Handler, Invocation, Registry, default_registry
 from engine.runtime.driver import Driver
 from engine.runtime.inline import DEFAULT_EPOCH, InlineRunner
-from engine.runtime.messages import Message
+from engine.runtime.messages import Message, entry_id
 from engine.store.base import LoadedRun
 from engine.testing import events as ev
+from engine.testing.waiting import answer_waiting
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,13 @@ class Answer:
     at: float | None = None
     #: Leave the task unanswered (a recorded timeout): its TimeoutSeconds timer decides.
     unanswered: bool = False
+    #: A waiting Task (callback, activity, child execution) only: what was submitted
+    #: before the answer (a recorded TaskSubmitted), at `submitted_at`; None: nothing was
+    #: (a mocked Task calls nothing: its answer is the outcome). engine/testing/waiting.py
+    submission: Invocation | None = None
+    submitted_at: float | None = None
+    #: An activity's ActivityStarted `workerName` (a recorded one).
+    worker_name: str | None = None
 
 
 class _Unanswered(Exception):
@@ -61,24 +69,50 @@ class _TestDriver(Driver):
     runner: InlineRunner | None = None
 
     def run_task(self, message: Message) -> str:
+        # A callback, an activity or a child execution: answered here, or run as in
+        # production when the responder has no answer (engine/testing/waiting.py).
+        declined = self.__dict__.setdefault("_declined", set())
+        asked: list[bool] = []
+
+        def ask(eid: str, loaded: LoadedRun) -> Answer | None:
+            asked.append(True)
+            return self._ask(eid, loaded)
+
+        done = answer_waiting(self, message, ask)
+        if done is not None:
+            return done
+        if asked:  # a callback the responder left to its handler: not asked twice
+            declined.add(entry_id(message))
         try:
             return super().run_task(message)
         except _Unanswered:
             return "left unanswered"
 
-    def invoke(self, eid: str, loaded: LoadedRun, message: Message) -> Invocation:
+    def _ask(self, eid: str, loaded: LoadedRun) -> Answer | None:
+        """The responder's answer to this invocation of the state (each counted once)."""
         state = str(loaded.doc.get("state"))
         counts = self.__dict__.setdefault("_counts", defaultdict(int))
         n = counts[(eid, state)]
         counts[(eid, state)] += 1
-        if self.responder is not None:
-            answer = self.responder(state, n, loaded.doc["task"])
-            if answer is not None:
-                if answer.unanswered:
-                    raise _Unanswered
-                if answer.at is not None and self.runner is not None:
-                    self.runner.now = max(self.runner.now, answer.at)
-                return answer.invocation
+        if self.responder is None:
+            return None
+        return self.responder(state, n, loaded.doc["task"])
+
+    def move_clock(self, at: float | None) -> None:
+        if at is not None and self.runner is not None:
+            self.runner.now = max(self.runner.now, at)
+
+    def invoke(self, eid: str, loaded: LoadedRun, message: Message) -> Invocation:
+        declined = self.__dict__.setdefault("_declined", set())
+        if entry_id(message) in declined:  # asked already (a callback without an answer)
+            declined.discard(entry_id(message))
+            return super().invoke(eid, loaded, message)
+        answer = self._ask(eid, loaded)
+        if answer is not None:
+            if answer.unanswered:
+                raise _Unanswered
+            self.move_clock(answer.at)
+            return answer.invocation
         return super().invoke(eid, loaded, message)
 
 
