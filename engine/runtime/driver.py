@@ -265,7 +265,7 @@ class Driver:
             max_steps=self.settings.max_steps,
             budget=StepBudget.starting_now(self.settings.step_budget_seconds, self.budget_clock),
             # Drawn here, not in the interpreter: a token must be unguessable.
-            task_token=new_token(eid, run),
+            task_token=self.issue_token(eid, run),
         )
         with self.step_guard():
             tr = advance(machine, loaded.doc, occurrence, ctx)
@@ -405,6 +405,11 @@ class Driver:
         dispatcher = getattr(self._local, "dispatcher", None) or self.dispatcher
         for entry in entries:
             dispatcher.send(entry.message, countdown=max(0.0, entry.due - now))
+
+    def issue_token(self, eid: str, run: str) -> str:
+        """The token a callback Task entered by this step gets (replay reuses recorded
+        ones: engine/testing/harness.py)."""
+        return new_token(eid, run)
 
     # --- starting runs ----------------------------------------------------------------
 

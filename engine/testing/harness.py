@@ -67,6 +67,23 @@ class _TestDriver(Driver):
 
     responder: Responder | None = None
     runner: InlineRunner | None = None
+    #: Tokens to issue instead of fresh ones, per run, in order (replay: the recorded ones).
+    tokens: dict[str, list[str]] | None = None
+
+    def issue_token(self, eid: str, run: str) -> str:
+        queued = (self.tokens or {}).get(run)
+        return queued[0] if queued else super().issue_token(eid, run)
+
+    def step(self, eid: str, run: str, loaded: LoadedRun, occurrence: Any, *, consumed: str,
+             fuse: bool = False) -> str:
+        outcome = super().step(eid, run, loaded, occurrence, consumed=consumed, fuse=fuse)
+        queued = (self.tokens or {}).get(run)
+        if queued:
+            # A recorded token is used up once a Task of this run holds it.
+            after = self.store.load_run(eid, run)
+            if after is not None and (after.doc.get("task") or {}).get("token") == queued[0]:
+                queued.pop(0)
+        return outcome
 
     def run_task(self, message: Message) -> str:
         # A callback, an activity or a child execution: answered here, or run as in
@@ -171,8 +188,10 @@ class Workflow:
         region: str = "us-east-1",
         account: str = "000000000000",
         observers: Sequence[Callable[[Execution], None]] = (),
+        task_tokens: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         self.text = definition_text(definition)
+        self.task_tokens = {run: list(t) for run, t in (task_tokens or {}).items()}
         self.name = name or machine_name_of(definition)
         self.type = type
         self.role_arn = role_arn
@@ -202,6 +221,7 @@ class Workflow:
         driver = _TestDriver(runner.store, runner.queue, self.registry,
                              settings=runner.driver.settings, clock=runner.clock, owner="inline")
         driver.responder = responder or self.responder
+        driver.tokens = {run: list(t) for run, t in self.task_tokens.items()}
         driver.runner = runner
         runner.driver = driver
         runner.create_state_machine(self.name, self.text, type=self.type, role_arn=self.role_arn)

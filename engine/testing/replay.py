@@ -26,12 +26,14 @@ an EXPRESS execution's id carries a fresh unique id (its random values differ).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from engine.handlers import Invocation, Registry
+from engine.runtime.callbacks import token_address
 from engine.testing import events as ev
 from engine.testing.harness import Answer, Execution, Workflow, definition_text
 
@@ -157,6 +159,24 @@ def _owner(pending: list[_Pending], resource: Any) -> _Pending:
     return next((p for p in pending if resource and p.resource == resource), pending[0])
 
 
+#: A task token of this engine (engine/runtime/callbacks.py: `T1.<address>.<secret>`).
+_TOKEN = re.compile(r"T1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{16,}")
+
+
+def recorded_tokens(history: Sequence[ev.Event]) -> dict[str, list[str]]:
+    """The task tokens the recording shows (where definitions put `$$.Task.Token`), per
+    run, in the order they were issued: the replay issues the same ones."""
+    found: dict[str, list[str]] = {}
+    for event in history:
+        if not str(event.get("type", "")).endswith("Scheduled"):
+            continue
+        for token in _TOKEN.findall(json.dumps(ev.details(event))):
+            address = token_address(token)
+            if address is not None and token not in found.setdefault(address[1], []):
+                found[address[1]].append(token)
+    return found
+
+
 def _invocation(outcome: str, info: Mapping[str, Any]) -> Invocation:
     if outcome == "Succeeded":
         text = info.get("output")
@@ -275,6 +295,7 @@ def replay(
         region=region,
         account=account,
         observers=observers,
+        task_tokens=recorded_tokens(data["history"]),
     )
     execution = flow.run(input_text=data["input"], name=str(data.get("name") or "replay"))
     divergence = ev.first_divergence(data["history"], execution.history)
