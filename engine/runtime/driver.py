@@ -52,7 +52,7 @@ from engine.interpreter.types import (
 )
 from engine.metrics import NullRecorder
 from engine.runtime import messages, nested
-from engine.runtime.activities import hand_off, is_activity_task
+from engine.runtime.activities import hand_off, is_activity_task, rearm_timeout
 from engine.runtime.callbacks import index_waiting, new_token, rearm_heartbeat
 from engine.runtime.joins import Joins
 from engine.runtime.leases import LeaseRenewer
@@ -212,6 +212,8 @@ class Driver:
         if kind == "timer":
             if message["t"] == "heartbeat" and rearm_heartbeat(self, message, loaded):
                 return "heartbeat re-armed"  # a heartbeat came since (callbacks.py)
+            if message["t"] == "task_timeout" and rearm_timeout(self, message, loaded):
+                return "timeout re-armed"  # counts from ActivityStarted (activities.py)
             occurrence = TimerFired(message["t"], message["a"])
             if message["t"] == "poll":  # a .sync child execution (nested.py)
                 if loaded.doc.get("phase") != "task" or loaded.doc.get("attempt") != message["a"]:
