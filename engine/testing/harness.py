@@ -12,6 +12,8 @@ configuration file or a recording.
 Waits and retry intervals take no real time (the clock jumps to the next due timer). A
 Task's answer can also come from a `Responder` (mock files, replay): it is asked first for
 every Task invocation and answers with the outcome, or None to run the registered handler.
+Tasks that wait for an answer from outside (callbacks, activities, child executions) are
+answered the same way: engine/testing/waiting.py.
 """
 
 from __future__ import annotations
