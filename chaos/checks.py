@@ -22,7 +22,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from chaos import callbacks, workload
+from chaos import activities, callbacks, workload
 from chaos.ledger import Start
 from engine.runtime.inline import InlineRunner
 from engine.store.base import TERMINAL, ExecutionRecord
@@ -51,6 +51,16 @@ def expected_outcomes(plan: list[workload.Planned]) -> dict[str, Expected]:
         # One runner per execution: each fault-free run starts from an empty store, the
         # same for every seed and plan size.
         asked: list[dict[str, Any]] = []
+        if planned.machine == "ChaosActivity":  # served by pollers: chaos/activities.py
+            done = activities.fault_free(
+                planned.machine, json.dumps(workload.DEFINITIONS[planned.machine]),
+                planned.name, planned.input, workload.pure_registry(asked),
+                workload.REGION, workload.ACCOUNT)
+            if done.status not in TERMINAL:
+                raise RuntimeError(f"the fault-free run of {planned.eid} did not finish")
+            out[planned.eid] = Expected(done.status, done.output,
+                                        Counter(event_key(e) for e in done.history))
+            continue
         runner = InlineRunner(workload.pure_registry(asked), region=workload.REGION,
                               account=workload.ACCOUNT)
         for name, definition in workload.DEFINITIONS.items():  # ChaosNested's child too

@@ -38,12 +38,13 @@ from pathlib import Path
 
 import redis
 
-from chaos import checks, workload
+from chaos import activities, checks, workload
 from chaos.callbacks import Answerer
 from chaos.faults import QUEUE_KEY, ROOT, Duplicator, RedisRestarter, WorkerKiller, WorkerPool
 from chaos.ledger import ENV as LEDGER_ENV
 from chaos.ledger import Ledger
 from chaos.report import FaultLog, Report, summarize, write_report
+from engine.api import server
 from engine.client import Client
 from engine.connect import connect
 from engine.embedded import RedisServer
@@ -182,6 +183,8 @@ def run(config: Config, out: Callable[[str], None] = print) -> Report:
     engine_redis = RedisServer(run_dir / "redis")  # AOF, appendfsync everysec
     ledger_redis = RedisServer(run_dir / "ledger", appendonly=False)
     pool: WorkerPool | None = None
+    api: server.Running | None = None
+    pollers: activities.Pollers | None = None
     stop = threading.Event()
     rng = random.Random(config.seed)
     config_json = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()}
@@ -197,6 +200,12 @@ def run(config: Config, out: Callable[[str], None] = print) -> Report:
                                   lease_seconds=config.lease_seconds))
         for name, definition in workload.DEFINITIONS.items():
             client.create_state_machine(name, definition)
+        # ChaosActivity's workers: boto3-only processes, through the HTTP API.
+        activity = client.activities.create(activities.ACTIVITY).arn
+        api = server.start_background(server.build_app(connect(Settings(
+            redis_url=engine_redis.url, redeliver_seconds=config.redeliver_seconds,
+            lease_seconds=config.lease_seconds))))
+        pollers = activities.Pollers(api.url, activity, run_dir / "pollers")
 
         killer = WorkerKiller(pool, config.kill_every, config.child_kill_share,
                               config.pause_share,
@@ -232,6 +241,7 @@ def run(config: Config, out: Callable[[str], None] = print) -> Report:
         elapsed = time.monotonic() - began
         answers_stop.set()
         answerer.join(timeout=30)
+        pollers.stop()
         out(f"faults stopped; {len(executions.finished)}/{len(plan)} finished after "
             f"{elapsed:.0f}s")
 
@@ -240,12 +250,17 @@ def run(config: Config, out: Callable[[str], None] = print) -> Report:
             restarts=restarter.restarts, duplicated=duplicator.sent,
             unexpected_exits=pool.unexpected_exits, start_retries=executions.start_errors,
             durations=list(executions.finished.values()),
-            callbacks=dict(answerer.counts),
+            callbacks={**dict(answerer.counts),
+                       **{f"activity_{k}": v for k, v in pollers.counts().items()}},
         )
         report = summarize(config_json, plan, expected, RedisStore.from_url(engine_redis.url),
                            Ledger(ledger_redis.url), fault_log)
     finally:
         stop.set()
+        if pollers is not None:
+            pollers.stop()
+        if api is not None:
+            api.stop()
         if pool is not None:
             pool.stop()
         engine_redis.stop()

@@ -92,6 +92,7 @@ def summarize(
     report.passed = (
         report.lost == report.wrong == report.duplicate_transitions == 0
         and log.callbacks.get("late_or_duplicate_applied", 0) == 0
+        and log.callbacks.get("activity_late_or_duplicate_applied", 0) == 0
     )
     report.details = {
         "elapsed_s": round(log.elapsed, 1),

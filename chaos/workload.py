@@ -24,6 +24,9 @@ Machines (JSONPath, all end SUCCEEDED without faults):
                    success, failure (caught) or never in time (timeout caught), each answer
                    sent twice or late -> Task
     ChaosNested    a `states:startExecution.sync:2` child (ChaosFlaky) -> Task
+    ChaosActivity  an activity Task served by boto3-only poller processes through the HTTP
+                   API (chaos/activities.py): answered, rejected (caught) or only after its
+                   timeout (caught), each answer sent twice or late -> Task
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from chaos import callbacks
+from chaos import activities, callbacks
 from chaos.ledger import Ledger, from_env
 from engine.handlers import Registry, TaskContext, TaskFailure, default_registry
 
@@ -339,6 +342,7 @@ DEFINITIONS: dict[str, dict[str, Any]] = {
                        "ResultPath": "$.finish_out", "End": True},
         },
     },
+    "ChaosActivity": activities.definition(REGION, ACCOUNT, _finish()),
     "ChaosParallel": {"StartAt": "Fan", "States": {"Fan": _parallel(None)}},
     "ChaosMap": {
         "StartAt": "Items",
@@ -383,13 +387,14 @@ class Planned:
 
 #: How often each machine is picked (the pipeline is ~30 Tasks, the others 2-25).
 MIX: dict[str, float] = {
-    "ChaosFlaky": 0.20,
-    "ChaosParallel": 0.15,
-    "ChaosMap": 0.15,
+    "ChaosFlaky": 0.18,
+    "ChaosParallel": 0.13,
+    "ChaosMap": 0.13,
     "ChaosCatch": 0.10,
-    "ChaosPipeline": 0.15,
-    "ChaosCallback": 0.15,
+    "ChaosPipeline": 0.13,
+    "ChaosCallback": 0.13,
     "ChaosNested": 0.10,
+    "ChaosActivity": 0.10,
 }
 
 
@@ -441,6 +446,10 @@ def _input(machine: str, name: str, rng: random.Random) -> dict[str, Any]:
     if machine == "ChaosCallback":
         mode = rng.choices(["ok", "fail", "late"], [0.6, 0.25, 0.15])[0]
         value["ask"] = {"key": f"{name}/ask", "mode": mode, "ms": rng.randrange(100, 800)}
+        value["finish"] = {"key": f"{name}/finish", "ms": rng.randrange(100, 600)}
+    if machine == "ChaosActivity":
+        mode = rng.choices(["ok", "fail", "late"], [0.6, 0.25, 0.15])[0]
+        value["pack"] = {"key": f"{name}/pack", "mode": mode}
         value["finish"] = {"key": f"{name}/finish", "ms": rng.randrange(100, 600)}
     if machine == "ChaosNested":
         child = _input("ChaosFlaky", f"{name}-child", rng)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections import Counter
 from typing import Any
 
 from chaos import checks, workload
@@ -104,3 +105,32 @@ def test_callback_and_nested_runs_compare_equal_across_tokens_and_dates() -> Non
             doubled = _renumber(history[: succeeded + 1] + [copy.deepcopy(history[succeeded])]
                                 + history[succeeded + 1 :])
             assert checks.verify(planned, first, record, doubled).duplicates == 1
+
+
+def test_activity_runs_are_expected_as_the_pollers_answer_them() -> None:
+    """ChaosActivity's fault-free result comes from the test harness with the activity
+    answered as chaos/activity_poller.py answers it (the in-memory store has no activity
+    queues): each mode's own history; a second ActivitySucceeded is a duplicate."""
+    from chaos import activities
+
+    wanted = {"ok": "ActivitySucceeded", "fail": "ActivityFailed",
+              "late": "ActivityTimedOut"}
+    for mode, outcome in wanted.items():
+        planned = workload.Planned("ChaosActivity", f"act-{mode}", {
+            "id": f"act-{mode}", "pack": {"key": f"act-{mode}/pack", "mode": mode},
+            "finish": {"key": f"act-{mode}/finish", "ms": 100}})
+        expected = checks.expected_outcomes([planned])[planned.eid]
+        assert expected.status == "SUCCEEDED"
+        kinds = [json.loads(k)["type"] for k in expected.events.elements()]
+        assert {"ActivityScheduled", "ActivityStarted", outcome} <= set(kinds), kinds
+        answer = expected.output["answer"]
+        assert answer == ({"n": 0} if mode != "ok" else
+                          {"n": answer["n"], "by": "answerer"})
+        run = activities.fault_free(
+            "ChaosActivity", json.dumps(workload.DEFINITIONS["ChaosActivity"]), planned.name,
+            planned.input, workload.pure_registry(), workload.REGION, workload.ACCOUNT)
+        assert Counter(checks.event_key(e) for e in run.history) == expected.events
+        done = next(i for i, e in enumerate(run.history) if e["type"] == outcome)
+        doubled = run.history[: done + 1] + [copy.deepcopy(run.history[done])]
+        extra = Counter(checks.event_key(e) for e in doubled) - expected.events
+        assert sum(extra.values()) == 1  # a second outcome of one task: a duplicate

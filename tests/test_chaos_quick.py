@@ -26,3 +26,8 @@ def test_no_execution_lost_wrong_or_duplicated_under_faults(tmp_path: Path) -> N
     assert report.wrong == 0, problems
     assert report.duplicate_transitions == 0, problems
     assert report.succeeded == report.executions
+    # ChaosActivity's boto3-only pollers took and answered its tasks; no second or late
+    # answer applied.
+    answers = report.details["callback_answers"]
+    assert answers.get("activity_taken", 0) >= 1
+    assert answers.get("activity_late_or_duplicate_applied", 0) == 0

@@ -50,6 +50,11 @@ def serve(
         help="Seconds a request may take to arrive whole (headers and body).",
     ),
     log_level: str = typer.Option("INFO", help="DEBUG logs every HTTP request line."),
+    coverage_file: str = typer.Option(
+        None, envvar="SFN_COVERAGE_FILE",
+        help="A coverage file of `sfn test --coverage-file` or `pytest --sfn-coverage-json`: "
+             "the view draws it on each state machine's graph (read again at each request).",
+    ),
 ) -> None:
     """Serve the AWS Step Functions API for boto3 and the AWS CLI (--endpoint-url).
 
@@ -70,6 +75,10 @@ def serve(
     if access_key_id and secret_access_key:
         key = auth.SharedKey(access_key_id, secret_access_key)
     interrupt_on_sigterm()
+    if coverage_file:
+        from engine.ui.coverage import ENV
+
+        os.environ[ENV] = os.path.abspath(coverage_file)  # read by engine/ui's make_app
     settings = resolve()
     start_worker = worker if worker is not None else (
         os.environ.get("REDIS_URL") is None or bool(os.environ.get("SFN_START_WORKER"))

@@ -66,7 +66,8 @@ class CallbackTasks(StepBase):
         assert ref is not None
         task = dict(self.doc["task"])
         result = occ.result
-        if (ref.resource_type, ref.resource.split(".")[0]) == ("lambda", "invoke"):
+        lambda_invoke = (ref.resource_type, ref.resource.split(".")[0]) == ("lambda", "invoke")
+        if lambda_invoke and not occ.response:
             # What the Lambda API answered (an asynchronous-looking invoke response).
             request_id = f"{self.ctx.random.getrandbits(128):032x}"
             result = resources.lambda_invoke_response(

@@ -159,10 +159,13 @@ class TaskFailed:
 @dataclass(frozen=True)
 class TaskSubmitted:
     """A callback Task's handler returned: the task is submitted and now waits for its
-    token to be answered (`result` is what the handler returned, shown in TaskSubmitted)."""
+    token to be answered (`result` is what the handler returned, shown in TaskSubmitted).
+    `response`: the result is already the integration's whole response (a replayed
+    submission: `lambda:invoke` is not wrapped again)."""
 
     attempt: int
     result: Any
+    response: bool = False
 
 
 #: "poll": look at a `.sync` job (a child execution) again; handled by the shell, which

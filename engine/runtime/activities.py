@@ -25,8 +25,10 @@ from engine.errors import ActivityDoesNotExist, InvalidArn
 from engine.interpreter import history as h
 from engine.interpreter.types import TaskFailed, iso_timestamp
 from engine.runtime import messages
+from engine.runtime.callbacks import rearm
 from engine.runtime.messages import Message
 from engine.store.activities import ActivityRecord, ActivityStore, TaskRef
+from engine.store.base import LoadedRun
 
 if TYPE_CHECKING:
     from engine.runtime.driver import Driver
@@ -87,6 +89,30 @@ def hand_off(driver: Driver, message: Message) -> str:
         return driver.step(eid, run, loaded, failed, consumed=ref.entry)
     store.park(ref, driver.clock() + PARK_SECONDS)
     return "queued for pollers"
+
+
+def rearm_timeout(driver: Driver, message: Message, loaded: LoadedRun) -> bool:
+    """An activity Task's TimeoutSeconds timer fired. AWS counts TimeoutSeconds "after the
+    task has been started, for example, when ActivityStarted ... [is] logged" (the Task
+    state's reference), but the timer was set at scheduling: while no poller has taken the
+    task, wait another TimeoutSeconds; once one has, wait until its start plus
+    TimeoutSeconds. True when re-armed; False: the Task times out now (or this is not an
+    activity, or a store without activity queues, where no poller can ever start it)."""
+    task = loaded.doc.get("task") or {}
+    ref = resources.parse_resource(str(task.get("resource", "")))
+    seconds = task.get("timeout")
+    if ref is None or ref.family != "activity" or seconds is None:
+        return False
+    if getattr(driver.store, "r", None) is None:
+        return False
+    eid, run = message["x"], message["r"]
+    started = activity_store(driver.store).started_at(eid, run, loaded.version)
+    now = driver.clock()
+    due = (started if started is not None else now) + float(seconds)
+    if due <= now:
+        return False
+    rearm(driver, message, due)
+    return True
 
 
 class Activities:
@@ -171,4 +197,5 @@ __all__ = [
     "activity_store",
     "hand_off",
     "is_activity_task",
+    "rearm_timeout",
 ]

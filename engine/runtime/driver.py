@@ -55,7 +55,7 @@ from engine.interpreter.types import (
 )
 from engine.metrics import NullRecorder
 from engine.runtime import messages, nested
-from engine.runtime.activities import hand_off, is_activity_task
+from engine.runtime.activities import hand_off, is_activity_task, rearm_timeout
 from engine.runtime.callbacks import index_waiting, new_token, rearm_heartbeat
 from engine.runtime.joins import Joins
 from engine.runtime.leases import LeaseRenewer
@@ -232,6 +232,8 @@ class Driver:
         if kind == "timer":
             if message["t"] == "heartbeat" and rearm_heartbeat(self, message, loaded):
                 return "heartbeat re-armed"  # a heartbeat came since (callbacks.py)
+            if message["t"] == "task_timeout" and rearm_timeout(self, message, loaded):
+                return "timeout re-armed"  # counts from ActivityStarted (activities.py)
             occurrence = TimerFired(message["t"], message["a"])
             if message["t"] == "poll":  # a .sync child execution (nested.py)
                 if loaded.doc.get("phase") != "task" or loaded.doc.get("attempt") != message["a"]:
@@ -292,7 +294,7 @@ class Driver:
             max_steps=self.settings.max_steps,
             budget=StepBudget.starting_now(self.settings.step_budget_seconds, self.budget_clock),
             # Drawn here, not in the interpreter: a token must be unguessable.
-            task_token=new_token(eid, run),
+            task_token=self.issue_token(eid, run),
             read_items=True,
         )
         with self.step_guard():
@@ -439,6 +441,11 @@ class Driver:
         dispatcher = getattr(self._local, "dispatcher", None) or self.dispatcher
         for entry in entries:
             dispatcher.send(entry.message, countdown=max(0.0, entry.due - now))
+
+    def issue_token(self, eid: str, run: str) -> str:
+        """The token a callback Task entered by this step gets (replay reuses recorded
+        ones: engine/testing/harness.py)."""
+        return new_token(eid, run)
 
     # --- starting runs ----------------------------------------------------------------
 

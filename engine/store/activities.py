@@ -134,6 +134,13 @@ class ActivityStore:
             [ref.version, ref.attempt, ref.entry, repr(until)],
         ))
 
+    def started_at(self, eid: str, run: str, version: int) -> float | None:
+        """When a poller took the run's activity task of this version (None: not yet)."""
+        taken, at = self.r.hmget(keys.run(eid, run), "as", "ast")
+        if taken is None or at is None or int(taken) != version:
+            return None
+        return float(at)
+
     def start(
         self, ref: TaskRef, started_event: dict[str, Any], now: float, entry_until: float
     ) -> dict[str, Any] | None:

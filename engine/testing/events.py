@@ -18,7 +18,8 @@ Event = dict[str, Any]
 #: Fields that differ between two runs of the same thing (numbering and wall-clock time).
 _VOLATILE = frozenset({"id", "previousEventId", "timestamp"})
 
-#: The events that carry a Task's outcome, by prefix (`LambdaFunction...` or `Task...`).
+#: The events that carry a Task's outcome, by prefix (`LambdaFunction...`, `Activity...`
+#: or `Task...`).
 TASK_OUTCOMES = ("Succeeded", "Failed", "TimedOut", "StartFailed", "ScheduleFailed",
                  "SubmitFailed")
 
@@ -42,7 +43,7 @@ def is_state_exited(event: Event) -> bool:
 def task_outcome_kind(event: Event) -> str | None:
     """"Succeeded", "Failed", ... for a Task's (or Lambda function's) outcome event."""
     kind = str(event.get("type", ""))
-    for prefix in ("LambdaFunction", "Task"):
+    for prefix in ("LambdaFunction", "Activity", "Task"):
         if kind.startswith(prefix):
             rest = kind[len(prefix):]
             if rest in TASK_OUTCOMES:

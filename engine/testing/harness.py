@@ -12,6 +12,8 @@ configuration file or a recording.
 Waits and retry intervals take no real time (the clock jumps to the next due timer). A
 Task's answer can also come from a `Responder` (mock files, replay): it is asked first for
 every Task invocation and answers with the outcome, or None to run the registered handler.
+Tasks that wait for an answer from outside (callbacks, activities, child executions) are
+answered the same way: engine/testing/waiting.py.
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ from typing import Any, Protocol
 from engine.handlers import Handler, Invocation, Registry, default_registry
 from engine.runtime.driver import Driver
 from engine.runtime.inline import DEFAULT_EPOCH, InlineRunner
-from engine.runtime.messages import Message
+from engine.runtime.messages import Message, entry_id
 from engine.store.base import LoadedRun
 from engine.testing import events as ev
+from engine.testing.waiting import answer_waiting
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,13 @@ class Answer:
     at: float | None = None
     #: Leave the task unanswered (a recorded timeout): its TimeoutSeconds timer decides.
     unanswered: bool = False
+    #: A waiting Task (callback, activity, child execution) only: what was submitted
+    #: before the answer (a recorded TaskSubmitted), at `submitted_at`; None: nothing was
+    #: (a mocked Task calls nothing: its answer is the outcome). engine/testing/waiting.py
+    submission: Invocation | None = None
+    submitted_at: float | None = None
+    #: An activity's ActivityStarted `workerName` (a recorded one).
+    worker_name: str | None = None
 
 
 class _Unanswered(Exception):
@@ -59,26 +69,69 @@ class _TestDriver(Driver):
 
     responder: Responder | None = None
     runner: InlineRunner | None = None
+    #: Tokens to issue instead of fresh ones, per run, in order (replay: the recorded ones).
+    tokens: dict[str, list[str]] | None = None
+
+    def issue_token(self, eid: str, run: str) -> str:
+        queued = (self.tokens or {}).get(run)
+        return queued[0] if queued else super().issue_token(eid, run)
+
+    def step(self, eid: str, run: str, loaded: LoadedRun, occurrence: Any, *, consumed: str,
+             fuse: bool = False) -> str:
+        outcome = super().step(eid, run, loaded, occurrence, consumed=consumed, fuse=fuse)
+        queued = (self.tokens or {}).get(run)
+        if queued:
+            # A recorded token is used up once a Task of this run holds it.
+            after = self.store.load_run(eid, run)
+            if after is not None and (after.doc.get("task") or {}).get("token") == queued[0]:
+                queued.pop(0)
+        return outcome
 
     def run_task(self, message: Message) -> str:
+        # A callback, an activity or a child execution: answered here, or run as in
+        # production when the responder has no answer (engine/testing/waiting.py).
+        declined = self.__dict__.setdefault("_declined", set())
+        asked: list[bool] = []
+
+        def ask(eid: str, loaded: LoadedRun) -> Answer | None:
+            asked.append(True)
+            return self._ask(eid, loaded)
+
+        done = answer_waiting(self, message, ask)
+        if done is not None:
+            return done
+        if asked:  # a callback the responder left to its handler: not asked twice
+            declined.add(entry_id(message))
         try:
             return super().run_task(message)
         except _Unanswered:
             return "left unanswered"
 
-    def invoke(self, eid: str, loaded: LoadedRun, message: Message) -> Invocation:
+    def _ask(self, eid: str, loaded: LoadedRun) -> Answer | None:
+        """The responder's answer to this invocation of the state (each counted once)."""
         state = str(loaded.doc.get("state"))
         counts = self.__dict__.setdefault("_counts", defaultdict(int))
         n = counts[(eid, state)]
         counts[(eid, state)] += 1
-        if self.responder is not None:
-            answer = self.responder(state, n, loaded.doc["task"])
-            if answer is not None:
-                if answer.unanswered:
-                    raise _Unanswered
-                if answer.at is not None and self.runner is not None:
-                    self.runner.now = max(self.runner.now, answer.at)
-                return answer.invocation
+        if self.responder is None:
+            return None
+        return self.responder(state, n, loaded.doc["task"])
+
+    def move_clock(self, at: float | None) -> None:
+        if at is not None and self.runner is not None:
+            self.runner.now = max(self.runner.now, at)
+
+    def invoke(self, eid: str, loaded: LoadedRun, message: Message) -> Invocation:
+        declined = self.__dict__.setdefault("_declined", set())
+        if entry_id(message) in declined:  # asked already (a callback without an answer)
+            declined.discard(entry_id(message))
+            return super().invoke(eid, loaded, message)
+        answer = self._ask(eid, loaded)
+        if answer is not None:
+            if answer.unanswered:
+                raise _Unanswered
+            self.move_clock(answer.at)
+            return answer.invocation
         return super().invoke(eid, loaded, message)
 
 
@@ -137,8 +190,10 @@ class Workflow:
         region: str = "us-east-1",
         account: str = "000000000000",
         observers: Sequence[Callable[[Execution], None]] = (),
+        task_tokens: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         self.text = definition_text(definition)
+        self.task_tokens = {run: list(t) for run, t in (task_tokens or {}).items()}
         self.name = name or machine_name_of(definition)
         self.type = type
         self.role_arn = role_arn
@@ -168,6 +223,7 @@ class Workflow:
         driver = _TestDriver(runner.store, runner.queue, self.registry,
                              settings=runner.driver.settings, clock=runner.clock, owner="inline")
         driver.responder = responder or self.responder
+        driver.tokens = {run: list(t) for run, t in self.task_tokens.items()}
         driver.runner = runner
         runner.driver = driver
         runner.create_state_machine(self.name, self.text, type=self.type, role_arn=self.role_arn)

@@ -26,12 +26,14 @@ an EXPRESS execution's id carries a fresh unique id (its random values differ).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from engine.handlers import Invocation, Registry
+from engine.runtime.callbacks import token_address
 from engine.testing import events as ev
 from engine.testing.harness import Answer, Execution, Workflow, definition_text
 
@@ -84,6 +86,24 @@ class _Recorded:
     input_key: str | None
     timed_out: bool = False
     used: bool = False
+    #: A callback's or a child's recorded TaskSubmitted (output, time); an activity's
+    #: recorded workerName.
+    submission: Invocation | None = None
+    submitted_at: float | None = None
+    worker_name: str | None = None
+
+
+@dataclass
+class _Pending:
+    state: str
+    input_key: str | None
+    resource: Any
+    submission: Invocation | None = None
+    submitted_at: float | None = None
+    worker_name: str | None = None
+
+
+_SCHEDULED = ("LambdaFunctionScheduled", "TaskScheduled", "ActivityScheduled")
 
 
 @dataclass
@@ -95,23 +115,31 @@ class RecordedOutcomes:
     @classmethod
     def read(cls, history: Sequence[ev.Event]) -> RecordedOutcomes:
         found = cls()
-        pending: list[tuple[str, str | None, str | None]] = []  # (state, input, resource)
+        pending: list[_Pending] = []
         for state, event in ev.with_states(history):
             kind = str(event.get("type", ""))
             info = ev.details(event)
-            if kind in ("LambdaFunctionScheduled", "TaskScheduled") and state is not None:
+            if kind in _SCHEDULED and state is not None:
                 text = info.get("parameters", info.get("input"))
-                pending.append((state, _key(text), info.get("resource")))
+                pending.append(_Pending(state, _key(text), info.get("resource")))
+                continue
+            if kind in ("TaskSubmitted", "ActivityStarted") and pending:
+                owner = _owner(pending, info.get("resource"))
+                if kind == "ActivityStarted":
+                    owner.worker_name = info.get("workerName")
+                else:
+                    owner.submission = _invocation("Succeeded", info)
+                    owner.submitted_at = _seconds(event)
                 continue
             outcome = ev.task_outcome_kind(event)
             if outcome is None or not pending:
                 continue
-            resource = info.get("resource")
-            index = next((i for i, p in enumerate(pending) if resource and p[2] == resource), 0)
-            owner, input_key, _ = pending.pop(index)
-            found.by_state.setdefault(owner, []).append(
-                _Recorded(_invocation(outcome, info), _seconds(event), input_key,
-                          timed_out=outcome == "TimedOut"))
+            done = _owner(pending, info.get("resource"))
+            pending.remove(done)
+            found.by_state.setdefault(done.state, []).append(
+                _Recorded(_invocation(outcome, info), _seconds(event), done.input_key,
+                          timed_out=outcome == "TimedOut", submission=done.submission,
+                          submitted_at=done.submitted_at, worker_name=done.worker_name))
         return found
 
     def answer(self, state: str, task: Mapping[str, Any]) -> _Recorded | None:
@@ -123,6 +151,30 @@ class RecordedOutcomes:
         if chosen is not None:
             chosen.used = True
         return chosen
+
+
+def _owner(pending: list[_Pending], resource: Any) -> _Pending:
+    """The scheduled Task an event of this resource belongs to (the oldest such; an
+    activity's events name no resource: the oldest of all)."""
+    return next((p for p in pending if resource and p.resource == resource), pending[0])
+
+
+#: A task token of this engine (engine/runtime/callbacks.py: `T1.<address>.<secret>`).
+_TOKEN = re.compile(r"T1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{16,}")
+
+
+def recorded_tokens(history: Sequence[ev.Event]) -> dict[str, list[str]]:
+    """The task tokens the recording shows (where definitions put `$$.Task.Token`), per
+    run, in the order they were issued: the replay issues the same ones."""
+    found: dict[str, list[str]] = {}
+    for event in history:
+        if not str(event.get("type", "")).endswith("Scheduled"):
+            continue
+        for token in _TOKEN.findall(json.dumps(ev.details(event))):
+            address = token_address(token)
+            if address is not None and token not in found.setdefault(address[1], []):
+                found[address[1]].append(token)
+    return found
 
 
 def _invocation(outcome: str, info: Mapping[str, Any]) -> Invocation:
@@ -228,7 +280,8 @@ def replay(
                 cause=f"the recording has no result for invocation {invocation + 1} of "
                       f"state {state!r}"))
         return Answer(found.invocation, at=None if found.timed_out else found.at,
-                      unanswered=found.timed_out)
+                      unanswered=found.timed_out, submission=found.submission,
+                      submitted_at=found.submitted_at, worker_name=found.worker_name)
 
     text = definition_text(definition) if definition is not None else data["definition"]
     flow = Workflow(
@@ -242,6 +295,7 @@ def replay(
         region=region,
         account=account,
         observers=observers,
+        task_tokens=recorded_tokens(data["history"]),
     )
     execution = flow.run(input_text=data["input"], name=str(data.get("name") or "replay"))
     divergence = ev.first_divergence(data["history"], execution.history)

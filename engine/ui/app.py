@@ -2,7 +2,9 @@
 
     GET  /                          executions, newest started first (?machine= &status= &after=)
     GET  /state-machines            state machines
-    GET  /state-machines/<name>     a state machine's graph and definition
+    GET  /state-machines/<name>     a state machine's graph and definition; with a coverage
+                                    file (`sfn serve --coverage-file`), its test coverage
+                                    drawn on the graph (?coverage=ENTRY: another entry's)
     GET  /executions/<eid or ARN>   an execution: graph coloured by status, events
     GET  /api/executions/<eid>      the same as JSON (the page polls it while running)
     GET  /static/<file>             ui.js, zoom.js, ui.css (package data; nothing from a CDN)
@@ -25,7 +27,7 @@ from urllib.parse import parse_qs, unquote
 
 from engine import errors
 from engine.client import Client
-from engine.ui import data, pages, render
+from engine.ui import coverage, data, pages, render
 
 log = logging.getLogger("engine.ui")
 
@@ -47,6 +49,8 @@ class UiApp:
     client: Client
     links: pages.Links = field(default_factory=pages.Links)
     page_size: int = PAGE_SIZE
+    #: A coverage file of `sfn test --coverage-file` / `pytest --sfn-coverage-json`.
+    coverage_file: str | None = None
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         base = environ.get("SCRIPT_NAME", "").rstrip("/")
@@ -85,7 +89,7 @@ class UiApp:
             return 200, html, pages.machines_page(base, machines, self.links).encode(), no_store
         if path.startswith("/state-machines/"):
             name = path.removeprefix("/state-machines/")
-            return 200, html, self.machine(base, name).encode(), no_store
+            return 200, html, self.machine(base, name, query).encode(), no_store
         if path.startswith("/executions/"):
             eid = path.removeprefix("/executions/")
             return 200, html, self.execution(base, eid).encode(), no_store
@@ -119,15 +123,27 @@ class UiApp:
             error=problem,
         )
 
-    def machine(self, base: str, name: str) -> str:
+    def machine(self, base: str, name: str, query: dict[str, str] | None = None) -> str:
         try:
             record = self.client.describe_state_machine(name)
         except (errors.StateMachineDoesNotExist, errors.InvalidArn) as exc:
             raise HttpError(404, str(exc)) from None
         svg, problem = _draw(record.definition)
+        block = ""
+        if self.coverage_file:
+            entries, unreadable = coverage.read(self.coverage_file)
+            entry = (query or {}).get("coverage") or record.name
+            found = entries.get(entry)
+            if found is not None:
+                try:
+                    svg = render.render_coverage_svg(record.definition, found)
+                except (render.RenderError, ValueError) as exc:
+                    svg, problem = None, str(exc)
+            block = pages.coverage_block(base, record.name, entry, found, sorted(entries),
+                                         unreadable)
         return pages.machine_page(
             base, data.machine_summary(self.client, record), record.definition, svg, problem,
-            _graph(record.definition), self.links,
+            _graph(record.definition), self.links, coverage=block,
         )
 
     def _payload(self, eid: str) -> dict[str, Any]:
@@ -198,9 +214,10 @@ def _redirect(start_response: StartResponse, location: str) -> Iterable[bytes]:
 
 
 def make_app(client: Client, *, flower_url: str | None = None,
-             metrics_url: str | None = "/metrics") -> UiApp:
+             metrics_url: str | None = "/metrics", coverage_file: str | None = None) -> UiApp:
     """The web view over `client`; `flower_url` (default: $SFN_FLOWER_URL) adds links to
-    Flower."""
+    Flower; `coverage_file` (default: $SFN_COVERAGE_FILE) draws test coverage."""
     flower = flower_url if flower_url is not None else (os.environ.get("SFN_FLOWER_URL") or None)
+    cov = coverage_file if coverage_file is not None else (os.environ.get(coverage.ENV) or None)
     return UiApp(client, pages.Links(flower=flower.rstrip("/") if flower else None,
-                                     metrics=metrics_url))
+                                     metrics=metrics_url), coverage_file=cov)

@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from engine.store.base import ExecutionRecord
+from engine.ui import coverage as cov
 from engine.ui import data
 from engine.ui import status as st
 
@@ -193,9 +194,41 @@ def legend() -> str:
     return f'<div class="legend">{items}</div>'
 
 
+def coverage_block(
+    base: str, machine: str, entry: str, found: dict[str, Any] | None, entries: list[str],
+    problem: str | None,
+) -> str:
+    """The test coverage drawn on the graph: its summary, what was never exercised, and the
+    coverage file's other entries (engine/ui/coverage.py)."""
+    def link(name: str) -> str:
+        href = f"{machine_href(base, machine)}?{urlencode({'coverage': name})}"
+        return f'<a href="{e(href)}">{e(name)}</a>'
+
+    if problem is not None:
+        return (f'<section class="coverage"><h2>Test coverage</h2>'
+                f'<p class="problem">{e(problem)}</p></section>')
+    others = ", ".join(link(n) for n in entries if n != entry) or "none"
+    if found is None:
+        return (f'<section class="coverage"><h2>Test coverage</h2><p class="hint">The coverage '
+                f'file has no entry named {e(entry)}. Entries: {others}.</p></section>')
+    rows = "".join(
+        f"<tr><td>{e(kind)}s</td><td>{covered}/{total}</td></tr>"
+        for kind, covered, total in cov.summary(found))
+    gaps = cov.missed(found)
+    listed = ("<ul class=\"missed\">" + "".join(f"<li>{e(m)}</li>" for m in gaps) + "</ul>"
+              if gaps else "<p>Everything was exercised.</p>")
+    return f"""<section class="coverage" id="coverage">
+<h2>Test coverage: {e(entry)} ({e(found.get("executions", 0))} executions)</h2>
+<p class="hint">Green: exercised (with its hits); red: never exercised by the tests. Choice
+rules, Default and Catch edges are measured; other edges stay grey. Other entries: {others}.</p>
+<table class="summary"><tr><th>Kind</th><th>Covered</th></tr>{rows}</table>
+<h3>Not covered</h3>{listed}
+</section>"""
+
+
 def machine_page(
     base: str, summary: dict[str, Any], definition: str, svg: str | None, problem: str | None,
-    graph: dict[str, Any], links: Links,
+    graph: dict[str, Any], links: Links, *, coverage: str = "",
 ) -> str:
     try:
         pretty = json.dumps(json.loads(definition), indent=2, ensure_ascii=False)
@@ -216,6 +249,7 @@ def machine_page(
 <div class="graph-pane">{graph_block(svg, problem)}</div>
 <aside class="details"><h2>Definition</h2><pre class="json">{e(pretty)}</pre></aside>
 </section>
+{coverage}
 {json_script(payload, "sfn-data")}
 """
     return layout(base, summary["name"], body, active="machines", links=links,

@@ -23,6 +23,7 @@ from collections import OrderedDict
 from typing import Any, Final
 
 from engine.asl import graph
+from engine.ui import coverage
 
 #: Beyond this many nodes the drawing is skipped (dot's time grows quickly).
 MAX_NODES: Final = 1500
@@ -49,7 +50,7 @@ def _quoted(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
-def _node(node: graph.Node) -> str:
+def _node(node: graph.Node, mark: coverage.Mark | None = None) -> str:
     common = f'id="sm-{node.id}"'
     if node.kind == "start":
         return (f'{node.id} [{common}, class="terminal start", label="", shape=circle, '
@@ -64,14 +65,22 @@ def _node(node: graph.Node) -> str:
         return (f'{node.id} [{common}, class="missing", label={_quoted(node.label)}, shape=box, '
                 'style="rounded,dashed", color="#b91c1c", fontcolor="#b91c1c"];')
     type_ = node.type or "?"
+    note, classes, paint = "", "", ""
+    if mark is not None:  # test coverage (engine/ui/coverage.py)
+        colour = coverage.COVERED_LINE if mark.covered else coverage.MISSED_LINE
+        note = f'<br/><font point-size="8" color="{colour}">{_html(mark.note)}</font>'
+        classes = " cov-hit" if mark.covered else " cov-miss"
+        fill = coverage.COVERED_FILL if mark.covered else coverage.MISSED_FILL
+        paint = f', fillcolor="{fill}", color="{colour}"'
     label = (f'<<font point-size="12">{_html(node.label)}</font><br/>'
-             f'<font point-size="8" color="#6b7280">{_html(type_)}</font>>')
-    return (f'{node.id} [{common}, class="state type-{re.sub(r"[^A-Za-z]", "", type_)}", '
-            f"label={label}];")
+             f'<font point-size="8" color="#6b7280">{_html(type_)}</font>{note}>')
+    return (f'{node.id} [{common}, class="state type-{re.sub(r"[^A-Za-z]", "", type_)}'
+            f'{classes}", label={label}{paint}];')
 
 
-def to_dot(g: graph.Graph) -> str:
-    """DOT text for the execution view (see the module docstring)."""
+def to_dot(g: graph.Graph, overlay: coverage.Overlay | None = None) -> str:
+    """DOT text for the execution view (see the module docstring); `overlay` draws test
+    coverage on it."""
     lines = [
         "digraph StateMachine {",
         f'  graph [rankdir=TB, bgcolor="transparent", fontname="{_FONT}", fontsize=10, '
@@ -85,7 +94,7 @@ def to_dot(g: graph.Graph) -> str:
     def emit(group: str | None, indent: str) -> None:
         for node in g.nodes:
             if node.group == group:
-                lines.append(indent + _node(node))
+                lines.append(indent + _node(node, overlay.nodes.get(node.id) if overlay else None))
         for grp in g.groups:
             if grp.parent == group:
                 lines.append(f"{indent}subgraph cluster_{grp.id} {{")
@@ -98,17 +107,29 @@ def to_dot(g: graph.Graph) -> str:
                 lines.append(f"{indent}}}")
 
     emit(None, "  ")
-    for e in g.edges:
-        attrs = [f'class="edge-{e.kind}"']
-        if e.label:
-            attrs.append(f"label={_quoted(e.label)}")
-        if e.kind == "catch":
+    for index, e in enumerate(g.edges):
+        mark = overlay.edges.get(index) if overlay else None
+        attrs = [f'class="edge-{e.kind}{_edge_class(mark)}"']
+        label = e.label if mark is None else f"{e.label or ''} ({mark.note})".strip()
+        if label:
+            attrs.append(f"label={_quoted(label)}")
+        if mark is not None:
+            colour = coverage.COVERED_LINE if mark.covered else coverage.MISSED_LINE
+            style = "solid, penwidth=2" if mark.covered else "dashed"
+            attrs.append(f'style={style}, color="{colour}", fontcolor="{colour}"')
+        elif e.kind == "catch":
             attrs.append('style=dashed, color="#d97706", fontcolor="#b45309"')
         elif e.kind == "default":
             attrs.append("style=dashed")
         lines.append(f"  {e.source} -> {e.target} [{', '.join(attrs)}];")
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def _edge_class(mark: coverage.Mark | None) -> str:
+    if mark is None:
+        return ""
+    return " cov-hit" if mark.covered else " cov-miss"
 
 
 class RenderError(RuntimeError):
@@ -158,6 +179,17 @@ def render_svg(definition_text: str) -> str | None:
         while len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)
     return svg
+
+
+def render_coverage_svg(definition_text: str, cov: dict[str, Any]) -> str | None:
+    """The drawing with a state machine's test coverage on it (engine/ui/coverage.py);
+    None without Graphviz or for a graph too big. Not cached: the file changes."""
+    if not dot_available():
+        return None
+    g = build(definition_text)
+    if len(g.nodes) > MAX_NODES:
+        return None
+    return dot_to_svg(to_dot(g, coverage.overlay(g, cov)))
 
 
 def graph_data(definition_text: str) -> dict[str, Any]:

@@ -11,7 +11,8 @@ local r = redis.call('HMGET', KEYS[1], 'v', 'p', 'a', 'as', 'd')
 if tonumber(r[1] or '0') ~= tonumber(ARGV[1]) then return {0, 'stale'} end
 if r[2] ~= 'task' or tonumber(r[3]) ~= tonumber(ARGV[2]) then return {0, 'stale'} end
 if r[4] == ARGV[1] then return {0, 'taken'} end
-redis.call('HSET', KEYS[1], 'as', ARGV[1])
+-- 'ast': when, for the task's TimeoutSeconds (AWS counts it from ActivityStarted).
+redis.call('HSET', KEYS[1], 'as', ARGV[1], 'ast', ARGV[6])
 local n = redis.call('LLEN', KEYS[3]) + 1
 redis.call('RPUSH', KEYS[3], '{"id":' .. n .. ',"previousEventId":' .. (n - 1) .. ',' .. ARGV[3])
 redis.call('ZADD', KEYS[4], 'XX', ARGV[5], ARGV[4])

@@ -60,7 +60,9 @@
   if (cfg.mode === "machine") {
     graph.nodes.forEach(function (n) {
       var g = svgNode(n.id);
-      if (g && n.kind === "state") g.classList.add("st-not_reached");
+      /* A state drawn with test coverage (engine/ui/coverage.py) keeps its colour. */
+      if (g && n.kind === "state" && !g.classList.contains("cov-hit") &&
+          !g.classList.contains("cov-miss")) g.classList.add("st-not_reached");
     });
     document.body.setAttribute("data-ready", "1");
     return;
