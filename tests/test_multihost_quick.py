@@ -1,0 +1,58 @@
+"""Several hosts, short: Redis, the API and two worker hosts in network namespaces joined
+by a bridge, the chaos workload started through the API, one worker host's link set down
+mid-run and up again (multihost/). `make multihost` runs the longer version."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from multihost import netns
+from multihost.harness import PRESETS, run
+
+pytestmark = [pytest.mark.redis, pytest.mark.worker]
+
+
+@pytest.fixture(scope="module")
+def can_build_namespaces() -> None:
+    why = netns.check_capability()
+    if why:
+        pytest.skip(f"this machine cannot build the hosts: {why}")
+    # Another test session on this machine may be running the harness: its namespaces
+    # are the lock; wait for them to go (never touch them).
+    if not netns.wait_until_free(240):
+        pytest.skip(f"another multihost run holds {netns.existing()} for over 240 s")
+
+
+def test_a_cut_worker_host_loses_nothing_and_its_work_resumes_elsewhere(
+    can_build_namespaces: None, tmp_path: Path
+) -> None:
+    outcome = run(replace(PRESETS["quick"], results_dir=tmp_path))
+    report, cut = outcome.report, outcome.cut
+    problems = report.details.get("problems", [])
+    assert report.executions == PRESETS["quick"].executions
+    assert report.lost == 0, problems
+    assert report.wrong == 0, problems
+    assert report.duplicate_transitions == 0, problems
+    assert report.succeeded == report.executions
+    # The cut happened while the host ran handlers, and each of them started again on the
+    # other host while the link was still down (not when the cut host came back).
+    assert cut["held_at_cut"] >= 1, cut
+    assert cut["resumed_elsewhere_before_reconnect"] == cut["held_at_cut"], cut
+    assert all(report.details["workers_alive_at_end"].values())
+    assert netns.existing() == []  # nothing of ours is left
+
+
+def test_a_second_run_refuses_names_that_already_exist(can_build_namespaces: None) -> None:
+    # A namespace of ours left behind (another run going on, or a killed one): the harness
+    # refuses before creating anything, and --clean removes it.
+    netns.run(["netns", "add", netns.HOSTS[0].netns])  # raises if another run holds it
+    try:
+        with pytest.raises(netns.NetnsError, match="already exist"):
+            netns.create()
+        assert netns.existing() == [netns.HOSTS[0].netns]  # untouched by the refusal
+    finally:
+        netns.destroy()
+    assert netns.existing() == []
