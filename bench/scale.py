@@ -28,8 +28,8 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
 from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
