@@ -4,8 +4,9 @@ Redis runs commands on one thread, so one Redis can carry at most 1000 / (its CP
 transition) transitions a second, and its network link at most (bytes per second) / (bytes
 per transition). A worker process needs (its CPU ms per transition) of a core for each. The
 store's keys carry each execution's hash tag, so a Redis Cluster spreads the store's work
-over its primaries by execution; a Celery queue is one Redis list, on one node, whatever
-the number of shards: the broker's share does not spread.
+over its primaries by execution, except the writes to the few indexes across executions
+(`sfn:due`, `sfn:recent`, ...), single keys each on one slot. A Celery queue is one Redis
+list, on one node, whatever the number of shards: the broker's share does not spread.
 
 These are ceilings at 100% of a Redis thread; plan for well below (70% leaves headroom for
 bursts, AOF rewrites and the sweeps). The per-transition costs were measured on a small
@@ -35,6 +36,9 @@ class Costs:
     store_bytes: float  # network, in + out
     broker_bytes: float
     worker_cpu_ms: float  # all worker processes together, per transition
+    #: Redis CPU of the writes to keys without an execution's hash tag (bench/hotkeys.py):
+    #: in a cluster they all land on the primaries of those few keys' slots.
+    hot_cpu_ms: float = 0.0
 
     def describe(self) -> str:
         return (f"store Redis {self.store_commands:.1f} commands, {self.store_bytes:,.0f} "
@@ -57,7 +61,10 @@ def estimate(c: Costs, *, shards: tuple[int, ...] = (3, 6, 12), workers: int = 1
     broker_net = link_bytes_per_s / c.broker_bytes if c.broker_bytes else float("inf")
     one_redis = min(one_redis_cpu, one_redis_net)
     per_shard = min(store_cpu, store_net)
-    cluster = {n: n * per_shard for n in shards}
+    # The primary that holds the indexes' slots carries its share of the executions and
+    # every index write besides.
+    cluster = {n: min(per_second(c.store_cpu_ms / n + c.hot_cpu_ms), n * store_net)
+               for n in shards}
     broker = min(broker_cpu, broker_net)
     per_worker = per_second(c.worker_cpu_ms)  # one worker process with a core to itself
     demand = workers * per_worker
@@ -76,7 +83,10 @@ def estimate(c: Costs, *, shards: tuple[int, ...] = (3, 6, 12), workers: int = 1
         f"store alone (the broker elsewhere): {store_cpu:,.0f}/s per primary by CPU, "
         f"{store_net:,.0f} by the link",
         "Redis Cluster store, " + ", ".join(
-            f"{n} shards: {v:,.0f}/s" for n, v in cluster.items()) + " (ceilings, even spread)",
+            f"{n} shards: {v:,.0f}/s" for n, v in cluster.items())
+        + f" (even spread; the indexes' primary also takes {c.hot_cpu_ms:.3f} ms of index "
+        f"writes per transition, so no number of shards passes "
+        f"{per_second(c.hot_cpu_ms):,.0f}/s)",
         f"a Redis broker: {broker:,.0f}/s, however many store shards there are",
         f"one worker process: {per_worker:,.0f} transitions/s of no-op handlers per core; "
         f"{workers} would ask for {demand:,.0f}/s",

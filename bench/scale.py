@@ -38,6 +38,7 @@ import redis
 from bench import report
 from bench import workloads as wl
 from bench.capacity import Costs, estimate
+from bench.hotkeys import count_writes
 from bench.procs import WorkerProcess, cpu_seconds, wait_until
 from engine.client import Client
 from engine.connect import connect
@@ -66,7 +67,7 @@ class Round:
     transitions_per_s: float
     machine_cpu_busy: float  # share of all cores busy during the round (0..1)
     cpu_ms: dict[str, float]  # per transition: worker, store_redis, broker_redis, client
-    redis: dict[str, dict[str, float]]  # "store"/"broker" -> per-transition figures
+    redis: dict[str, dict[str, Any]]  # "store"/"broker" -> per-transition figures
 
 
 @dataclass
@@ -75,6 +76,9 @@ class Step:
     rounds: list[Round] = field(default_factory=list)
     load_before: list[float] = field(default_factory=list)
     load_after: list[float] = field(default_factory=list)
+    #: Writes per transition to keys without an execution's hash tag (bench/hotkeys.py),
+    #: from one extra round of the first step.
+    global_writes: dict[str, float] = field(default_factory=dict)
 
     def median(self, pick: Callable[[Round], float]) -> float:
         return float(statistics.median(pick(r) for r in self.rounds))
@@ -89,9 +93,12 @@ def _cpu_times() -> tuple[float, float]:
 
 def _redis_figures(r: redis.Redis) -> dict[str, float]:
     info = r.info("all")  # one command
-    calls = sum(float(v["calls"]) for k, v in info.items()
-                if k.startswith("cmdstat_") and isinstance(v, dict))
+    stats = {k.removeprefix("cmdstat_"): v for k, v in info.items()
+             if k.startswith("cmdstat_") and isinstance(v, dict)}
+    calls = sum(float(v["calls"]) for v in stats.values())
     return {
+        **{f"calls:{k}": float(v["calls"]) for k, v in stats.items()},
+        **{f"usec:{k}": float(v["usec"]) for k, v in stats.items()},
         "commands": float(info["total_commands_processed"]),
         "calls": calls,
         "net_in": float(info["total_net_input_bytes"]),
@@ -102,10 +109,17 @@ def _redis_figures(r: redis.Redis) -> dict[str, float]:
 
 
 def _per_transition(before: dict[str, float], after: dict[str, float], n: int,
-                    own_commands: int) -> dict[str, float]:
-    d = {k: after[k] - before[k] for k in before}
+                    own_commands: int) -> dict[str, Any]:
+    d = {k: after[k] - before.get(k, 0.0) for k in after}
+    by_command = {
+        k.removeprefix("calls:"): {"calls": v / n,
+                                   "usec": d.get("usec:" + k.removeprefix("calls:"), 0.0) / n}
+        for k, v in sorted(d.items(), key=lambda kv: -kv[1])
+        if k.startswith("calls:") and v > 0 and k not in ("calls:info", "calls:llen")
+    }
     return {
-        "commands": (d["commands"] - own_commands) / n,
+        "by_command": by_command,
+        "commands": (d["commands"] - own_commands) / n,  # received from clients
         "calls": (d["calls"] - own_commands) / n,
         "bytes_in": d["net_in"] / n,
         "bytes_out": d["net_out"] / n,
@@ -202,19 +216,35 @@ def run(config: ScaleConfig, out: Any = print) -> list[Step]:
                 for _ in range(config.rounds):
                     step.rounds.append(measure_round(fleet, "BenchThroughput",
                                                      config.executions, config.length))
+                if n == config.workers[0]:  # the same for any worker count: once
+                    step.global_writes = count_writes(
+                        fleet.store.url, "BenchThroughput", config.executions * config.length,
+                        lambda: _discard(measure_round(fleet, "BenchThroughput",
+                                                       config.executions, config.length)))
             step.load_after = report.loadavg()
             steps.append(step)
             out(line(step))
     return steps
 
 
+def _discard(_: object) -> None:
+    return None
+
+
+def own_cores(r: Round) -> float:
+    """Cores our processes (worker, both Redis, this client) kept busy during the round."""
+    return sum(r.cpu_ms.values()) * r.transitions_per_s / 1000.0
+
+
 def line(step: Step) -> str:
     tps = step.median(lambda r: r.transitions_per_s)
     busy = step.median(lambda r: r.machine_cpu_busy)
-    store = step.median(lambda r: r.redis["store"]["cpu_ms"])
+    store = step.median(lambda r: float(r.redis["store"]["cpu_ms"]))
+    ours = step.median(own_cores)
     return (f"{step.workers} worker process(es): {tps:,.0f} transitions/s (rounds "
             f"{[round(r.transitions_per_s) for r in step.rounds]}), machine CPU busy "
-            f"{busy:.0%}, store Redis CPU {store:.3f} ms/transition; load average "
+            f"{busy:.0%} of 2 cores, ours {ours:.2f} cores; store Redis CPU {store:.3f} "
+            f"ms/transition; load average "
             f"{step.load_before} -> {step.load_after}")
 
 
@@ -223,10 +253,15 @@ def costs(steps: list[Step]) -> Costs:
     rounds = [r for s in steps for r in s.rounds]
 
     def med(side: str, name: str) -> float:
-        return statistics.median(r.redis[side][name] for r in rounds)
+        return float(statistics.median(r.redis[side][name] for r in rounds))
 
+    # A write to an index costs about what a simple command costs: the broker's average
+    # (its commands are simple list and hash operations), parsing and reply included.
+    per_simple_command_ms = med("broker", "cpu_ms") / med("broker", "commands")
+    writes = sum(v for s in steps for v in s.global_writes.values())
     return Costs(
         store_cpu_ms=med("store", "cpu_ms"), broker_cpu_ms=med("broker", "cpu_ms"),
+        hot_cpu_ms=writes * per_simple_command_ms,
         store_commands=med("store", "commands"), broker_commands=med("broker", "commands"),
         store_bytes=med("store", "bytes_in") + med("store", "bytes_out"),
         broker_bytes=med("broker", "bytes_in") + med("broker", "bytes_out"),

@@ -27,8 +27,12 @@ def test_the_sweep_measures_each_worker_count_and_what_redis_did() -> None:
         assert broker["commands"] >= 1
         assert store["bytes_in"] > 0 and broker["bytes_out"] > 0
         assert r.cpu_ms["worker"] > 0
+    # The indexes across executions are written while executions run (counted once, in the
+    # first step, from Redis's keyspace notifications), and the notifications are off again.
+    assert steps[0].global_writes.get("sfn:due", 0) > 0, steps[0].global_writes
+    assert steps[1].global_writes == {}
     costs = scale.costs(steps)
-    assert costs.store_commands > 0 and costs.broker_bytes > 0
+    assert costs.store_commands > 0 and costs.broker_bytes > 0 and costs.hot_cpu_ms > 0
 
 
 def test_capacity_arithmetic() -> None:
@@ -51,6 +55,10 @@ def test_capacity_arithmetic() -> None:
     assert heavy["topologies"]["3-shard store + Redis broker"] == {
         "per_s": pytest.approx(2000), "limit": "the broker Redis"}
     assert heavy["topologies"]["3-shard store + RabbitMQ"]["per_s"] == pytest.approx(60_000)
+    # The indexes' writes land on one primary: they cap the cluster, however many shards.
+    hot = estimate(Costs(0.2, 0.05, 10, 5, 4000, 1000, 2.0, hot_cpu_ms=0.01), shards=(3, 1000))
+    assert hot["cluster_per_s"][3] == pytest.approx(1000 / (0.2 / 3 + 0.01))
+    assert hot["cluster_per_s"][1000] < 100_000  # 1000 / 0.01
     # Link-bound: big payloads.
     fat = estimate(Costs(0.01, 0.01, 10, 5, 2_000_000, 500_000, 2.0))
     assert fat["topologies"]["one Redis"]["limit"] == "the Redis link"
