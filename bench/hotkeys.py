@@ -8,6 +8,8 @@ without MONITOR: Redis's keyspace notifications (`notify-keyspace-events KA`) fo
 these keys' channels, during one round. A notification fires only when a command changed
 its key (a `ZADD ... LT` that keeps an earlier score fires none), so the counts are the
 writes that changed an index: a lower bound of the commands sent to those slots.
+`commands_per_transition` adds the `ZADD sfn:due ... LT` that change nothing: the Task's
+claim and its commit each send one (engine/store/redis_store.py, `claim_task`, `commit`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,18 @@ import redis
 from engine.store import keys
 
 PREFIX = "__keyspace@0__:"
+
+
+#: `ZADD sfn:due LT` sent per Task state: one by its claim, one by its commit.
+DUE_ZADDS_PER_TASK = 2.0
+
+
+def commands_per_transition(writes: dict[str, float], task_share: float = 1.0) -> float:
+    """Commands per transition to the indexes' slots: the counted writes, with `sfn:due`'s
+    raised to the ZADDs every Task sends (`task_share`: the share of transitions that are
+    Task states; all of them in the bench's chains)."""
+    due = max(writes.get(keys.due_index(), 0.0), DUE_ZADDS_PER_TASK * task_share)
+    return due + sum(v for k, v in writes.items() if k != keys.due_index())
 
 
 def global_keys(machine: str) -> list[str]:

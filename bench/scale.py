@@ -38,7 +38,7 @@ import redis
 from bench import report
 from bench import workloads as wl
 from bench.capacity import Costs, estimate
-from bench.hotkeys import count_writes
+from bench.hotkeys import commands_per_transition, count_writes
 from bench.procs import WorkerProcess, cpu_seconds, wait_until
 from engine.client import Client
 from engine.connect import connect
@@ -258,7 +258,7 @@ def costs(steps: list[Step]) -> Costs:
     # A write to an index costs about what a simple command costs: the broker's average
     # (its commands are simple list and hash operations), parsing and reply included.
     per_simple_command_ms = med("broker", "cpu_ms") / med("broker", "commands")
-    writes = sum(v for s in steps for v in s.global_writes.values())
+    writes = sum(commands_per_transition(s.global_writes) for s in steps if s.global_writes)
     return Costs(
         store_cpu_ms=med("store", "cpu_ms"), broker_cpu_ms=med("broker", "cpu_ms"),
         hot_cpu_ms=writes * per_simple_command_ms,
@@ -296,6 +296,11 @@ def main(argv: list[str] | None = None) -> int:
     path = args.results / f"scale-{time.strftime('%Y%m%d-%H%M%S')}.json"
     path.write_text(json.dumps(document, indent=2))
     print(f"per transition: {c.describe()}")
+    for s in steps:
+        if s.global_writes:
+            print(f"writes to the indexes across executions per transition (changed them): "
+                  f"{ {k: round(v, 3) for k, v in s.global_writes.items()} }; commands to "
+                  f"their slots: {commands_per_transition(s.global_writes):.2f}")
     for text in paper["lines"]:
         print(text)
     print(f"results: {path}")

@@ -62,3 +62,12 @@ def test_capacity_arithmetic() -> None:
     # Link-bound: big payloads.
     fat = estimate(Costs(0.01, 0.01, 10, 5, 2_000_000, 500_000, 2.0))
     assert fat["topologies"]["one Redis"]["limit"] == "the Redis link"
+
+
+def test_index_commands_count_every_due_zadd() -> None:
+    from bench.hotkeys import commands_per_transition
+
+    # Notifications saw 0.4 changed writes of sfn:due per transition: the claim's and the
+    # commit's ZADD LT are sent anyway (2 per Task state).
+    assert commands_per_transition({"sfn:due": 0.4, "sfn:recent": 0.2}) == pytest.approx(2.2)
+    assert commands_per_transition({"sfn:due": 3.0}) == pytest.approx(3.0)
