@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import shutil
 import signal
 import sys
@@ -96,10 +97,12 @@ class Outcome:
 
 
 def _env(config: Config, redis_url: str, ledger_url: str, data_dir: Path) -> dict[str, str]:
+    # Our environment without what could send a process elsewhere than our hosts: another
+    # broker, a proxy.
+    inherited = {k: v for k, v in os.environ.items()
+                 if k != "BROKER_URL" and not k.lower().endswith("_proxy")}
     return {
-        "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-        "HOME": str(data_dir),
-        "LANG": "C.UTF-8",
+        **inherited,
         "REDIS_URL": redis_url,
         "SFN_HANDLER_MODULES": "chaos.workload",
         LEDGER_ENV: ledger_url,

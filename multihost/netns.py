@@ -70,9 +70,7 @@ def host(name: str) -> Host:
 
 
 def _ip() -> str:
-    found = shutil.which("ip") or next(
-        (p for p in ("/usr/sbin/ip", "/sbin/ip") if shutil.which(p)), None
-    )
+    found = shutil.which("ip")
     if found is None:
         raise NetnsError("`ip` (iproute2) is missing: run scripts/ensure-iproute2.sh")
     return found
