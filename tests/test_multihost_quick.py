@@ -26,6 +26,7 @@ def can_build_namespaces() -> None:
         pytest.skip(f"another multihost run holds {netns.existing()} for over 240 s")
 
 
+@pytest.mark.timeout(600)  # the wait for another session's run, then ours
 def test_a_cut_worker_host_loses_nothing_and_its_work_resumes_elsewhere(
     can_build_namespaces: None, tmp_path: Path
 ) -> None:
