@@ -221,6 +221,9 @@ def _drive(config: Config, starter: Starter, ledger: Ledger, w1: hosts.Process,
             if held:
                 cut = partition.Cut("w1", w1.pid, time.time(), held)
                 netns.cut(w1.on)
+                # Read after the cut: no renewal from w1 can arrive any more.
+                cut.lease_ends = partition.leases_of(
+                    starter.status, partition.group_pids(w1.pid), cut.t)
                 out(f"[{time.monotonic() - began:5.0f}s] w1 cut off the network, "
                     f"{len(held)} handler(s) running there")
         elif cut is not None and cut.restored is None:

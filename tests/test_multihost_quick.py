@@ -42,6 +42,10 @@ def test_a_cut_worker_host_loses_nothing_and_its_work_resumes_elsewhere(
     # other host while the link was still down (not when the cut host came back).
     assert cut["held_at_cut"] >= 1, cut
     assert cut["resumed_elsewhere_before_reconnect"] == cut["held_at_cut"], cut
+    # ...and not while the cut host's leases were still valid: the store read at the cut
+    # shows its Task leases, and no held handler started elsewhere before one ran out.
+    assert cut["leases_at_cut"] >= 1, cut
+    assert min(cut["resume_after_s"]) >= min(cut["lease_ends_after_cut_s"]), cut
     assert all(report.details["workers_alive_at_end"].values())
     assert netns.existing() == []  # nothing of ours is left
 
