@@ -147,9 +147,9 @@ def run(config: Config, out: Callable[[str], None] = print) -> Outcome:
         out("redis, ledger, API and both workers are up, each on its own host")
 
         sfn = sfn_client(f"http://{on('api').address}:{hosts.API_PORT}")
-        arns = {name: sfn.create_state_machine(
-                    name=name, definition=json.dumps(definition),
-                    roleArn=f"arn:aws:iam::{workload.ACCOUNT}:role/StatesExecutionRole")["stateMachineArn"]
+        role = f"arn:aws:iam::{workload.ACCOUNT}:role/StatesExecutionRole"
+        arns = {name: sfn.create_state_machine(name=name, definition=json.dumps(definition),
+                                               roleArn=role)["stateMachineArn"]
                 for name, definition in workload.DEFINITIONS.items()}
         settings = Settings(redis_url=engine_redis.url, lease_seconds=config.lease_seconds,
                             redeliver_seconds=config.redeliver_seconds)

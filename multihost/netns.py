@@ -22,6 +22,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Sequence
@@ -189,10 +190,24 @@ def destroy() -> list[str]:
     left: list[str] = []
     for name in existing():
         is_ns = any(name == h.netns for h in HOSTS)
+        if is_ns:
+            _kill_inside(name)
         done = run(["netns", "del", name] if is_ns else ["link", "del", name], check=False)
         if done.returncode != 0 and "Cannot find" not in done.stderr:
             left.append(f"{name}: {done.stderr.strip()}")
     return [n for n in left if n.split(":")[0] in existing()]
+
+
+def _kill_inside(netns: str) -> None:
+    """SIGKILL what still runs in one of our namespaces (only this harness starts processes
+    there: a run that was itself SIGKILLed leaves its Redis and workers behind). Deleting a
+    namespace's name would not end them."""
+    listed = run(["netns", "pids", netns], check=False)
+    for pid in listed.stdout.split():
+        try:
+            os.kill(int(pid), signal.SIGKILL)
+        except (ProcessLookupError, PermissionError, ValueError):
+            continue
 
 
 def cut(h: Host) -> None:

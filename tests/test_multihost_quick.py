@@ -4,6 +4,8 @@ mid-run and up again (multihost/). `make multihost` runs the longer version."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
 from dataclasses import replace
 from pathlib import Path
 
@@ -54,10 +56,14 @@ def test_a_second_run_refuses_names_that_already_exist(can_build_namespaces: Non
     # A namespace of ours left behind (another run going on, or a killed one): the harness
     # refuses before creating anything, and --clean removes it.
     netns.run(["netns", "add", netns.HOSTS[0].netns])  # raises if another run holds it
+    # A process left running in it, as by a run that was SIGKILLed.
+    left = subprocess.Popen([*netns.HOSTS[0].exec_prefix(), "sleep", "120"])
     try:
         with pytest.raises(netns.NetnsError, match="already exist"):
             netns.create()
         assert netns.existing() == [netns.HOSTS[0].netns]  # untouched by the refusal
+        assert left.poll() is None
     finally:
-        netns.destroy()
+        netns.destroy()  # what `python -m multihost --clean` does
     assert netns.existing() == []
+    assert left.wait(timeout=10) == -signal.SIGKILL
