@@ -3,7 +3,7 @@
 # here creates a namespace or touches the network.
 set -euo pipefail
 . "$(dirname "$0")/apt.sh"
-if command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ]; then
+if command -v ip >/dev/null 2>&1; then
   exit 0
 fi
 if ! command -v apt-get >/dev/null 2>&1; then
