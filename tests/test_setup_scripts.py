@@ -22,7 +22,7 @@ TOOLS = ("bash", "env", "date", "sleep", "grep", "head", "dirname", "id", "cat",
 
 def _path_without_the_programs(tmp_path: Path, busy_tries: int) -> Path:
     """A bin folder with the shell tools, a stand-in apt-get busy for `busy_tries` calls,
-    and a sudo that just runs its command; no redis-server, dot or chromium."""
+    and a sudo that just runs its command; no redis-server, dot, chromium or ip."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for tool in TOOLS:
@@ -53,7 +53,8 @@ def _run(script: str, bin_dir: Path, **env: str) -> subprocess.CompletedProcess[
     )
 
 
-@pytest.mark.parametrize("script", ["ensure-redis.sh", "ensure-system-deps.sh"])
+@pytest.mark.parametrize("script",
+                         ["ensure-redis.sh", "ensure-system-deps.sh", "ensure-iproute2.sh"])
 def test_a_busy_package_manager_is_waited_for(tmp_path: Path, script: str) -> None:
     bin_dir = _path_without_the_programs(tmp_path, busy_tries=3)
     result = _run(script, bin_dir)
@@ -67,6 +68,8 @@ def test_a_busy_package_manager_is_waited_for(tmp_path: Path, script: str) -> No
     assert "install" in calls[-1] and all("DPkg::Lock::Timeout=" in c for c in calls)
     if script == "ensure-redis.sh":
         assert calls[-1].endswith("redis-server")
+    if script == "ensure-iproute2.sh":
+        assert calls[-1].endswith("iproute2")
 
 
 def test_the_wait_is_bounded_and_says_rerunning_is_safe(tmp_path: Path) -> None:

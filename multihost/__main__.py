@@ -1,0 +1,5 @@
+import sys
+
+from multihost.harness import main
+
+sys.exit(main())
