@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from engine import arns
 from engine.asl import errors, resources
-from engine.errors import ActivityDoesNotExist, InvalidArn
+from engine.errors import ActivityDoesNotExist, InvalidArn, ValidationException
 from engine.interpreter import history as h
 from engine.interpreter.types import TaskFailed, iso_timestamp
 from engine.runtime import messages
@@ -62,7 +62,11 @@ def is_activity_task(message: Message) -> bool:
 def activity_store(store: Any) -> ActivityStore:
     client = getattr(store, "r", None)
     if client is None:
-        raise TypeError(f"activities need the Redis store, not {type(store).__name__}")
+        # The in-memory store (tests, the inline runner) keeps no activity queues: a request
+        # for them is the caller's error, answered as such, never an engine fault (a 500).
+        raise ValidationException(
+            f"Activities need the Redis store; this one is {type(store).__name__}"
+        )
     return ActivityStore(client)
 
 
