@@ -21,6 +21,10 @@
                          execution fails with States.Runtime (5)
     SFN_MAX_HISTORY_EVENTS  an execution's history cap; reaching it fails the execution
                          with States.Runtime, as AWS does (25000, AWS's quota; 0: none)
+    SFN_CHAIN_MAX_TASKS  Tasks one worker runs one after another in one Celery task, when it
+                         serves their handlers, before the next goes back through the
+                         broker (32; 1: only the first Task of a start, timer or join; 0: none)
+    SFN_CHAIN_MAX_SECONDS  no further Task is chained once a delivery has run this long (0.5)
     SFN_RETENTION_SECONDS   how long a closed execution stays readable before it expires
                          with its history (7776000: AWS's 90 days; 0: forever)
 """
@@ -69,6 +73,8 @@ class Settings:
     max_deliveries: int = 5
     max_history_events: int = 25_000
     retention_seconds: float = 90 * 86400.0
+    chain_max_tasks: int = 32
+    chain_max_seconds: float = 0.5
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -93,6 +99,8 @@ class Settings:
             max_deliveries=int(_positive(e, "SFN_MAX_DELIVERIES", cls.max_deliveries)),
             max_history_events=int(e.get("SFN_MAX_HISTORY_EVENTS", cls.max_history_events)),
             retention_seconds=float(e.get("SFN_RETENTION_SECONDS", cls.retention_seconds)),
+            chain_max_tasks=int(_not_negative(e, "SFN_CHAIN_MAX_TASKS", cls.chain_max_tasks)),
+            chain_max_seconds=_not_negative(e, "SFN_CHAIN_MAX_SECONDS", cls.chain_max_seconds),
         )
 
     def with_redis(self, url: str) -> Settings:
@@ -113,6 +121,8 @@ class Settings:
             region=self.region,
             account=self.account,
             max_history_events=self.max_history_events,
+            chain_max_tasks=self.chain_max_tasks,
+            chain_max_seconds=self.chain_max_seconds,
         )
 
 
@@ -131,4 +141,17 @@ def _positive(env: Mapping[str, str], name: str, default: float) -> float:
         raise ValueError(f"{name} must be a number of seconds or a count, not {text!r}") from None
     if not value > 0:
         raise ValueError(f"{name} must be greater than 0, not {text!r}")
+    return value
+
+
+def _not_negative(env: Mapping[str, str], name: str, default: float) -> float:
+    text = env.get(name)
+    if text is None:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds or a count, not {text!r}") from None
+    if not value >= 0:
+        raise ValueError(f"{name} must be 0 or more, not {text!r}")
     return value

@@ -102,21 +102,25 @@ def test_the_handler_gets_its_own_copy_of_the_input() -> None:
     assert done is not None and done.status == "SUCCEEDED"
 
 
-def test_a_task_scheduled_by_a_step_runs_inline_once_when_asked() -> None:
-    registry = Registry()
-    calls: list[str] = []
-
+def _three_tasks(registry: Registry, calls: list[str]) -> dict[str, Any]:
     def echo(event: Any, context: TaskContext) -> Any:
         calls.append(context.state_name)
         return event
 
     registry.register("Echo", echo)
     registry.register("Elsewhere", lambda event, context: event, queue="emails")
-    store, queue, driver, client = world(registry)
-    definition = {"StartAt": "A", "States": {
+    return {"StartAt": "A", "States": {
         "A": {"Type": "Task", "Resource": TASK.format("Echo"), "Next": "B"},
         "B": {"Type": "Task", "Resource": TASK.format("Echo"), "Next": "C"},
         "C": {"Type": "Task", "Resource": TASK.format("Elsewhere"), "End": True}}}
+
+
+def test_a_task_scheduled_by_a_step_runs_inline_once_when_asked() -> None:
+    registry = Registry()
+    calls: list[str] = []
+    definition = _three_tasks(registry, calls)
+    # A budget of one Task per delivery: only the start's Task runs inline.
+    store, queue, driver, client = world(registry, chain_max_tasks=1)
     client.create_state_machine("M", definition)
     record = client.start_execution("M", {})
     start = queue.sent.pop(0)
@@ -127,9 +131,89 @@ def test_a_task_scheduled_by_a_step_runs_inline_once_when_asked() -> None:
     assert calls == ["A"]
     b = queue.sent.pop(0)
     assert driver.handle(b, run_task_inline=True) == "applied"
-    assert calls == ["A", "B"]  # a Task's completion never runs the next Task inline
+    assert calls == ["A", "B"]  # the budget is spent: B's completion sends C's message
     assert queue.sent[0]["h"] == "Elsewhere"  # and a Task routed to another queue is sent
     pump(driver, queue)
     types = [e["type"] for e in store.history(record.eid)]
     assert types.count("LambdaFunctionStarted") == 3
     assert store.get_execution(record.eid).status == "SUCCEEDED"  # type: ignore[union-attr]
+
+
+def test_consecutive_tasks_this_worker_serves_run_in_one_delivery() -> None:
+    registry = Registry()
+    calls: list[str] = []
+    definition = _three_tasks(registry, calls)
+    store, queue, driver, client = world(registry)
+    client.create_state_machine("M", definition)
+    record = client.start_execution("M", {})
+    start = queue.sent.pop(0)
+    assert driver.handle(start, run_task_inline=True) == "applied"
+    assert calls == ["A", "B"]  # A, then B from A's commit, in the start's delivery ...
+    assert [m["h"] for m in queue.sent] == ["Elsewhere"]  # ... C is not served here
+    history = store.history(record.eid)
+    started = [e for e in history if e["type"] == "LambdaFunctionStarted"]
+    assert len(started) == 2  # each chained Task claimed and visible as before
+    assert driver.handle(start, run_task_inline=True) == "stale"
+    pump(driver, queue)
+    assert calls == ["A", "B"]
+    assert store.get_execution(record.eid).status == "SUCCEEDED"  # type: ignore[union-attr]
+    assert [e["type"] for e in store.history(record.eid)].count("LambdaFunctionStarted") == 3
+
+
+def _chain(n: int) -> dict[str, Any]:
+    states = {
+        f"S{i}": {"Type": "Task", "Resource": TASK.format("Echo"),
+                  **({"Next": f"S{i + 1}"} if i < n - 1 else {"End": True})}
+        for i in range(n)
+    }
+    return {"StartAt": "S0", "States": states}
+
+
+def test_the_chain_stops_at_its_count_budget_and_goes_back_through_the_broker() -> None:
+    registry = Registry()
+    calls: list[str] = []
+    registry.register("Echo", lambda event, context: calls.append(context.state_name) or event)
+    store, queue, driver, client = world(registry, chain_max_tasks=3)
+    client.create_state_machine("M", _chain(7))
+    record = client.start_execution("M", {})
+    assert driver.handle(queue.sent.pop(0), run_task_inline=True) == "applied"
+    assert calls == ["S0", "S1", "S2"]
+    assert [(m["k"], m["s"]) for m in queue.sent] == [("task", "S3")]
+    assert driver.handle(queue.sent.pop(0), run_task_inline=True) == "applied"
+    # The delivered Task S3 itself, then three chained from its commit and theirs.
+    assert calls[3:] == ["S3", "S4", "S5", "S6"]
+    pump(driver, queue, run_task_inline=True)
+    assert len(calls) == 7
+    assert store.get_execution(record.eid).status == "SUCCEEDED"  # type: ignore[union-attr]
+
+
+def test_the_chain_stops_at_its_time_budget() -> None:
+    registry = Registry()
+    calls: list[str] = []
+
+    def slow(event: Any, context: TaskContext) -> Any:
+        calls.append(context.state_name)
+        time.sleep(0.05)
+        return event
+
+    registry.register("Echo", slow)
+    store, queue, driver, client = world(registry, chain_max_seconds=0.12)
+    client.create_state_machine("M", _chain(10))
+    client.start_execution("M", {})
+    driver.handle(queue.sent.pop(0), run_task_inline=True)
+    # 0.05 s each: no Task starts once 0.12 s have passed (3 ran; a slow machine: fewer).
+    assert 1 <= len(calls) <= 3
+    assert [m["k"] for m in queue.sent] == ["task"]
+
+
+def test_no_chaining_without_run_task_inline_or_with_a_budget_of_zero() -> None:
+    registry = Registry()
+    calls: list[str] = []
+    registry.register("Echo", lambda event, context: calls.append(context.state_name) or event)
+    store, queue, driver, client = world(registry, chain_max_tasks=0)
+    client.create_state_machine("M", _chain(2))
+    client.start_execution("M", {})
+    driver.handle(queue.sent.pop(0), run_task_inline=True)
+    assert calls == [] and [m["k"] for m in queue.sent] == ["task"]
+    driver.handle(queue.sent.pop(0))
+    assert calls == ["S0"] and [m["k"] for m in queue.sent] == ["task"]

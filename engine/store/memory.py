@@ -317,7 +317,24 @@ class MemoryStore(MemoryVersions, MemoryHeartbeats):
             for field, value in commit.execution.items():
                 if value is not None:
                     setattr(x.record, field, value)
-            return CommitResult(True, last_event_id=last)
+            claimed = None
+            if commit.claim is not None:
+                claimed = self._claim_written(eid, commit)
+            return CommitResult(True, last_event_id=last, claimed=claimed)
+
+    def _claim_written(self, eid: str, commit: Commit) -> LoadedRun | None:
+        """The commit's `ClaimNext`, inside the commit's lock (the run it just wrote)."""
+        c = commit.claim
+        assert c is not None
+        write = next((w for w in commit.writes if w.kind == "run" and w.id == c.run), None)
+        if write is None:
+            return None
+        claim = self.claim_task(
+            eid, c.run, write.expected + 1, write.attempt, now=c.lease_until,
+            lease_until=c.lease_until, owner=c.owner, entry_id=c.entry_id,
+            started_event=c.started_event, task_id=c.task_id, history_limit=c.history_limit,
+        )
+        return claim.loaded
 
     # --- recovery -----------------------------------------------------------------
 

@@ -496,7 +496,7 @@ class RedisStore(RedisVersions, RetentionMixin, RedisHeartbeats):
             return len(argv)
 
         new_keys: list[int] = []
-        writes = []
+        writes: list[list[Any]] = []
         for w in commit.writes:
             k = key_index(keys.doc(eid, w.kind, w.id))
             if w.expected == 0:
@@ -546,12 +546,26 @@ class RedisStore(RedisVersions, RetentionMixin, RedisHeartbeats):
                 arg(_body(limit.failure)),
                 {k: storable(str(v)) for k, v in limit.execution.items() if v is not None},
             ]
+        claim = commit.claim
+        claimed_write: tuple[int, str] | None = None  # (version, doc text)
+        if claim is not None and not commit.clear_outbox:
+            for w, spec in zip(commit.writes, writes, strict=True):
+                k, doc_arg = int(spec[0]), int(spec[2])
+                if w.kind == "run" and w.id == claim.run:
+                    claimed_write = (w.expected + 1, argv[doc_arg - 1])
+                    header["cl"] = [
+                        k, claim.owner, repr(claim.lease_until), arg(claim.entry_id),
+                        0 if claim.started_event is None else arg(_body(claim.started_event)),
+                        claim.task_id or "", claim.history_limit or 0, w.expected + 1,
+                    ]
         argv[0] = _dumps(header)
         soonest = (
             min(e.deadline for e in commit.outbox_add)
             if commit.outbox_add and not commit.clear_outbox
             else None
         )
+        if soonest is not None and claimed_write is not None and claim is not None:
+            soonest = min(soonest, claim.lease_until)
 
         stop = commit.execution.get("stop")
 
@@ -578,7 +592,11 @@ class RedisStore(RedisVersions, RetentionMixin, RedisHeartbeats):
             self._queue_closed(pipe, eid, float(limit.execution["stop"]))
             pipe.execute()
             return CommitResult(True, last_event_id=int(result[1]), capped=True)
-        return CommitResult(True, last_event_id=int(result[1]))
+        claimed = None
+        if claimed_write is not None:
+            version, text = claimed_write
+            claimed = LoadedRun(version, json.loads(text), int(result[2]), "RUNNING")
+        return CommitResult(True, last_event_id=int(result[1]), claimed=claimed)
 
     def _queue_closed(self, pipe: Any, eid: str, stop: float) -> None:
         """The indexes of an execution that ends: listed by its stop time; its child keys

@@ -15,6 +15,9 @@
 --        event that would be number `events` is the ExecutionFailed body at the argv
 --        instead, the execution closes with the fields, and nothing else is applied
 --   ttl  seconds a closed execution's record, history and task ids are kept (0: forever)
+--   cl   [run key, owner, lease until, entry id argv, TaskStarted argv (0: none), Celery
+--        task id, history cap (0: none), version]   claim the Task this commit schedules
+--        (ClaimNext): what claim.lua does, on the run this commit has just written
 local h = cjson.decode(ARGV[1])
 if h.run then
   local status = redis.call('HGET', KEYS[1], 'status')
@@ -106,4 +109,16 @@ for field, value in pairs(h.mt) do
   redis.call('HSET', KEYS[1], field, value)
 end
 if h.mt.stop then expire_closed() end
-return {1, n + h.ev[2]}
+local m = n + h.ev[2]
+local c = h.cl
+if c then
+  redis.call('HSET', KEYS[c[1]], 'lo', c[2], 'lu', c[3])
+  redis.call('ZADD', KEYS[4], c[3], ARGV[c[4]])
+  if c[5] > 0 and (c[7] == 0 or m + 1 < c[7]) then
+    redis.call('HSET', KEYS[c[1]], 'st', c[8])
+    m = m + 1
+    redis.call('RPUSH', KEYS[2], '{"id":' .. m .. ',"previousEventId":' .. (m - 1) .. ',' .. ARGV[c[5]])
+    if c[6] ~= '' then redis.call('HSET', KEYS[5], m, c[6]) end
+  end
+end
+return {1, n + h.ev[2], m}
