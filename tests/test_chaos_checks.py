@@ -104,3 +104,12 @@ def test_callback_and_nested_runs_compare_equal_across_tokens_and_dates() -> Non
             doubled = _renumber(history[: succeeded + 1] + [copy.deepcopy(history[succeeded])]
                                 + history[succeeded + 1 :])
             assert checks.verify(planned, first, record, doubled).duplicates == 1
+
+
+def test_the_chain_machine_runs_its_links_in_order_and_passes() -> None:
+    planned, expected, record, history = _fault_free("ChaosChain")
+    verdict = checks.verify(planned, expected, record, history)
+    assert (verdict.outcome, verdict.duplicates, verdict.missing) == ("ok", 0, 0)
+    entered = [e["stateEnteredEventDetails"]["name"] for e in history
+               if e["type"] == "TaskStateEntered"]
+    assert entered == [f"Link{i}" for i in range(1, workload.CHAIN + 1)]
