@@ -21,9 +21,10 @@
                          execution fails with States.Runtime (5)
     SFN_MAX_HISTORY_EVENTS  an execution's history cap; reaching it fails the execution
                          with States.Runtime, as AWS does (25000, AWS's quota; 0: none)
-    SFN_CHAIN_MAX_TASKS  Tasks one worker runs one after another in one Celery task, when it
-                         serves their handlers, before the next goes back through the
-                         broker (32; 1: only the first Task of a start, timer or join; 0: none)
+    SFN_CHAIN_MAX_TASKS  Tasks one worker runs one after another in one Celery task (the
+                         delivered one included), when it serves their handlers, before the
+                         next goes back through the broker (32; 1: no chaining, only the first
+                         Task of a start, timer or join runs inline; 0: none inline)
     SFN_CHAIN_MAX_SECONDS  no further Task is chained once a delivery has run this long (0.5)
     SFN_RETENTION_SECONDS   how long a closed execution stays readable before it expires
                          with its history (7776000: AWS's 90 days; 0: forever)

@@ -180,8 +180,8 @@ def test_the_chain_stops_at_its_count_budget_and_goes_back_through_the_broker() 
     assert calls == ["S0", "S1", "S2"]
     assert [(m["k"], m["s"]) for m in queue.sent] == [("task", "S3")]
     assert driver.handle(queue.sent.pop(0), run_task_inline=True) == "applied"
-    # The delivered Task S3 itself, then three chained from its commit and theirs.
-    assert calls[3:] == ["S3", "S4", "S5", "S6"]
+    # The delivered Task S3 itself counts: then two chained from its commit and S4's.
+    assert calls[3:] == ["S3", "S4", "S5"]
     pump(driver, queue, run_task_inline=True)
     assert len(calls) == 7
     assert store.get_execution(record.eid).status == "SUCCEEDED"  # type: ignore[union-attr]
@@ -217,3 +217,16 @@ def test_no_chaining_without_run_task_inline_or_with_a_budget_of_zero() -> None:
     assert calls == [] and [m["k"] for m in queue.sent] == ["task"]
     driver.handle(queue.sent.pop(0))
     assert calls == ["S0"] and [m["k"] for m in queue.sent] == ["task"]
+
+
+def test_a_budget_of_one_runs_a_delivered_task_alone() -> None:
+    registry = Registry()
+    calls: list[str] = []
+    registry.register("Echo", lambda event, context: calls.append(context.state_name) or event)
+    store, queue, driver, client = world(registry, chain_max_tasks=1)
+    client.create_state_machine("M", _chain(3))
+    client.start_execution("M", {})
+    driver.handle(queue.sent.pop(0), run_task_inline=True)  # the start runs S0 inline
+    assert calls == ["S0"] and [m["s"] for m in queue.sent] == ["S1"]
+    driver.handle(queue.sent.pop(0), run_task_inline=True)
+    assert calls == ["S0", "S1"] and [m["s"] for m in queue.sent] == ["S2"]

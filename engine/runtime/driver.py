@@ -88,8 +88,9 @@ class DriverSettings:
     #: Inline transitions per message before yielding (see Ctx.max_steps).
     max_steps: int = 1000
     #: The chaining budget of one delivery (see `Driver.handle`): at most this many Tasks
-    #: run inline in one Celery task, one after another, besides the one it delivers (0:
-    #: none; 1: only the first Task of a start, timer or join, as before chaining) ...
+    #: run in one Celery task, one after another, the delivered one included (0: none
+    #: inline; 1: a Task message runs its Task only, and a start, timer or join the first
+    #: Task it schedules, as before chaining) ...
     chain_max_tasks: int = 32
     #: ... and no new one starts once the delivery has taken this long (wall clock, the
     #: handlers' time included): past either, the next Task goes through the broker, so
@@ -206,6 +207,8 @@ class Driver:
         self._local.dispatcher = dispatcher
         self._local.task_id = task_id
         chain = Chain.starting_now(self.settings.chain_max_tasks, self.settings.chain_max_seconds)
+        if message.get("k") == "task":
+            chain.left -= 1  # the delivered Task is one of the delivery's Tasks
         self._local.chain = chain if run_task_inline else None
         try:
             outcome = self._handle(message)

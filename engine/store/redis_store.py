@@ -505,7 +505,16 @@ class RedisStore(RedisVersions, RetentionMixin, RedisHeartbeats):
         first_event = len(argv) + 1
         for event in commit.events:
             arg(_body(event))
-        adds = [[arg(e.id), arg(_dumps(e.message)), repr(e.deadline)] for e in commit.outbox_add]
+        claim = commit.claim if not commit.clear_outbox else None
+        # The claimed Task's entry is due when its lease ends (as claim.lua pushes it).
+        deadlines = [
+            claim.lease_until if claim is not None and e.id == claim.entry_id else e.deadline
+            for e in commit.outbox_add
+        ]
+        adds = [
+            [arg(e.id), arg(_dumps(e.message)), repr(deadline)]
+            for e, deadline in zip(commit.outbox_add, deadlines, strict=True)
+        ]
         hashes: list[list[Any]] = []
         written_ahead: list[int] = []
         for join, by_index in commit.items.items():
@@ -546,26 +555,23 @@ class RedisStore(RedisVersions, RetentionMixin, RedisHeartbeats):
                 arg(_body(limit.failure)),
                 {k: storable(str(v)) for k, v in limit.execution.items() if v is not None},
             ]
-        claim = commit.claim
         claimed_write: tuple[int, str] | None = None  # (version, doc text)
-        if claim is not None and not commit.clear_outbox:
+        if claim is not None:
             for w, spec in zip(commit.writes, writes, strict=True):
                 k, doc_arg = int(spec[0]), int(spec[2])
                 if w.kind == "run" and w.id == claim.run:
                     claimed_write = (w.expected + 1, argv[doc_arg - 1])
                     header["cl"] = [
-                        k, claim.owner, repr(claim.lease_until), arg(claim.entry_id),
+                        k, claim.owner, repr(claim.lease_until),
                         0 if claim.started_event is None else arg(_body(claim.started_event)),
-                        claim.task_id or "", claim.history_limit or 0, w.expected + 1,
+                        claim.task_id or "", claim.history_limit or 0,
                     ]
         argv[0] = _dumps(header)
         soonest = (
-            min(e.deadline for e in commit.outbox_add)
+            min(deadlines)
             if commit.outbox_add and not commit.clear_outbox
             else None
         )
-        if soonest is not None and claimed_write is not None and claim is not None:
-            soonest = min(soonest, claim.lease_until)
 
         stop = commit.execution.get("stop")
 
