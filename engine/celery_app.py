@@ -63,7 +63,7 @@ class CeleryDispatcher:
     def queue(self, message: Message) -> str:
         return self.queue_of(message.get("h")) if message.get("k") == "task" else DEFAULT_QUEUE
 
-    def send(self, message: Message, *, countdown: float = 0.0) -> None:
+    def send(self, message: Message, *, countdown: float = 0.0, producer: Any = None) -> None:
         options: dict[str, Any] = {
             "queue": self.queue(message),
             "shadow": display_name(message),
@@ -74,7 +74,17 @@ class CeleryDispatcher:
         }
         if countdown > 0:
             options["countdown"] = countdown
+        if producer is not None:
+            options["producer"] = producer
         self.app.send_task(STEP_TASK, args=[message], **options)
+
+    def send_many(self, batch: list[Message]) -> None:
+        """Send each of `batch` now, over one producer (one broker connection) for all."""
+        if not batch:
+            return
+        with self.app.producer_or_acquire() as producer:
+            for message in batch:
+                self.send(message, producer=producer)
 
 
 _encode = json.JSONEncoder(separators=(", ", ": "), ensure_ascii=False).encode

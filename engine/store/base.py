@@ -132,6 +132,17 @@ class HistoryLimit:
 
 
 @dataclass(frozen=True)
+class NewExecution:
+    """One execution to create (`Store.create_executions`): its record, its root run's
+    document, its first events and outbox entries."""
+
+    record: ExecutionRecord
+    root: DocWrite
+    events: list[dict[str, Any]]
+    outbox: list[OutboxEntry]
+
+
+@dataclass(frozen=True)
 class ClaimNext:
     """Claim, in the commit's own atomic step, the Task that the commit schedules for run
     `run` (the run it writes): what `Store.claim_task` would do right after it (lease,
@@ -251,6 +262,12 @@ class Store(Protocol):
         self, record: ExecutionRecord, root: DocWrite, events: list[dict[str, Any]],
         outbox: list[OutboxEntry],
     ) -> tuple[bool, ExecutionRecord]: ...
+    def create_executions(
+        self, batch: list[NewExecution]
+    ) -> list[tuple[bool, ExecutionRecord]]:
+        """`create_execution` for each, in order, in one round trip (one atomic step per
+        execution, not one for the batch)."""
+        ...
     def get_execution(self, eid: str) -> ExecutionRecord | None: ...
     def list_executions(
         self, state_machine: str | None, offset: int, limit: int

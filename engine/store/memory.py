@@ -20,6 +20,7 @@ from engine.store.base import (
     DocWrite,
     ExecutionRecord,
     LoadedRun,
+    NewExecution,
     OutboxEntry,
     StateMachineRecord,
 )
@@ -107,6 +108,11 @@ class MemoryStore(MemoryVersions, MemoryHeartbeats):
                 (e.deadline for e in outbox), default=record.start + 60.0
             )
             return True, record
+
+    def create_executions(
+        self, batch: list[NewExecution]
+    ) -> list[tuple[bool, ExecutionRecord]]:
+        return [self.create_execution(n.record, n.root, n.events, n.outbox) for n in batch]
 
     def get_execution(self, eid: str) -> ExecutionRecord | None:
         x = self._executions.get(eid)
