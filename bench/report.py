@@ -117,6 +117,8 @@ def table(results: dict[str, Any]) -> list[str]:
     st = results["starts"]
     add(f"{'5. starts/s from one client (plain: sends/s)':<46}{_f(st['engine_per_s'], 0):>12}"
         f"{_f(st['plain_per_s'], 0):>12}{_f(st['ratio']):>9}")
+    add(f"{'   bulk starts/s (start_executions) / single':<46}{_f(st['bulk_per_s'], 0):>12}"
+        f"{'':>12}{_f(st['bulk_ratio']):>9}")
     prof = results["profile"]
     add(f"6. where a Task hop's time goes, worker side, in-task (timers; plain Celery's whole "
         f"hop p50 {_f(lat['plain']['p50_ms'])} ms):")
@@ -137,8 +139,22 @@ def headline(results: dict[str, Any]) -> str:
         f"latency ratio p50 {results['latency']['ratio_p50']:.2f}, "
         f"throughput ratio {results['throughput']['ratio']:.2f}, "
         f"control-flow transitions/s {results['control_flow']['transitions_per_s']:.0f}, "
-        f"map {big['items']} items {big['wall_s']:.1f} s"
+        f"map {big['items']} items {big['wall_s']:.1f} s, "
+        f"Redis commands per hop {_commands(results, 'engine'):.1f} vs "
+        f"{_commands(results, 'plain'):.1f}, "
+        f"CPU per transition {_cpu_ratio(results):.2f}x plain, "
+        f"starts {results['starts']['ratio']:.2f}x sends, "
+        f"bulk starts {results['starts']['bulk_ratio']:.1f}x single"
     )
+
+
+def _commands(results: dict[str, Any], side: str) -> float:
+    return float(sum(results["latency"][side]["redis_commands_per_hop"].values()))
+
+
+def _cpu_ratio(results: dict[str, Any]) -> float:
+    thr = results["throughput"]
+    return float(thr["engine"]["cpu_ms_total"] / thr["plain"]["cpu_ms_total"])
 
 
 def save(results: dict[str, Any], directory: Path = RESULTS) -> Path:

@@ -5,6 +5,7 @@ step runs inline only when asked, and exactly once."""
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -230,3 +231,26 @@ def test_a_budget_of_one_runs_a_delivered_task_alone() -> None:
     assert calls == ["S0"] and [m["s"] for m in queue.sent] == ["S1"]
     driver.handle(queue.sent.pop(0), run_task_inline=True)
     assert calls == ["S0", "S1"] and [m["s"] for m in queue.sent] == ["S2"]
+
+
+def test_map_iterations_run_one_after_another_in_one_delivery() -> None:
+    registry = Registry()
+    calls: list[int] = []
+    registry.register("Item", lambda event, context: calls.append(event) or event * 2)
+    store, queue, driver, client = world(registry, chain_max_tasks=12)
+    client.create_state_machine("M", {"StartAt": "Each", "States": {"Each": {
+        "Type": "Map", "MaxConcurrency": 1, "End": True,
+        "ItemProcessor": {"StartAt": "T", "States": {
+            "T": {"Type": "Task", "Resource": TASK.format("Item"), "End": True}}}}}})
+    record = client.start_execution("M", [1, 2, 3, 4, 5, 6, 7, 8])
+    driver.handle(queue.sent.pop(0), run_task_inline=True)
+    # Each iteration: its start and its Task, two of the budget's twelve.
+    assert calls == [1, 2, 3, 4, 5, 6]
+    assert [(m["k"], m.get("i")) for m in queue.sent] == [("start", 6)]
+    pump(driver, queue, run_task_inline=True)
+    assert calls == [1, 2, 3, 4, 5, 6, 7, 8]
+    done = store.get_execution(record.eid)
+    assert done is not None and done.status == "SUCCEEDED"
+    assert json.loads(done.output or "") == [2, 4, 6, 8, 10, 12, 14, 16]
+    types = [e["type"] for e in store.history(record.eid)]
+    assert types.count("MapIterationStarted") == 8 and types.count("MapIterationSucceeded") == 8

@@ -1,5 +1,10 @@
 """Chaining: consecutive Tasks this worker serves run in one delivery (one Celery task).
 
+Also the next Map iteration (or Parallel branch) that a finishing one launches: its start
+runs in the same delivery rather than going through the broker; its message stays in the
+committed outbox, and its step is idempotent (a second start of a run that exists is
+stale).
+
 A Task's commit that schedules another Task whose handler this process serves (on the
 default queue) claims it in the same atomic step (`ClaimNext`) and the driver runs it right
 away instead of sending its message through the broker. Nothing else changes: the message
@@ -42,14 +47,18 @@ class Chain:
         registry: Registry,
         clock: Callable[[], float] = time.monotonic,
     ) -> OutboxEntry | None:
-        """The Task entry among `entries` to run here next, while the budget lasts: one
-        whose handler this process serves, on the default queue (a handler routed to a
-        queue of its own runs where that queue is consumed)."""
+        """The entry among `entries` to run here next, while the budget lasts: a Task whose
+        handler this process serves, on the default queue (a handler routed to a queue of
+        its own runs where that queue is consumed), or the start of a Map iteration or
+        Parallel branch (an engine step, which then runs its own first Tasks here too)."""
         if self.pending is not None or self.left <= 0 or clock() >= self.until:
             return None
         for entry in entries:
             message = entry.message
-            if message.get("k") != "task" or is_activity_task(message):
+            kind = message.get("k")
+            if kind == "start" and "j" in message:
+                return entry
+            if kind != "task" or is_activity_task(message):
                 continue
             found = registry.get(message.get("h"))
             if found is not None and found.queue == DEFAULT_QUEUE:

@@ -215,11 +215,12 @@ class Driver:
             # A loop, not a recursion: each chained Task's commit may chain the next one.
             while (chained := chain.pop()) is not None:
                 next_message, claimed = chained
-                done = (
-                    self.run_task(next_message)
-                    if claimed is None
-                    else self._run_claimed(next_message, claimed)
-                )
+                if next_message["k"] == "start":
+                    done = self._start(next_message)
+                elif claimed is None:
+                    done = self.run_task(next_message)
+                else:
+                    done = self._run_claimed(next_message, claimed)
                 log.debug("ran %s inline: %s", messages.entry_id(next_message), done)
             return outcome
         finally:
@@ -309,7 +310,7 @@ class Driver:
             commit, to_send = self._build_commit(eid, run, loaded, tr, consumed, now, record)
             chain: Chain | None = getattr(self._local, "chain", None)
             inline = chain.pick(to_send, self.registry) if chain is not None else None
-            if inline is not None:
+            if inline is not None and inline.message["k"] == "task":
                 commit.claim = self._claim_next(inline, now)
             committing = time.perf_counter()
             result = self.store.commit(eid, commit)
