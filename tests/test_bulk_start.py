@@ -120,3 +120,29 @@ def test_sfn_start_batch(redis_url: str, tmp_path: Path, unique: str) -> None:
     assert both.exit_code == 1 and "--batch" in both.stderr
     listed = runner.invoke(app, ["list", name, "--json"], env=env)
     assert len(json.loads(listed.stdout)) == 4  # the refused file started nothing
+
+
+def test_send_many_publishes_every_message_in_one_batch(redis_url: str, unique: str) -> None:
+    import redis as redis_py
+
+    from engine.celery_app import CeleryDispatcher, build_app
+
+    queue_name = f"bulk-idle-{unique}"
+
+    class Idle(CeleryDispatcher):
+        def queue(self, message: dict[str, Any]) -> str:
+            return queue_name
+
+    dispatcher = Idle(build_app(redis_url), lambda handler: queue_name)
+    batch = [{"k": "start", "x": f"M:e{i}", "r": "0", "v": 1} for i in range(5)]
+    dispatcher.send_many(batch)
+    r = redis_py.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        raw = r.lrange(queue_name, 0, -1)
+        assert len(raw) == 5
+        import base64
+
+        bodies = [json.loads(base64.b64decode(json.loads(m)["body"])) for m in raw]
+        assert sorted(b[0][0]["x"] for b in bodies) == [f"M:e{i}" for i in range(5)]
+    finally:
+        r.delete(queue_name)
