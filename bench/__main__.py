@@ -201,6 +201,13 @@ def _run_all(b: measure.Bench, cfg: dict[str, Any]) -> dict[str, Any]:
                      "bulk_per_s": bulk, "bulk_ratio": bulk / e_rate,
                      "engine_runs": se, "plain_runs": sp, "bulk_runs": sb}
 
+    log("7. DBOS Transact (embedded SQLite): latency, throughput, starts")
+    from bench import dbos_side
+
+    out["dbos"] = dbos_side.run(hops, cfg["executions"], length, cfg["starts"])
+    if "skipped" in out["dbos"]:
+        log(f"   DBOS skipped: {out['dbos']['skipped']}")
+
     log(f"6. profile: {cfg['profile_hops']} Task hops in-process under pyinstrument")
     from bench.profile import profile_hops
 

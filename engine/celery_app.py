@@ -64,7 +64,10 @@ class CeleryDispatcher:
     def queue(self, message: Message) -> str:
         return self.queue_of(message.get("h")) if message.get("k") == "task" else DEFAULT_QUEUE
 
-    def send(self, message: Message, *, countdown: float = 0.0, producer: Any = None) -> None:
+    def send(self, message: Message, *, countdown: float = 0.0) -> None:
+        self._publish(message, countdown, None)
+
+    def _publish(self, message: Message, countdown: float, producer: Any) -> None:
         options: dict[str, Any] = {
             "queue": self.queue(message),
             "shadow": display_name(message),
@@ -90,7 +93,7 @@ class CeleryDispatcher:
             batching = getattr(producer, "batch", None)
             with batching() if batching is not None else nullcontext():
                 for message in batch:
-                    self.send(message, producer=producer)
+                    self._publish(message, 0.0, producer)
 
 
 _encode = json.JSONEncoder(separators=(", ", ": "), ensure_ascii=False).encode
