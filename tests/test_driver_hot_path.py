@@ -9,9 +9,12 @@ import json
 import time
 from typing import Any
 
+import pytest
+
 from engine.client import Client
 from engine.handlers import Registry, TaskContext
 from engine.runtime.driver import Driver, DriverSettings
+from engine.settings import Settings
 from engine.store.memory import MemoryStore
 
 TASK = "arn:aws:lambda:us-east-1:1:function:{}"
@@ -254,3 +257,15 @@ def test_map_iterations_run_one_after_another_in_one_delivery() -> None:
     assert json.loads(done.output or "") == [2, 4, 6, 8, 10, 12, 14, 16]
     types = [e["type"] for e in store.history(record.eid)]
     assert types.count("MapIterationStarted") == 8 and types.count("MapIterationSucceeded") == 8
+
+
+def test_the_chain_budget_comes_from_the_environment() -> None:
+    default = Settings.from_env({}).driver_settings()
+    assert (default.chain_max_tasks, default.chain_max_seconds) == (32, 0.5)
+    tuned = Settings.from_env({"SFN_CHAIN_MAX_TASKS": "1", "SFN_CHAIN_MAX_SECONDS": "0.1"})
+    assert (tuned.driver_settings().chain_max_tasks, tuned.chain_max_seconds) == (1, 0.1)
+    assert Settings.from_env({"SFN_CHAIN_MAX_TASKS": "0"}).chain_max_tasks == 0
+    with pytest.raises(ValueError, match="SFN_CHAIN_MAX_TASKS must be 0 or more"):
+        Settings.from_env({"SFN_CHAIN_MAX_TASKS": "-1"})
+    with pytest.raises(ValueError, match="SFN_CHAIN_MAX_SECONDS must be a number"):
+        Settings.from_env({"SFN_CHAIN_MAX_SECONDS": "soon"})
