@@ -189,14 +189,24 @@ def _run_all(b: measure.Bench, cfg: dict[str, Any]) -> dict[str, Any]:
         }
 
     log(f"5. starts: {cfg['start_rounds']} rounds of {cfg['starts']} starts, alternating")
-    se, sp = [], []
+    se, sp, sb = [], [], []
     for _ in range(cfg["start_rounds"]):
         se.append(measure.engine_starts(b, "BenchPass", cfg["starts"], b.engine_app))
         sp.append(measure.plain_sends(b, cfg["starts"]))
+        sb.append(measure.engine_bulk_starts(b, "BenchPass", cfg["starts"], b.engine_app))
     e_rate = statistics.median(x["per_s"] for x in se)
     p_rate = statistics.median(x["per_s"] for x in sp)
+    bulk = statistics.median(x["per_s"] for x in sb)
     out["starts"] = {"engine_per_s": e_rate, "plain_per_s": p_rate, "ratio": e_rate / p_rate,
-                     "engine_runs": se, "plain_runs": sp}
+                     "bulk_per_s": bulk, "bulk_ratio": bulk / e_rate,
+                     "engine_runs": se, "plain_runs": sp, "bulk_runs": sb}
+
+    log("7. DBOS Transact (embedded SQLite): latency, throughput, starts")
+    from bench import dbos_side
+
+    out["dbos"] = dbos_side.run(hops, cfg["executions"], length, cfg["starts"])
+    if "skipped" in out["dbos"]:
+        log(f"   DBOS skipped: {out['dbos']['skipped']}")
 
     log(f"6. profile: {cfg['profile_hops']} Task hops in-process under pyinstrument")
     from bench.profile import profile_hops

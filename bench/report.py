@@ -117,6 +117,8 @@ def table(results: dict[str, Any]) -> list[str]:
     st = results["starts"]
     add(f"{'5. starts/s from one client (plain: sends/s)':<46}{_f(st['engine_per_s'], 0):>12}"
         f"{_f(st['plain_per_s'], 0):>12}{_f(st['ratio']):>9}")
+    add(f"{'   bulk starts/s (start_executions) / single':<46}{_f(st['bulk_per_s'], 0):>12}"
+        f"{'':>12}{_f(st['bulk_ratio']):>9}")
     prof = results["profile"]
     add(f"6. where a Task hop's time goes, worker side, in-task (timers; plain Celery's whole "
         f"hop p50 {_f(lat['plain']['p50_ms'])} ms):")
@@ -128,6 +130,7 @@ def table(results: dict[str, Any]) -> list[str]:
     add("   top self time under pyinstrument:")
     for row in prof["top_functions"][:6]:
         add(f"     {row['function'][:64]:<64}{_f(row['ms_per_hop'], 3):>7} ms")
+    _dbos_rows(results, add)
     return lines
 
 
@@ -137,8 +140,58 @@ def headline(results: dict[str, Any]) -> str:
         f"latency ratio p50 {results['latency']['ratio_p50']:.2f}, "
         f"throughput ratio {results['throughput']['ratio']:.2f}, "
         f"control-flow transitions/s {results['control_flow']['transitions_per_s']:.0f}, "
-        f"map {big['items']} items {big['wall_s']:.1f} s"
+        f"map {big['items']} items {big['wall_s']:.1f} s, "
+        f"Redis commands per hop {_commands(results, 'engine'):.1f} vs "
+        f"{_commands(results, 'plain'):.1f}, "
+        f"CPU per transition {_cpu_ratio(results):.2f}x plain, "
+        f"starts {results['starts']['ratio']:.2f}x sends, "
+        f"bulk starts {results['starts']['bulk_ratio']:.1f}x single, "
+        + _dbos_headline(results)
     )
+
+
+def _dbos_ratios(results: dict[str, Any]) -> tuple[float, float, float] | None:
+    """Engine / DBOS: latency p50, throughput, starts (None when DBOS did not run)."""
+    dbos = results.get("dbos") or {}
+    if "latency" not in dbos:
+        return None
+    return (
+        results["latency"]["engine"]["p50_ms"] / dbos["latency"]["p50_ms"],
+        results["throughput"]["engine"]["transitions_per_s"]
+        / dbos["throughput"]["transitions_per_s"],
+        results["starts"]["engine_per_s"] / dbos["starts"]["per_s"],
+    )
+
+
+def _dbos_headline(results: dict[str, Any]) -> str:
+    ratios = _dbos_ratios(results)
+    if ratios is None:
+        return "vs DBOS: skipped"
+    return f"vs DBOS: latency {ratios[0]:.2f}, throughput {ratios[1]:.2f}"
+
+
+def _dbos_rows(results: dict[str, Any], add: Any) -> None:
+    dbos = results.get("dbos") or {}
+    ratios = _dbos_ratios(results)
+    if ratios is None:
+        add(f"7. DBOS Transact: skipped ({dbos.get('skipped', 'not run')})")
+        return
+    lat, thr = results["latency"]["engine"], results["throughput"]["engine"]
+    add(f"{'7. vs DBOS Transact (SQLite): p50 per step ms':<46}{_f(lat['p50_ms']):>12}"
+        f"{_f(dbos['latency']['p50_ms']):>12}{_f(ratios[0]):>9}")
+    add(f"{'   throughput, transitions (steps)/s':<46}{_f(thr['transitions_per_s'], 0):>12}"
+        f"{_f(dbos['throughput']['transitions_per_s'], 0):>12}{_f(ratios[1]):>9}")
+    add(f"{'   starts/s':<46}{_f(results['starts']['engine_per_s'], 0):>12}"
+        f"{_f(dbos['starts']['per_s'], 0):>12}{_f(ratios[2]):>9}")
+
+
+def _commands(results: dict[str, Any], side: str) -> float:
+    return float(sum(results["latency"][side]["redis_commands_per_hop"].values()))
+
+
+def _cpu_ratio(results: dict[str, Any]) -> float:
+    thr = results["throughput"]
+    return float(thr["engine"]["cpu_ms_total"] / thr["plain"]["cpu_ms_total"])
 
 
 def save(results: dict[str, Any], directory: Path = RESULTS) -> Path:

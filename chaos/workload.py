@@ -27,6 +27,8 @@ Machines (JSONPath, all end SUCCEEDED without faults):
     ChaosActivity  an activity Task served by boto3-only poller processes through the HTTP
                    API (chaos/activities.py): answered, rejected (caught) or only after its
                    timeout (caught), each answer sent twice or late -> Task
+    ChaosChain     five short Tasks in a row, each fed by the one before: a worker runs
+                   several of them in one Celery task (chaining), so kills land mid-chain
 """
 
 from __future__ import annotations
@@ -298,7 +300,25 @@ def _finish() -> dict[str, Any]:
             "ResultPath": "$.finish_out", "End": True}
 
 
+#: ChaosChain's length.
+CHAIN = 5
+
+
+def _chain_states() -> dict[str, Any]:
+    states: dict[str, Any] = {}
+    for i in range(1, CHAIN + 1):
+        n = "$.n" if i == 1 else f"$.out{i - 1}.value"
+        states[f"Link{i}"] = _link({
+            "Type": "Task", "Resource": _arn("ChaosWork"), "Retry": _retry(3),
+            "Parameters": {"key.$": f"$.link{i}.key", "n.$": n, "ms.$": f"$.link{i}.ms",
+                           "fail.$": f"$.link{i}.fail"},
+            "ResultPath": f"$.out{i}",
+        }, f"Link{i + 1}" if i < CHAIN else None)
+    return states
+
+
 DEFINITIONS: dict[str, dict[str, Any]] = {
+    "ChaosChain": {"StartAt": "Link1", "States": _chain_states()},
     "ChaosCallback": {
         "StartAt": "Mode",
         "States": {
@@ -395,6 +415,7 @@ MIX: dict[str, float] = {
     "ChaosCallback": 0.13,
     "ChaosNested": 0.10,
     "ChaosActivity": 0.10,
+    "ChaosChain": 0.15,
 }
 
 
@@ -457,6 +478,12 @@ def _input(machine: str, name: str, rng: random.Random) -> dict[str, Any]:
         child = _input("ChaosFlaky", f"{name}-child", rng)
         value["child"] = child
         value["finish"] = {"key": f"{name}/finish", "ms": rng.randrange(100, 600)}
+    if machine == "ChaosChain":
+        value["n"] = rng.randrange(1000)
+        for i in range(1, CHAIN + 1):
+            # Short Tasks (chained several per Celery task); one in ten fails once first.
+            value[f"link{i}"] = {"key": f"{name}/link{i}", "ms": rng.randrange(30, 250),
+                                 "fail": 1 if rng.random() < 0.1 else 0}
     if machine in ("ChaosCatch", "ChaosPipeline"):
         path = rng.choices(["ok", "doom", "exhaust"], [0.4, 0.35, 0.25])[0]
         risky = _task(rng, f"{name}/risky", fail=2 if path == "exhaust" else rng.choice([0, 1]))

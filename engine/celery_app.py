@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from typing import Any
 
 from celery import Celery
@@ -65,6 +66,9 @@ class CeleryDispatcher:
         return self.queue_of(message.get("h")) if message.get("k") == "task" else DEFAULT_QUEUE
 
     def send(self, message: Message, *, countdown: float = 0.0) -> None:
+        self._publish(message, countdown, None)
+
+    def _publish(self, message: Message, countdown: float, producer: Any) -> None:
         options: dict[str, Any] = {
             "queue": self.queue(message),
             "shadow": display_name(message),
@@ -75,7 +79,22 @@ class CeleryDispatcher:
         }
         if countdown > 0:
             options["countdown"] = countdown
+        if producer is not None:
+            options["producer"] = producer
         self.app.send_task(STEP_TASK, args=[message], **options)
+
+    def send_many(self, batch: list[Message]) -> None:
+        """Send each of `batch` now, over one producer, its broker writes (each message's
+        LPUSH and task-sent event) pipelined where kombu's transport batches publishes
+        (`Producer.batch`, kombu >= 5.6 on Redis). A batch that fails part-way leaves the
+        unsent starts to the recovery sweep (they are in the committed outbox)."""
+        if not batch:
+            return
+        with self.app.producer_or_acquire() as producer:
+            batching = getattr(producer, "batch", None)
+            with batching() if batching is not None else nullcontext():
+                for message in batch:
+                    self._publish(message, 0.0, producer)
 
 
 _encode = json.JSONEncoder(separators=(", ", ": "), ensure_ascii=False).encode

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -44,19 +43,25 @@ from engine.fleet import Fleet, WaitingTask
 from engine.handlers import Registry
 from engine.integrations.jobs import SYNC_JOBS
 from engine.interpreter import history as h
-from engine.interpreter import new_root_doc
 from engine.interpreter.dataflow import MAX_PAYLOAD_BYTES
 from engine.interpreter.types import epoch_millis, iso_timestamp
-from engine.runtime import messages, nested
+from engine.runtime import nested
 from engine.runtime.activities import Activities, activity_store
 from engine.runtime.callbacks import TaskTokens
 from engine.runtime.driver import Dispatcher, Driver, DriverSettings
+from engine.runtime.messages import Message
+from engine.starts import (
+    START_BATCH,
+    existing_or_conflict,
+    machine_of,
+    new_execution,
+    send_all,
+)
 from engine.store.base import (
     TERMINAL,
     Commit,
-    DocWrite,
     ExecutionRecord,
-    OutboxEntry,
+    NewExecution,
     StateMachineRecord,
     Store,
 )
@@ -260,60 +265,19 @@ class Client:
         `input_text` (it is checked and kept as written). `state_machine` is a name or an
         ARN, which may be a version's or an alias's (engine/versions.py)."""
         target = self.versions.resolve(state_machine)
-        machine_record = target.machine
-        deletion.refuse_if_deleting(machine_record)
+        deletion.refuse_if_deleting(target.machine)
         text = _input_text(input, input_text)
-        name = arns.check_name(name or str(uuid.uuid4()), "execution name")
-        # An EXPRESS execution's name may be used again at once (AWS starts another one
-        # beside it): its id and ARN carry a unique id after the name.
-        express_id = str(uuid.uuid4()) if machine_record.type == "EXPRESS" else None
-        eid = ":".join(p for p in (machine_record.name, name, express_id) if p)
-        now = epoch_millis(self.clock())
-        machine = load(machine_record.definition, state_machine_type=machine_record.type)
-        record = ExecutionRecord(
-            eid=eid,
-            arn=arns.execution_arn(
-                self.region, self.account, machine_record.name, name, express_id
-            ),
-            name=name,
-            state_machine_arn=machine_record.arn,
-            state_machine_name=machine_record.name,
-            definition_sha=machine_record.definition_sha,
-            status="RUNNING",
-            input=text,
-            start=now,
-            role_arn=machine_record.role_arn,
-            type=machine_record.type,
-            version_arn=target.version_arn,
-            alias_arn=target.alias_arn,
-            logging=execution_logs.config_text(machine_record.logging),
+        machine = machine_of(target)
+        new, first = self._new_execution(target, machine, text, name)
+        created, existing = self.store.create_execution(
+            new.record, new.root, new.events, new.outbox
         )
-        started = h.execution_started(
-            iso_timestamp(now), text, machine_record.role_arn, machine_record.arn
-        )
-        details = started["executionStartedEventDetails"]
-        if target.alias_arn is not None:
-            details["stateMachineAliasArn"] = target.alias_arn
-        if target.version_arn is not None:
-            details["stateMachineVersionArn"] = target.version_arn
-        first = messages.make("start", eid, "0", 1, s=machine.start_at, m=machine_record.name)
-        outbox = [
-            OutboxEntry(messages.entry_id(first), first, now, now + self.redeliver_seconds, True)
-        ]
-        if machine.timeout_seconds:
-            timeout = messages.make("exec_timeout", eid, "0", 0, m=machine_record.name)
-            due = now + machine.timeout_seconds
-            outbox.append(OutboxEntry(messages.entry_id(timeout), timeout, due, due, False))
-        root = DocWrite("run", "0", 0, new_root_doc(), "new", 0)
-        created, existing = self.store.create_execution(record, root, [started], outbox)
         if not created:
-            if existing.input == text and existing.status == "RUNNING":
-                return existing
-            raise ExecutionAlreadyExists(f"Execution Already Exists: '{existing.arn}'")
-        execution_logs.committed(record, [started], 1)
+            return existing_or_conflict(existing, text)
+        execution_logs.committed(new.record, new.events, 1)
         self.dispatcher.send(first)
         self._warn_if_nothing_runs(machine)
-        return record
+        return new.record
 
     def _warn_if_nothing_runs(self, machine: StateMachine) -> None:
         """A NoWorkerWarning when no live worker consumes the control queue or serves one of
@@ -321,6 +285,76 @@ class Client:
         if self.fleet is None:
             return
         self.fleet.warn(name for _, _, name in _task_handlers(machine.states, "/States"))
+
+    def _new_execution(
+        self, target: Any, machine: StateMachine, text: str, name: str | None
+    ) -> tuple[NewExecution, Message]:
+        return new_execution(
+            target, machine, text, name, region=self.region, account=self.account,
+            now=epoch_millis(self.clock()), redeliver_seconds=self.redeliver_seconds,
+        )
+
+    def start_executions(
+        self,
+        state_machine: str,
+        inputs: Sequence[Any],
+        *,
+        names: Sequence[str | None] | None = None,
+        input_texts: Sequence[str] | None = None,
+        batch_size: int = START_BATCH,
+    ) -> list[ExecutionRecord]:
+        """Start many executions of one state machine: each as `start_execution` would
+        (the same checks, records, events and messages), but the definition is resolved
+        once and the executions are written `batch_size` at a time, one Redis round trip
+        per batch; their start messages are then published over one broker connection.
+        `input_texts` (JSON texts, kept as written) instead of `inputs`; `names` (None or
+        an entry None: a UUID). Returns the records in order; a name already used with the
+        same input returns that execution (idempotent, as StartExecution). A name used
+        with another input raises ExecutionAlreadyExists once every other execution of
+        the batch has been started; the error names it."""
+        texts = (
+            [_input_text(None, t) for t in input_texts]
+            if input_texts is not None
+            else [_input_text(value, None) for value in inputs]
+        )
+        if names is not None and len(names) != len(texts):
+            raise ValidationException(
+                f"names: {len(names)} names for {len(texts)} inputs (one name per input)"
+            )
+        if batch_size < 1:
+            raise ValidationException("batch_size must be at least 1")
+        target = self.versions.resolve(state_machine)
+        deletion.refuse_if_deleting(target.machine)
+        machine = machine_of(target)
+        records: list[ExecutionRecord] = []
+        conflicts: list[str] = []
+        for first in range(0, len(texts), batch_size):
+            chunk = texts[first : first + batch_size]
+            prepared = [
+                self._new_execution(
+                    target, machine, text, names[first + i] if names is not None else None
+                )
+                for i, text in enumerate(chunk)
+            ]
+            outcomes = self.store.create_executions([new for new, _ in prepared])
+            to_send: list[Message] = []
+            for (new, message), (created, existing), text in zip(
+                prepared, outcomes, chunk, strict=True
+            ):
+                if created:
+                    execution_logs.committed(new.record, new.events, 1)
+                    records.append(new.record)
+                    to_send.append(message)
+                elif existing.input == text and existing.status == "RUNNING":
+                    records.append(existing)
+                else:
+                    conflicts.append(existing.arn)
+            send_all(self.dispatcher, to_send)
+        self._warn_if_nothing_runs(machine)
+        if conflicts:
+            raise ExecutionAlreadyExists(f"Execution Already Exists: '{conflicts[0]}'")
+        return records
+
 
     def waiting_tasks(self, arn_or_eid: str) -> list[WaitingTask]:
         """The Tasks of an execution waiting for a worker that serves their handler (none is

@@ -23,6 +23,11 @@
                          execution fails with States.Runtime (5)
     SFN_MAX_HISTORY_EVENTS  an execution's history cap; reaching it fails the execution
                          with States.Runtime, as AWS does (25000, AWS's quota; 0: none)
+    SFN_CHAIN_MAX_TASKS  Tasks one worker runs one after another in one Celery task (the
+                         delivered one included), when it serves their handlers, before the
+                         next goes back through the broker (32; 1: no chaining, only the first
+                         Task of a start, timer or join runs inline; 0: none inline)
+    SFN_CHAIN_MAX_SECONDS  no further Task is chained once a delivery has run this long (0.5)
     SFN_RETENTION_SECONDS   how long a closed execution stays readable before it expires
                          with its history (7776000: AWS's 90 days; 0: forever)
     SFN_AWS_INTEGRATIONS 1: Tasks no handler serves call AWS through boto3 (default 0)
@@ -78,6 +83,8 @@ class Settings:
     aws_integrations: bool = False
     http_connections: str | None = None
     item_reader_root: str | None = None
+    chain_max_tasks: int = 32
+    chain_max_seconds: float = 0.5
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -107,6 +114,8 @@ class Settings:
             in ("1", "true", "yes", "on"),
             http_connections=e.get("SFN_HTTP_CONNECTIONS") or None,
             item_reader_root=e.get("SFN_ITEM_READER_ROOT") or None,
+            chain_max_tasks=int(_not_negative(e, "SFN_CHAIN_MAX_TASKS", cls.chain_max_tasks)),
+            chain_max_seconds=_not_negative(e, "SFN_CHAIN_MAX_SECONDS", cls.chain_max_seconds),
         )
 
     def with_redis(self, url: str) -> Settings:
@@ -130,6 +139,8 @@ class Settings:
             aws_integrations=self.aws_integrations,
             http_connections=self.http_connections,
             item_reader_root=self.item_reader_root,
+            chain_max_tasks=self.chain_max_tasks,
+            chain_max_seconds=self.chain_max_seconds,
         )
 
 
@@ -148,4 +159,17 @@ def _positive(env: Mapping[str, str], name: str, default: float) -> float:
         raise ValueError(f"{name} must be a number of seconds or a count, not {text!r}") from None
     if not value > 0:
         raise ValueError(f"{name} must be greater than 0, not {text!r}")
+    return value
+
+
+def _not_negative(env: Mapping[str, str], name: str, default: float) -> float:
+    text = env.get(name)
+    if text is None:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds or a count, not {text!r}") from None
+    if not value >= 0:
+        raise ValueError(f"{name} must be 0 or more, not {text!r}")
     return value

@@ -68,3 +68,14 @@ def request_approval(event: dict[str, Any], context: TaskContext) -> dict[str, A
     reads) and returns at once; the state waits for the token's answer."""
     _redis().rpush(f"test:tokens:{context.execution_arn}", event["token"])
     return {"notified": event.get("approver", "nobody")}
+
+
+@handler("ChainLinkLambda")
+def chain_link(event: dict[str, Any], context: TaskContext) -> dict[str, Any]:
+    """One link of a chain of Tasks: logs `state|pid` (the test kills that process mid-chain),
+    takes `ms` milliseconds, and passes `n + 1` on."""
+    import time
+
+    _redis().rpush(f"test:chain:{context.execution_arn}", f"{context.state_name}|{os.getpid()}")
+    time.sleep(int(event.get("ms", 0)) / 1000.0)
+    return {"n": int(event["n"]) + 1, "ms": event.get("ms", 0)}

@@ -134,3 +134,12 @@ def test_activity_runs_are_expected_as_the_pollers_answer_them() -> None:
         doubled = run.history[: done + 1] + [copy.deepcopy(run.history[done])]
         extra = Counter(checks.event_key(e) for e in doubled) - expected.events
         assert sum(extra.values()) == 1  # a second outcome of one task: a duplicate
+
+
+def test_the_chain_machine_runs_its_links_in_order_and_passes() -> None:
+    planned, expected, record, history = _fault_free("ChaosChain")
+    verdict = checks.verify(planned, expected, record, history)
+    assert (verdict.outcome, verdict.duplicates, verdict.missing) == ("ok", 0, 0)
+    entered = [e["stateEnteredEventDetails"]["name"] for e in history
+               if e["type"] == "TaskStateEntered"]
+    assert entered == [f"Link{i}" for i in range(1, workload.CHAIN + 1)]

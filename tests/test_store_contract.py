@@ -13,7 +13,15 @@ from typing import Any
 
 import pytest
 
-from engine.store.base import Claim, Commit, DocWrite, ExecutionRecord, OutboxEntry, Store
+from engine.store.base import (
+    Claim,
+    ClaimNext,
+    Commit,
+    DocWrite,
+    ExecutionRecord,
+    OutboxEntry,
+    Store,
+)
 from engine.store.memory import MemoryStore
 
 
@@ -178,6 +186,71 @@ def test_a_lease_is_held_by_one_worker_until_it_expires(store: Store) -> None:
     assert [e["type"] for e in store.history("M:e1")].count("TaskStarted") == 1
     stale = claim(store, 1, now=1041.0, until=1061.0, owner="c")
     assert not stale.ok and stale.reason == "stale"
+
+
+def test_a_commit_can_claim_the_task_it_schedules_in_the_same_step(store: Store) -> None:
+    create(store)
+    store.commit("M:e1", Commit(writes=[write(1, {"n": 1}, phase="ready")]))
+    result = store.commit(
+        "M:e1",
+        Commit(
+            writes=[write(2, {"task": {"input": 1}}, phase="task", attempt=0)],
+            events=[{"type": "TaskStateEntered"}, {"type": "TaskScheduled"}],
+            outbox_add=[entry("t", 1030.0)],
+            claim=ClaimNext(
+                run="0", entry_id="t", owner="a", lease_until=1020.0,
+                started_event=STARTED, task_id="celery-1",
+            ),
+        ),
+    )
+    assert result.ok and result.last_event_id == 3
+    claimed = result.claimed
+    assert claimed is not None and claimed.version == 3
+    assert claimed.doc == {"task": {"input": 1}} and claimed.history_length == 4
+    assert [e["type"] for e in store.history("M:e1")] == [
+        "ExecutionStarted", "TaskStateEntered", "TaskScheduled", "TaskStarted",
+    ]
+    assert store.history("M:e1")[3]["previousEventId"] == 3
+    assert store.task_ids("M:e1") == {4: "celery-1"}
+    # Leased to "a" until 1020 (another worker is refused), the entry due at the lease's end.
+    assert claim(store, 3, now=1010.0, until=1040.0, owner="b").reason == "leased"
+    entries, _, _ = store.due_entries("M:e1", 1025.0, 30.0)
+    assert [e.id for e in entries] == ["t"]
+    # After the lease, another worker takes it over without a second TaskStarted.
+    assert claim(store, 3, now=1021.0, until=1041.0, owner="b").ok
+    assert [e["type"] for e in store.history("M:e1")].count("TaskStarted") == 1
+
+
+def test_a_refused_commit_claims_nothing(store: Store) -> None:
+    create(store)
+    result = store.commit(
+        "M:e1",
+        Commit(
+            writes=[write(5, {}, phase="task")],
+            outbox_add=[entry("t", 1030.0)],
+            claim=ClaimNext(run="0", entry_id="t", owner="a", lease_until=1020.0,
+                            started_event=STARTED),
+        ),
+    )
+    assert not result.ok and result.claimed is None
+    assert [e["type"] for e in store.history("M:e1")] == ["ExecutionStarted"]
+
+
+def test_a_claim_with_the_commit_keeps_under_the_history_cap(store: Store) -> None:
+    create(store)
+    result = store.commit(
+        "M:e1",
+        Commit(
+            writes=[write(1, {}, phase="task")],
+            events=[{"type": "TaskScheduled"}],
+            outbox_add=[entry("t", 1030.0)],
+            claim=ClaimNext(run="0", entry_id="t", owner="a", lease_until=1020.0,
+                            started_event=STARTED, history_limit=3),
+        ),
+    )
+    # TaskStarted would be event 3, the cap: it is not logged (the completion meets the cap).
+    assert result.ok and result.claimed is not None and result.claimed.history_length == 2
+    assert [e["type"] for e in store.history("M:e1")] == ["ExecutionStarted", "TaskScheduled"]
 
 
 def test_a_new_version_releases_the_lease(store: Store) -> None:

@@ -366,14 +366,28 @@ def _describe(record: Any) -> dict[str, Any]:
     return out_
 
 
+BatchOpt = typer.Option(
+    None, "--batch", metavar="FILE",
+    help="Start one execution per input in FILE (JSON Lines: one JSON input per line; or "
+    "one JSON array of inputs; - reads stdin), one round trip per batch of executions; "
+    "print their ARNs.",
+)
+
+
 @app.command()
 def start(
     state_machine: str,
     input: str = InputOpt,
     name: str = typer.Option(None, help="Execution name (default: a UUID)."),
+    batch: Path = BatchOpt,
     json_out: bool = JsonOpt,
 ) -> None:
     """Start an execution of a state machine already created; print its ARN."""
+    if batch is not None:
+        if input is not None or name is not None:
+            fail("--batch takes the inputs from its file: not with --input or --name")
+        _start_batch(state_machine, batch, json_out)
+        return
     try:
         with _no_worker_warnings():
             record = _client().start_execution(
@@ -385,6 +399,22 @@ def start(
         print_json({"executionArn": record.arn, "startDate": record.start})
     else:
         out.print(record.arn, highlight=False, soft_wrap=True)
+
+
+def _start_batch(state_machine: str, path: Path, json_out: bool) -> None:
+    from engine.starts import batch_inputs
+
+    text = sys.stdin.read() if str(path) == "-" else read_text(path)
+    try:
+        inputs = batch_inputs(text, str(path))
+        records = _client().start_executions(state_machine, [], input_texts=inputs)
+    except EngineError as exc:
+        fail_engine(exc)
+    if json_out:
+        print_json([{"executionArn": r.arn, "startDate": r.start} for r in records])
+    else:
+        for record in records:
+            out.print(record.arn, highlight=False, soft_wrap=True)
 
 
 @app.command()

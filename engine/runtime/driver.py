@@ -14,7 +14,6 @@ import os
 import random
 import threading
 import time
-import uuid
 import zlib
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
@@ -26,7 +25,7 @@ from engine import deletion, execution_logs
 from engine.asl.budget import StepBudget
 from engine.asl.loader import load
 from engine.asl.model import StateMachine
-from engine.handlers import DEFAULT_QUEUE, Invocation, Registry, TaskContext, invoke
+from engine.handlers import Invocation, Registry, TaskContext, invoke
 from engine.integrations import Integrations, IntegrationSettings
 from engine.interpreter import (
     advance,
@@ -57,11 +56,21 @@ from engine.metrics import NullRecorder
 from engine.runtime import messages, nested
 from engine.runtime.activities import hand_off, is_activity_task, rearm_timeout
 from engine.runtime.callbacks import index_waiting, new_token, rearm_heartbeat
+from engine.runtime.chaining import Chain
 from engine.runtime.joins import Joins
 from engine.runtime.leases import LeaseRenewer
 from engine.runtime.messages import Message
 from engine.runtime.quotas import history_limit
-from engine.store.base import Commit, DocWrite, ExecutionRecord, LoadedRun, OutboxEntry, Store
+from engine.runtime.unknown import unknown_resource
+from engine.store.base import (
+    ClaimNext,
+    Commit,
+    DocWrite,
+    ExecutionRecord,
+    LoadedRun,
+    OutboxEntry,
+    Store,
+)
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +90,15 @@ class DriverSettings:
     countdown_max_seconds: float = 10.0
     #: Inline transitions per message before yielding (see Ctx.max_steps).
     max_steps: int = 1000
+    #: The chaining budget of one delivery (see `Driver.handle`): at most this many Tasks
+    #: run in one Celery task, one after another, the delivered one included (0: none
+    #: inline; 1: a Task message runs its Task only, and a start, timer or join the first
+    #: Task it schedules, as before chaining) ...
+    chain_max_tasks: int = 32
+    #: ... and no new one starts once the delivery has taken this long (wall clock, the
+    #: handlers' time included): past either, the next Task goes through the broker, so
+    #: other executions waiting in the queue get their turn.
+    chain_max_seconds: float = 0.5
     #: The time one engine step (one `advance`: expressions, intrinsics, regular expressions,
     #: JSON parsing) may compute; past it the state fails (docs/reliability.md).
     step_budget_seconds: float = 5.0
@@ -193,25 +211,42 @@ class Driver:
         overrides where this message's follow-ups are sent (the Celery task uses it to turn
         a retry into Celery's own `Task.retry`).
 
-        `run_task_inline` (the Celery shell sets it): when this message is an engine step
-        (start, timer, resume, join) whose commit schedules a Task that this process serves
-        on the default queue, run that Task here, right after the commit, instead of
-        sending its message and taking another trip through the broker. Its message is in
-        the committed outbox all the same: claimed here like any delivered message (version
-        check, lease, TaskStarted once), re-sent by the sweep if this worker dies. A Task's
-        own completion always goes through the broker to the next state.
+        `run_task_inline` (the Celery shell sets it): when this message's commit schedules
+        a Task that this process serves on the default queue, run that Task here, right
+        after the commit, instead of sending its message and taking another trip through
+        the broker; and so on from that Task's own commit (a chain), within the budget
+        `chain_max_tasks` / `chain_max_seconds`, after which the next Task's message goes
+        through the broker as usual. Each chained Task's message is in the committed
+        outbox all the same and is claimed like any delivered message (lease, TaskStarted
+        once), in the same atomic step as the commit that scheduled it (`ClaimNext`: one
+        round trip per hop); if this worker dies the sweep re-sends it once its lease has
+        run out.
 
         `task_id` (the Celery task's id) is recorded by the claim of a Task this message
         runs, against its TaskStarted event (the execution view links it to Flower)."""
         self._local.dispatcher = dispatcher
-        self._local.inline = run_task_inline
         self._local.task_id = task_id
+        chain = Chain.starting_now(self.settings.chain_max_tasks, self.settings.chain_max_seconds)
+        if message.get("k") == "task":
+            chain.left -= 1  # the delivered Task is one of the delivery's Tasks
+        self._local.chain = chain if run_task_inline else None
         try:
-            return self._handle(message)
+            outcome = self._handle(message)
+            # A loop, not a recursion: each chained Task's commit may chain the next one.
+            while (chained := chain.pop()) is not None:
+                next_message, claimed = chained
+                if next_message["k"] == "start":
+                    done = self._start(next_message)
+                elif claimed is None:
+                    done = self.run_task(next_message)
+                else:
+                    done = self._run_claimed(next_message, claimed)
+                log.debug("ran %s inline: %s", messages.entry_id(next_message), done)
+            return outcome
         finally:
             self._local.dispatcher = None
-            self._local.inline = False
             self._local.task_id = None
+            self._local.chain = None
 
     def _handle(self, message: Message) -> str:
         kind = message.get("k")
@@ -254,9 +289,8 @@ class Driver:
         else:
             log.warning("dropping a message of unknown kind: %r", message)
             return "unknown kind"
-        outcome = self.step(
-            eid, message["r"], loaded, occurrence, consumed=messages.entry_id(message), fuse=True
-        )
+        consumed = messages.entry_id(message)
+        outcome = self.step(eid, message["r"], loaded, occurrence, consumed=consumed)
         if lag is not None and outcome == "applied":
             self.metrics.timer_fired(message["t"], lag)
         return outcome
@@ -271,7 +305,6 @@ class Driver:
         occurrence: Occurrence,
         *,
         consumed: str,
-        fuse: bool = False,
     ) -> str:
         record, info = self.execution(eid) or (None, None)
         assert record is not None and info is not None
@@ -305,6 +338,10 @@ class Driver:
         # so rebuild and retry the commit (the run's own write stays the same).
         for _ in range(50):
             commit, to_send = self._build_commit(eid, run, loaded, tr, consumed, now, record)
+            chain: Chain | None = getattr(self._local, "chain", None)
+            inline = chain.pick(to_send, self.registry) if chain is not None else None
+            if inline is not None and inline.message["k"] == "task":
+                commit.claim = self._claim_next(inline, now)
             committing = time.perf_counter()
             result = self.store.commit(eid, commit)
             self.metrics.checkpoint(result, time.perf_counter() - committing)
@@ -317,17 +354,28 @@ class Driver:
                 return "history limit"
             if result.ok:
                 execution_logs.committed(record, commit.events, result.last_event_id)
+                claimed = result.claimed
+                if (
+                    claimed is not None and commit.claim is not None
+                    and commit.claim.started_event is not None
+                    and claimed.history_length == result.last_event_id + 1
+                ):
+                    # The chained Task's TaskStarted, appended by the same commit.
+                    execution_logs.committed(
+                        record, [commit.claim.started_event], claimed.history_length
+                    )
                 self.metrics.committed(record.state_machine_name, loaded.doc, tr, occurrence, now)
                 if tr.outcome is not None and run == "0":
                     nested.wake_parent(self.store, self.dispatcher, eid)
                 index_waiting(self, eid, run, loaded.doc, tr.doc, now)
-                inline = self._inline_task(to_send) if fuse else None
                 if inline is None:
                     self._send(to_send, now)
                     return "applied"
                 self._send([e for e in to_send if e is not inline], now)
-                outcome = self.run_task(inline.message)
-                log.debug("ran %s inline: %s", inline.id, outcome)
+                # Run by `handle` once this step has returned (claimed already, unless the
+                # store could not claim it with the commit: then `run_task` claims it).
+                assert chain is not None
+                chain.push(inline.message, result.claimed)
                 return "applied"
             if result.reason != "conflict" or tr.outcome is None or run == "0":
                 return f"dropped ({result.reason})"
@@ -424,18 +472,16 @@ class Driver:
             return self.joins.open(eid, version, doc, command, commit, now, sm)
         raise TypeError(f"unknown command {command!r}")
 
-    def _inline_task(self, entries: list[OutboxEntry]) -> OutboxEntry | None:
-        """The Task message (if any) this process may run right away (see `handle`)."""
-        if not getattr(self._local, "inline", False):
-            return None
-        for entry in entries:
-            message = entry.message
-            if message.get("k") != "task":
-                continue
-            found = self.registry.get(message.get("h"))
-            if found is not None and found.queue == DEFAULT_QUEUE:
-                return entry
-        return None
+    def _claim_next(self, entry: OutboxEntry, now: float) -> ClaimNext:
+        """What the commit scheduling `entry` claims with it (see `run_task`'s claim)."""
+        message = entry.message
+        return ClaimNext(
+            run=message["r"], entry_id=entry.id, owner=self.owner,
+            lease_until=now + self.settings.lease_seconds,
+            started_event=started_event(message, now),
+            task_id=getattr(self._local, "task_id", None),
+            history_limit=self.settings.max_history_events or None,
+        )
 
     def _send(self, entries: list[OutboxEntry], now: float) -> None:
         dispatcher = getattr(self._local, "dispatcher", None) or self.dispatcher
@@ -458,9 +504,8 @@ class Driver:
                 return "stale"
             record, _ = self.execution(eid) or (None, None)
             assert record is not None
-            return self.step(
-                eid, run, loaded, RunStarted(json.loads(record.input)), consumed=consumed, fuse=True
-            )
+            started = RunStarted(json.loads(record.input))
+            return self.step(eid, run, loaded, started, consumed=consumed)
         join = message["j"]
         start = self.store.load_child_start(eid, run, join, message["i"])
         if start.exists:
@@ -476,7 +521,7 @@ class Driver:
             # Map is the item array): the commit checks the execution is RUNNING.
             status="RUNNING",
         )
-        return self.step(eid, run, fresh, RunStarted(start.item), consumed=consumed, fuse=True)
+        return self.step(eid, run, fresh, RunStarted(start.item), consumed=consumed)
 
     # --- Task states -------------------------------------------------------------------
 
@@ -507,12 +552,19 @@ class Driver:
         if nested.serves(self, message):  # a child execution (runtime/nested.py)
             child = nested.start_child(self, eid, run, claim.loaded)
             return self.step(eid, run, claim.loaded, child, consumed=entry)
-        outcome = self.invoke(eid, claim.loaded, message)
+        return self._run_claimed(message, claim.loaded)
+
+    def _run_claimed(self, message: Message, loaded: LoadedRun) -> str:
+        """Invoke the handler of a claimed Task and commit its outcome."""
+        eid = message["x"]
+        outcome = self.invoke(eid, loaded, message)
         # The claim returned the snapshot (and the history length) atomically with the
         # version check; the commit compares that version again, so a run that moved on
         # meanwhile (a task timeout, a stop) refuses this completion as before, without
         # loading the run a second time.
-        return self._complete(eid, run, attempt, outcome, entry, claim.loaded)
+        return self._complete(
+            eid, message["r"], message["a"], outcome, messages.entry_id(message), loaded
+        )
 
     def invoke(self, eid: str, loaded: LoadedRun, message: Message) -> Invocation:
         record, info = self.execution(eid) or (None, None)
@@ -537,7 +589,7 @@ class Driver:
             builtin = self.integrations.call(task, context)
             if builtin is not None:
                 return builtin
-            return _unknown_resource(
+            return unknown_resource(
                 task["resource"], name, self.settings.region, self.settings.account
             )
         finally:
@@ -618,26 +670,6 @@ def _private(value: Any) -> Any:
     if value is None or isinstance(value, str | int | float | bool):
         return value
     return json.loads(json.dumps(value))
-
-
-def _unknown_resource(resource: str, name: str | None, region: str, account: str) -> Invocation:
-    detail = f"no handler is registered under '{name}'" if name else "it names no handler"
-    if ":lambda:" in resource or resource.endswith("lambda:invoke"):
-        # Worded as AWS's Lambda service reports a missing function.
-        arn = f"arn:aws:lambda:{region}:{account}:function:{name or resource}:$LATEST"
-        # A request id derived from the ARN: the same message always gets the same cause.
-        request_id = uuid.uuid5(uuid.NAMESPACE_URL, arn)
-        return Invocation(
-            False,
-            error="Lambda.ResourceNotFoundException",
-            cause=(
-                f"Function not found: {arn} (Service: AWSLambda; Status Code: 404; Error Code: "
-                f"ResourceNotFoundException; Request ID: {request_id}; Proxy: null)"
-            ),
-        )
-    return Invocation(
-        False, error="States.TaskFailed", cause=f"Unknown resource '{resource}': {detail}"
-    )
 
 
 def _closing_fields(tr: Transition, now: float) -> dict[str, Any]:

@@ -143,6 +143,35 @@ class HistoryLimit:
     execution: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class NewExecution:
+    """One execution to create (`Store.create_executions`): its record, its root run's
+    document, its first events and outbox entries."""
+
+    record: ExecutionRecord
+    root: DocWrite
+    events: list[dict[str, Any]]
+    outbox: list[OutboxEntry]
+
+
+@dataclass(frozen=True)
+class ClaimNext:
+    """Claim, in the commit's own atomic step, the Task that the commit schedules for run
+    `run` (the run it writes): what `Store.claim_task` would do right after it (lease,
+    the outbox entry's deadline pushed to the lease's end, TaskStarted logged unless it
+    would reach `history_limit`, `task_id` against its event), without a second round
+    trip. Nothing can hold a lease on a version this very commit creates, so nothing is
+    checked beyond the commit's own compare-and-set."""
+
+    run: str
+    entry_id: str
+    owner: str
+    lease_until: float
+    started_event: dict[str, Any] | None
+    task_id: str | None = None
+    history_limit: int | None = None
+
+
 @dataclass
 class Commit:
     writes: list[DocWrite] = field(default_factory=list)
@@ -162,6 +191,8 @@ class Commit:
     joins_running: list[str] = field(default_factory=list)
     #: the history cap, checked after the compare-and-set (None: no cap)
     history_limit: HistoryLimit | None = None
+    #: claim the Task this commit schedules, in the same step (a chained Task: the driver)
+    claim: ClaimNext | None = None
 
 
 @dataclass
@@ -171,6 +202,8 @@ class CommitResult:
     last_event_id: int = 0
     #: the commit met the history cap: the execution failed instead (see HistoryLimit)
     capped: bool = False
+    #: the claimed snapshot when the commit carried a `ClaimNext` and applied (not capped)
+    claimed: LoadedRun | None = None
 
 
 @dataclass
@@ -244,6 +277,12 @@ class Store(Protocol):
         self, record: ExecutionRecord, root: DocWrite, events: list[dict[str, Any]],
         outbox: list[OutboxEntry],
     ) -> tuple[bool, ExecutionRecord]: ...
+    def create_executions(
+        self, batch: list[NewExecution]
+    ) -> list[tuple[bool, ExecutionRecord]]:
+        """`create_execution` for each, in order, in one round trip (one atomic step per
+        execution, not one for the batch)."""
+        ...
     def get_execution(self, eid: str) -> ExecutionRecord | None: ...
     def list_executions(
         self, state_machine: str | None, offset: int, limit: int

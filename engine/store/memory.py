@@ -20,6 +20,7 @@ from engine.store.base import (
     DocWrite,
     ExecutionRecord,
     LoadedRun,
+    NewExecution,
     OutboxEntry,
     StateMachineRecord,
 )
@@ -109,6 +110,11 @@ class MemoryStore(MemoryVersions, MemoryHeartbeats):
                 (e.deadline for e in outbox), default=record.start + 60.0
             )
             return True, record
+
+    def create_executions(
+        self, batch: list[NewExecution]
+    ) -> list[tuple[bool, ExecutionRecord]]:
+        return [self.create_execution(n.record, n.root, n.events, n.outbox) for n in batch]
 
     def get_execution(self, eid: str) -> ExecutionRecord | None:
         x = self._executions.get(eid)
@@ -329,7 +335,24 @@ class MemoryStore(MemoryVersions, MemoryHeartbeats):
             for field, value in commit.execution.items():
                 if value is not None:
                     setattr(x.record, field, value)
-            return CommitResult(True, last_event_id=last)
+            claimed = None
+            if commit.claim is not None:
+                claimed = self._claim_written(eid, commit)
+            return CommitResult(True, last_event_id=last, claimed=claimed)
+
+    def _claim_written(self, eid: str, commit: Commit) -> LoadedRun | None:
+        """The commit's `ClaimNext`, inside the commit's lock (the run it just wrote)."""
+        c = commit.claim
+        assert c is not None
+        write = next((w for w in commit.writes if w.kind == "run" and w.id == c.run), None)
+        if write is None:
+            return None
+        claim = self.claim_task(
+            eid, c.run, write.expected + 1, write.attempt, now=c.lease_until,
+            lease_until=c.lease_until, owner=c.owner, entry_id=c.entry_id,
+            started_event=c.started_event, task_id=c.task_id, history_limit=c.history_limit,
+        )
+        return claim.loaded
 
     # --- recovery -----------------------------------------------------------------
 

@@ -30,6 +30,7 @@ from engine.store.base import (
     CommitResult,
     ExecutionRecord,
     LoadedRun,
+    NewExecution,
     OutboxEntry,
     StateMachineRecord,
 )
@@ -69,6 +70,8 @@ IDLE_LOOK_SECONDS = 60.0
 ITEMS_IN_SCRIPT = 256
 #: Items written ahead of a commit that never applied expire after this.
 WRITE_AHEAD_TTL = 86400
+#: Commands `_queue_create` queues per execution (create.lua first).
+_QUEUED_PER_CREATE = 6
 #: AWS keeps a closed Standard execution 90 days.
 DEFAULT_RETENTION_SECONDS = 90 * 86400.0
 
@@ -272,33 +275,49 @@ class RedisStore(RedisVersions, RetentionMixin, RedisHeartbeats):
         events: list[dict[str, Any]],
         outbox: list[OutboxEntry],
     ) -> tuple[bool, ExecutionRecord]:
+        return self.create_executions([NewExecution(record, root, events, outbox)])[0]
+
+    def create_executions(
+        self, batch: list[NewExecution]
+    ) -> list[tuple[bool, ExecutionRecord]]:
+        """One pipeline for the whole batch: each execution's create.lua (atomic for that
+        execution) and its index updates. Those already there are read back afterwards."""
+
+        def build(pipe: Any) -> None:
+            for new in batch:
+                self._queue_create(pipe, new)
+
+        results = self._pipeline(build)
+        out: list[tuple[bool, ExecutionRecord]] = []
+        for position, new in enumerate(batch):
+            if int(results[position * _QUEUED_PER_CREATE][0]) == 0:
+                existing = self.get_execution(new.record.eid)
+                assert existing is not None
+                out.append((False, existing))
+            else:
+                out.append((True, new.record))
+        return out
+
+    def _queue_create(self, pipe: Any, new: NewExecution) -> None:
+        record, root, events, outbox = new.record, new.root, new.events, new.outbox
         eid = record.eid
         entries = [[e.id, _dumps(e.message), e.deadline] for e in outbox]
         first = min((e.deadline for e in outbox), default=record.start + IDLE_LOOK_SECONDS)
-
-        def build(pipe: Any) -> None:
-            self._create.queue(
-                pipe,
-                [keys.meta(eid), keys.history(eid), keys.run(eid, root.id), keys.outbox(eid),
-                 keys.outbox_due(eid)],
-                [_dumps({k: storable(v) for k, v in record.to_fields().items()}),
-                 _dumps(root.doc), _body(events[0]), _dumps(entries)],
-            )
-            # The indexes in the same round trip. When the execution existed already these
-            # change nothing that matters: NX keeps the first start time, and an earlier
-            # look of the sweep at an execution finds nothing due.
-            pipe.zadd(keys.executions(), {eid: record.start}, nx=True)
-            pipe.zadd(keys.sm_executions(record.state_machine_name), {eid: record.start}, nx=True)
-            for index in (keys.recent(), keys.recent(record.state_machine_name)):
-                pipe.zadd(index, {eid: record.start}, nx=True)
-            pipe.zadd(keys.due_index(), {eid: first}, lt=True)
-
-        result = self._pipeline(build)[0]
-        if int(result[0]) == 0:
-            existing = self.get_execution(eid)
-            assert existing is not None
-            return False, existing
-        return True, record
+        self._create.queue(
+            pipe,
+            [keys.meta(eid), keys.history(eid), keys.run(eid, root.id), keys.outbox(eid),
+             keys.outbox_due(eid)],
+            [_dumps({k: storable(v) for k, v in record.to_fields().items()}),
+             _dumps(root.doc), _body(events[0]), _dumps(entries)],
+        )
+        # The indexes in the same round trip. When the execution existed already these
+        # change nothing that matters: NX keeps the first start time, and an earlier
+        # look of the sweep at an execution finds nothing due.
+        pipe.zadd(keys.executions(), {eid: record.start}, nx=True)
+        pipe.zadd(keys.sm_executions(record.state_machine_name), {eid: record.start}, nx=True)
+        for index in (keys.recent(), keys.recent(record.state_machine_name)):
+            pipe.zadd(index, {eid: record.start}, nx=True)
+        pipe.zadd(keys.due_index(), {eid: first}, lt=True)
 
     def get_execution(self, eid: str) -> ExecutionRecord | None:
         fields = self.r.hgetall(keys.meta(eid))
@@ -514,7 +533,7 @@ class RedisStore(RedisVersions, RetentionMixin, RedisHeartbeats):
             return len(argv)
 
         new_keys: list[int] = []
-        writes = []
+        writes: list[list[Any]] = []
         for w in commit.writes:
             k = key_index(keys.doc(eid, w.kind, w.id))
             if w.expected == 0:
@@ -523,7 +542,16 @@ class RedisStore(RedisVersions, RetentionMixin, RedisHeartbeats):
         first_event = len(argv) + 1
         for event in commit.events:
             arg(_body(event))
-        adds = [[arg(e.id), arg(_dumps(e.message)), repr(e.deadline)] for e in commit.outbox_add]
+        claim = commit.claim if not commit.clear_outbox else None
+        # The claimed Task's entry is due when its lease ends (as claim.lua pushes it).
+        deadlines = [
+            claim.lease_until if claim is not None and e.id == claim.entry_id else e.deadline
+            for e in commit.outbox_add
+        ]
+        adds = [
+            [arg(e.id), arg(_dumps(e.message)), repr(deadline)]
+            for e, deadline in zip(commit.outbox_add, deadlines, strict=True)
+        ]
         hashes: list[list[Any]] = []
         written_ahead: list[int] = []
         for join, by_index in commit.items.items():
@@ -564,9 +592,20 @@ class RedisStore(RedisVersions, RetentionMixin, RedisHeartbeats):
                 arg(_body(limit.failure)),
                 {k: storable(str(v)) for k, v in limit.execution.items() if v is not None},
             ]
+        claimed_write: tuple[int, str] | None = None  # (version, doc text)
+        if claim is not None:
+            for w, spec in zip(commit.writes, writes, strict=True):
+                k, doc_arg = int(spec[0]), int(spec[2])
+                if w.kind == "run" and w.id == claim.run:
+                    claimed_write = (w.expected + 1, argv[doc_arg - 1])
+                    header["cl"] = [
+                        k, claim.owner, repr(claim.lease_until),
+                        0 if claim.started_event is None else arg(_body(claim.started_event)),
+                        claim.task_id or "", claim.history_limit or 0,
+                    ]
         argv[0] = _dumps(header)
         soonest = (
-            min(e.deadline for e in commit.outbox_add)
+            min(deadlines)
             if commit.outbox_add and not commit.clear_outbox
             else None
         )
@@ -596,7 +635,11 @@ class RedisStore(RedisVersions, RetentionMixin, RedisHeartbeats):
             self._queue_closed(pipe, eid, float(limit.execution["stop"]))
             pipe.execute()
             return CommitResult(True, last_event_id=int(result[1]), capped=True)
-        return CommitResult(True, last_event_id=int(result[1]))
+        claimed = None
+        if claimed_write is not None:
+            version, text = claimed_write
+            claimed = LoadedRun(version, json.loads(text), int(result[2]), "RUNNING")
+        return CommitResult(True, last_event_id=int(result[1]), claimed=claimed)
 
     def _queue_closed(self, pipe: Any, eid: str, stop: float) -> None:
         """The indexes of an execution that ends: listed by its stop time; its child keys

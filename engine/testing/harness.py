@@ -77,8 +77,8 @@ class _TestDriver(Driver):
         return queued[0] if queued else super().issue_token(eid, run)
 
     def step(self, eid: str, run: str, loaded: LoadedRun, occurrence: Any, *, consumed: str,
-             fuse: bool = False) -> str:
-        outcome = super().step(eid, run, loaded, occurrence, consumed=consumed, fuse=fuse)
+             **options: Any) -> str:
+        outcome = super().step(eid, run, loaded, occurrence, consumed=consumed, **options)
         queued = (self.tokens or {}).get(run)
         if queued:
             # A recorded token is used up once a Task of this run holds it.

@@ -13,14 +13,16 @@ if r[2] ~= 'task' or tonumber(r[3]) ~= tonumber(ARGV[2]) then return {0, 'stale'
 if r[4] and r[4] ~= ARGV[5] and tonumber(r[5]) > tonumber(ARGV[3]) then
   return {0, 'leased'}
 end
-redis.call('HSET', KEYS[1], 'lo', ARGV[5], 'lu', ARGV[4])
 redis.call('ZADD', KEYS[4], 'XX', ARGV[4], ARGV[6])
 local n = redis.call('LLEN', KEYS[3])
 local cap = tonumber(ARGV[9])
 if ARGV[7] ~= '' and r[6] ~= ARGV[1] and (cap == nil or n + 1 < cap) then
-  redis.call('HSET', KEYS[1], 'st', ARGV[1])
+  -- The lease and the started mark in one HSET.
+  redis.call('HSET', KEYS[1], 'lo', ARGV[5], 'lu', ARGV[4], 'st', ARGV[1])
   n = n + 1
   redis.call('RPUSH', KEYS[3], '{"id":' .. n .. ',"previousEventId":' .. (n - 1) .. ',' .. ARGV[7])
   if ARGV[8] ~= '' then redis.call('HSET', KEYS[5], n, ARGV[8]) end
+else
+  redis.call('HSET', KEYS[1], 'lo', ARGV[5], 'lu', ARGV[4])
 end
 return {1, r[7], n, status}

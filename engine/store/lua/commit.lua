@@ -15,6 +15,11 @@
 --        event that would be number `events` is the ExecutionFailed body at the argv
 --        instead, the execution closes with the fields, and nothing else is applied
 --   ttl  seconds a closed execution's record, history and task ids are kept (0: forever)
+--   cl   [run key, owner, lease until, TaskStarted argv (0: none), Celery task id,
+--        history cap (0: none)]   claim the Task this commit schedules (ClaimNext): what
+--        claim.lua does, folded into this commit's own commands (the lease and the started
+--        mark in the run's HSET, TaskStarted in the events' RPUSH; the outbox entry comes
+--        with the lease's end as its deadline)
 local h = cjson.decode(ARGV[1])
 if h.run then
   local status = redis.call('HGET', KEYS[1], 'status')
@@ -53,9 +58,23 @@ if h.cap and n + h.ev[2] >= h.cap[1] then
   expire_closed()
   return {2, id}
 end
+local c = h.cl
+local last = n + h.ev[2]
+-- TaskStarted is not logged when it would reach the cap (as claim.lua).
+local started = c and c[4] > 0 and (c[6] == 0 or last + 1 < c[6])
 for _, w in ipairs(h.w) do
-  redis.call('HSET', KEYS[w[1]], 'v', w[2] + 1, 'd', ARGV[w[3]], 'p', w[4], 'a', w[5])
-  redis.call('HDEL', KEYS[w[1]], 'lo', 'lu')  -- a lease is held on one version only
+  if c and w[1] == c[1] then
+    if started then
+      redis.call('HSET', KEYS[w[1]], 'v', w[2] + 1, 'd', ARGV[w[3]], 'p', w[4], 'a', w[5],
+        'lo', c[2], 'lu', c[3], 'st', w[2] + 1)
+    else
+      redis.call('HSET', KEYS[w[1]], 'v', w[2] + 1, 'd', ARGV[w[3]], 'p', w[4], 'a', w[5],
+        'lo', c[2], 'lu', c[3])
+    end
+  else
+    redis.call('HSET', KEYS[w[1]], 'v', w[2] + 1, 'd', ARGV[w[3]], 'p', w[4], 'a', w[5])
+    redis.call('HDEL', KEYS[w[1]], 'lo', 'lu')  -- a lease is held on one version only
+  end
 end
 -- Keys this commit creates (a child's run, a join, its items and results) join the
 -- execution's key set, which the sweep deletes once the execution has ended; items
@@ -71,12 +90,18 @@ local function call_chunked(command, key, items, width)
     redis.call(command, key, unpack(items, first, math.min(first + step - 1, #items)))
   end
 end
-if h.ev[2] > 0 then
+if h.ev[2] > 0 or started then
   local events = {}
   for i = 0, h.ev[2] - 1 do
     local id = n + i + 1
     events[#events + 1] =
       '{"id":' .. id .. ',"previousEventId":' .. (id - 1) .. ',' .. ARGV[h.ev[1] + i]
+  end
+  if started then
+    last = last + 1
+    events[#events + 1] =
+      '{"id":' .. last .. ',"previousEventId":' .. (last - 1) .. ',' .. ARGV[c[4]]
+    if c[5] ~= '' then redis.call('HSET', KEYS[5], last, c[5]) end
   end
   call_chunked('RPUSH', KEYS[2], events, 1)
 end
@@ -106,4 +131,4 @@ for field, value in pairs(h.mt) do
   redis.call('HSET', KEYS[1], field, value)
 end
 if h.mt.stop then expire_closed() end
-return {1, n + h.ev[2]}
+return {1, n + h.ev[2], last}

@@ -1,0 +1,135 @@
+"""Starting executions: what a start writes, and the bulk path (`Client.start_executions`).
+
+A start writes the execution record, the root run, ExecutionStarted and the outbox (the
+start message, and the execution's own timeout when it has one) in one atomic step, then
+sends the start message; what is written but not sent is sent by the recovery sweep.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from engine import arns, execution_logs
+from engine.asl.jsonvalues import NotJson, loads_strict
+from engine.asl.loader import load
+from engine.asl.model import StateMachine
+from engine.errors import ExecutionAlreadyExists, InvalidExecutionInput
+from engine.interpreter import history as h
+from engine.interpreter import new_root_doc
+from engine.interpreter.types import iso_timestamp
+from engine.runtime import messages
+from engine.runtime.messages import Message
+from engine.store.base import DocWrite, ExecutionRecord, NewExecution, OutboxEntry
+
+#: Executions `Client.start_executions` writes per Redis round trip.
+START_BATCH = 500
+
+
+def machine_of(target: Any) -> StateMachine:
+    """The parsed definition of a resolved target (engine/versions.py)."""
+    record = target.machine
+    return load(record.definition, state_machine_type=record.type)
+
+
+def new_execution(
+    target: Any,
+    machine: StateMachine,
+    text: str,
+    name: str | None,
+    *,
+    region: str,
+    account: str,
+    now: float,
+    redeliver_seconds: float,
+) -> tuple[NewExecution, Message]:
+    """What starting one execution writes (record, root run, ExecutionStarted, outbox) and
+    its start message."""
+    machine_record = target.machine
+    name = arns.check_name(name or str(uuid.uuid4()), "execution name")
+    # An EXPRESS execution's name may be used again at once (AWS starts another one
+    # beside it): its id and ARN carry a unique id after the name.
+    express_id = str(uuid.uuid4()) if machine_record.type == "EXPRESS" else None
+    eid = ":".join(p for p in (machine_record.name, name, express_id) if p)
+    record = ExecutionRecord(
+        eid=eid,
+        arn=arns.execution_arn(region, account, machine_record.name, name, express_id),
+        name=name,
+        state_machine_arn=machine_record.arn,
+        state_machine_name=machine_record.name,
+        definition_sha=machine_record.definition_sha,
+        status="RUNNING",
+        input=text,
+        start=now,
+        role_arn=machine_record.role_arn,
+        type=machine_record.type,
+        version_arn=target.version_arn,
+        alias_arn=target.alias_arn,
+        # The machine's logging settings as the execution started (engine/execution_logs.py).
+        logging=execution_logs.config_text(machine_record.logging),
+    )
+    started = h.execution_started(
+        iso_timestamp(now), text, machine_record.role_arn, machine_record.arn
+    )
+    details = started["executionStartedEventDetails"]
+    if target.alias_arn is not None:
+        details["stateMachineAliasArn"] = target.alias_arn
+    if target.version_arn is not None:
+        details["stateMachineVersionArn"] = target.version_arn
+    first = messages.make("start", eid, "0", 1, s=machine.start_at, m=machine_record.name)
+    outbox = [OutboxEntry(messages.entry_id(first), first, now, now + redeliver_seconds, True)]
+    if machine.timeout_seconds:
+        timeout = messages.make("exec_timeout", eid, "0", 0, m=machine_record.name)
+        due = now + machine.timeout_seconds
+        outbox.append(OutboxEntry(messages.entry_id(timeout), timeout, due, due, False))
+    root = DocWrite("run", "0", 0, new_root_doc(), "new", 0)
+    return NewExecution(record, root, [started], outbox), first
+
+
+def existing_or_conflict(existing: ExecutionRecord, text: str) -> ExecutionRecord:
+    """StartExecution of a name already used: that execution when the input is the same
+    and it still runs (idempotent, as AWS), else ExecutionAlreadyExists."""
+    if existing.input == text and existing.status == "RUNNING":
+        return existing
+    raise ExecutionAlreadyExists(f"Execution Already Exists: '{existing.arn}'")
+
+
+def send_all(dispatcher: Any, batch: list[Message]) -> None:
+    """Send `batch` through `dispatcher.send_many` when it has one (one broker connection
+    for all), else one by one."""
+    send_many = getattr(dispatcher, "send_many", None)
+    if send_many is not None:
+        send_many(batch)
+        return
+    for message in batch:
+        dispatcher.send(message)
+
+
+def batch_inputs(text: str, source: str) -> list[str]:
+    """The inputs of a batch file (`sfn start --batch`), as JSON texts: one JSON array of
+    inputs, or JSON Lines (one input per line; blank lines skipped). A line that is not
+    JSON is refused with its line number, before anything starts."""
+    stripped = text.strip()
+    if stripped.startswith("["):
+        try:
+            values = loads_strict(stripped)
+        except NotJson:
+            values = None  # JSON Lines whose first input is an array: read line by line
+        if isinstance(values, list):
+            return [_ENCODE(v) for v in values]
+    inputs: list[str] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            loads_strict(line)
+        except NotJson as exc:
+            raise InvalidExecutionInput(
+                f"{source}, line {number}: the input is not JSON: {exc}"
+            ) from None
+        inputs.append(line.strip())
+    return inputs
+
+
+_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
