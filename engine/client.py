@@ -22,7 +22,7 @@ from typing import Any
 
 from engine import arns, deletion, execution_logs
 from engine.asl import resources
-from engine.asl.jsonvalues import NotJson, check_json_value, has_lone_surrogate, loads_strict
+from engine.asl.jsonvalues import has_lone_surrogate
 from engine.asl.loader import load, parse_definition
 from engine.asl.model import MapState, ParallelState, StateMachine, TaskState
 from engine.errors import (
@@ -30,7 +30,6 @@ from engine.errors import (
     ExecutionDoesNotExist,
     ExecutionNotRunning,
     InvalidDefinition,
-    InvalidExecutionInput,
     MissingRequiredParameter,
     StateMachineAlreadyExists,
     StateMachineDoesNotExist,
@@ -39,11 +38,10 @@ from engine.errors import (
     UnsupportedFeature,
     ValidationException,
 )
+from engine.feature_support import find_unsupported
 from engine.fleet import Fleet, WaitingTask
 from engine.handlers import Registry
-from engine.integrations.jobs import SYNC_JOBS
 from engine.interpreter import history as h
-from engine.interpreter.dataflow import MAX_PAYLOAD_BYTES
 from engine.interpreter.types import epoch_millis, iso_timestamp
 from engine.runtime import nested
 from engine.runtime.activities import Activities, activity_store
@@ -52,6 +50,7 @@ from engine.runtime.driver import Dispatcher, Driver, DriverSettings
 from engine.runtime.messages import Message
 from engine.starts import (
     START_BATCH,
+    checked_input,
     existing_or_conflict,
     machine_of,
     new_execution,
@@ -229,7 +228,7 @@ class Client:
         """Refuse what this engine cannot run yet, and report a Task resource no handler
         answers when the handlers are known here (this process registered some, or running
         workers announced theirs)."""
-        unsupported = _unsupported(machine.states, "/States")
+        unsupported = find_unsupported(machine.states, "/States")
         if unsupported:
             raise UnsupportedFeature("Not supported by this engine yet: " + "; ".join(unsupported))
         known: set[str] = set(self.registry.names()) if self.registry else set()
@@ -266,7 +265,7 @@ class Client:
         ARN, which may be a version's or an alias's (engine/versions.py)."""
         target = self.versions.resolve(state_machine)
         deletion.refuse_if_deleting(target.machine)
-        text = _input_text(input, input_text)
+        text = checked_input(input, input_text)
         machine = machine_of(target)
         new, first = self._new_execution(target, machine, text, name)
         created, existing = self.store.create_execution(
@@ -313,9 +312,9 @@ class Client:
         with another input raises ExecutionAlreadyExists once every other execution of
         the batch has been started; the error names it."""
         texts = (
-            [_input_text(None, t) for t in input_texts]
+            [checked_input(None, t) for t in input_texts]
             if input_texts is not None
-            else [_input_text(value, None) for value in inputs]
+            else [checked_input(value, None) for value in inputs]
         )
         if names is not None and len(names) != len(texts):
             raise ValidationException(
@@ -599,37 +598,6 @@ def _definition_text(definition: str | Mapping[str, Any] | Path) -> str:
     return json.dumps(definition)
 
 
-def _input_text(value: Any, text: str | None) -> str:
-    """The execution's input as JSON text: JSON only (no NaN or Infinity, no number that
-    overflows a double, valid Unicode, at most MAX_JSON_DEPTH levels deep) and at most
-    256 KiB, else InvalidExecutionInput, as StartExecution answers."""
-    try:
-        if text is not None:
-            if not isinstance(text, str):
-                raise NotJson(f"the input must be JSON text, not {type(text).__name__}")
-            _check_input_size(text)  # before parsing: a huge text is refused unread
-            loads_strict(text)
-        else:
-            value = {} if value is None else value
-            check_json_value(value)
-            text = json.dumps(value, ensure_ascii=False, allow_nan=False)
-    except NotJson as exc:
-        raise InvalidExecutionInput(f"Invalid State Machine Execution Input: '{exc}'") from None
-    except (TypeError, ValueError) as exc:
-        raise InvalidExecutionInput(f"Invalid State Machine Execution Input: '{exc}'") from None
-    _check_input_size(text)
-    return text
-
-
-def _check_input_size(text: str) -> None:
-    size = len(text.encode("utf-8", "surrogatepass"))
-    if size > MAX_PAYLOAD_BYTES:
-        raise InvalidExecutionInput(
-            f"Invalid State Machine Execution Input: input is {size} bytes, "
-            f"over the {MAX_PAYLOAD_BYTES}-byte limit"
-        )
-
-
 def _task_handlers(states: Mapping[str, Any], pointer: str) -> list[tuple[str, str, str | None]]:
     """(JSON pointer, resource, handler name) of every Task whose handler is static."""
     found: list[tuple[str, str, str | None]] = []
@@ -651,27 +619,4 @@ def _task_handlers(states: Mapping[str, Any], pointer: str) -> list[tuple[str, s
                 found.extend(_task_handlers(branch.states, f"{here}/Branches/{i}/States"))
         elif isinstance(state, MapState):
             found.extend(_task_handlers(state.processor.states, f"{here}/ItemProcessor/States"))
-    return found
-
-
-def _unsupported(states: Mapping[str, Any], pointer: str) -> list[str]:
-    """Valid ASL that this engine would not run as AWS does, with its location: `.sync`
-    on an AWS job it cannot poll (engine/integrations/jobs.py knows which it can)."""
-    found: list[str] = []
-    for name, state in states.items():
-        here = f"{pointer}/{name}"
-        if isinstance(state, TaskState):
-            ref = resources.parse_resource(state.resource)
-            if (
-                ref is not None
-                and ref.pattern == "sync"
-                and not nested.is_nested(state.resource)
-                and (ref.service, ref.action) not in SYNC_JOBS
-            ):
-                found.append(f"{here}/Resource: the .sync integration pattern")
-        elif isinstance(state, ParallelState):
-            for i, branch in enumerate(state.branches):
-                found.extend(_unsupported(branch.states, f"{here}/Branches/{i}/States"))
-        elif isinstance(state, MapState):
-            found.extend(_unsupported(state.processor.states, f"{here}/ItemProcessor/States"))
     return found

@@ -1,7 +1,7 @@
 """What `sfn create` (CreateStateMachine, UpdateStateMachine) refuses as valid ASL that this
 engine cannot run yet (UnsupportedFeature), reported by `sfn validate` and
 ValidateStateMachineDefinition as warnings with their location, so that the two never
-disagree: both ask the same function, `engine.client._unsupported`.
+disagree: both ask the same function, `find_unsupported` below.
 
 A warning, not an error: the definition is valid ASL (AWS accepts it); it is this engine
 that would refuse to create it.
@@ -10,10 +10,15 @@ that would refuse to create it.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any, Final
 
+from engine.asl import resources
+from engine.asl.model import MapState, ParallelState, TaskState
 from engine.asl.validation.diagnostics import Diagnostic
 from engine.errors import EngineError
+from engine.integrations.jobs import SYNC_JOBS
+from engine.runtime import nested
 
 CODE: Final = "UNSUPPORTED_FEATURE"
 
@@ -22,7 +27,6 @@ def unsupported_warnings(text: str, state_machine_type: str = "STANDARD") -> lis
     """One WARNING per feature `sfn create` would refuse in the definition `text` (none
     when the definition does not load: its errors are reported instead)."""
     from engine.asl.loader import load
-    from engine.client import _unsupported
 
     try:
         machine = load(text, state_machine_type=state_machine_type)
@@ -30,7 +34,7 @@ def unsupported_warnings(text: str, state_machine_type: str = "STANDARD") -> lis
     except (EngineError, ValueError):
         return []
     found = []
-    for problem in _unsupported(machine.states, "/States"):
+    for problem in find_unsupported(machine.states, "/States"):
         location, message = _split(problem, document)
         found.append(Diagnostic(
             CODE, f"Not supported by this engine yet: {message}", location, "WARNING"
@@ -75,3 +79,26 @@ def _walk(node: Any, rest: str) -> bool:
         if head.isdigit() and int(head) < len(node):
             return _walk(node[int(head)], tail) if sep else True
     return False
+
+
+def find_unsupported(states: Mapping[str, Any], pointer: str) -> list[str]:
+    """Valid ASL that this engine would not run as AWS does, with its location: `.sync`
+    on an AWS job it cannot poll (engine/integrations/jobs.py knows which it can)."""
+    found: list[str] = []
+    for name, state in states.items():
+        here = f"{pointer}/{name}"
+        if isinstance(state, TaskState):
+            ref = resources.parse_resource(state.resource)
+            if (
+                ref is not None
+                and ref.pattern == "sync"
+                and not nested.is_nested(state.resource)
+                and (ref.service, ref.action) not in SYNC_JOBS
+            ):
+                found.append(f"{here}/Resource: the .sync integration pattern")
+        elif isinstance(state, ParallelState):
+            for i, branch in enumerate(state.branches):
+                found.extend(find_unsupported(branch.states, f"{here}/Branches/{i}/States"))
+        elif isinstance(state, MapState):
+            found.extend(find_unsupported(state.processor.states, f"{here}/ItemProcessor/States"))
+    return found

@@ -12,12 +12,13 @@ import uuid
 from typing import Any
 
 from engine import arns, execution_logs
-from engine.asl.jsonvalues import NotJson, loads_strict
+from engine.asl.jsonvalues import NotJson, check_json_value, loads_strict
 from engine.asl.loader import load
 from engine.asl.model import StateMachine
 from engine.errors import ExecutionAlreadyExists, InvalidExecutionInput
 from engine.interpreter import history as h
 from engine.interpreter import new_root_doc
+from engine.interpreter.dataflow import MAX_PAYLOAD_BYTES
 from engine.interpreter.types import iso_timestamp
 from engine.runtime import messages
 from engine.runtime.messages import Message
@@ -133,3 +134,34 @@ def batch_inputs(text: str, source: str) -> list[str]:
 
 
 _ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+def checked_input(value: Any, text: str | None) -> str:
+    """The execution's input as JSON text: JSON only (no NaN or Infinity, no number that
+    overflows a double, valid Unicode, at most MAX_JSON_DEPTH levels deep) and at most
+    256 KiB, else InvalidExecutionInput, as StartExecution answers."""
+    try:
+        if text is not None:
+            if not isinstance(text, str):
+                raise NotJson(f"the input must be JSON text, not {type(text).__name__}")
+            check_input_size(text)  # before parsing: a huge text is refused unread
+            loads_strict(text)
+        else:
+            value = {} if value is None else value
+            check_json_value(value)
+            text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+    except NotJson as exc:
+        raise InvalidExecutionInput(f"Invalid State Machine Execution Input: '{exc}'") from None
+    except (TypeError, ValueError) as exc:
+        raise InvalidExecutionInput(f"Invalid State Machine Execution Input: '{exc}'") from None
+    check_input_size(text)
+    return text
+
+
+def check_input_size(text: str) -> None:
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_PAYLOAD_BYTES:
+        raise InvalidExecutionInput(
+            f"Invalid State Machine Execution Input: input is {size} bytes, "
+            f"over the {MAX_PAYLOAD_BYTES}-byte limit"
+        )
