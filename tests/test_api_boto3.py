@@ -14,11 +14,9 @@ from typing import Any
 import pytest
 
 from engine.api import server
-from engine.connect import connect
-from engine.settings import Settings
+from tests.api_stack import api_server, sfn_client
 
 boto3 = pytest.importorskip("boto3")
-from botocore.config import Config  # noqa: E402
 
 pytestmark = [pytest.mark.redis, pytest.mark.worker]
 
@@ -33,23 +31,13 @@ FAIL = json.dumps(
 
 @pytest.fixture(scope="module")
 def api(worker: Any, redis_server: Any) -> Iterator[server.Running]:
-    client = connect(Settings(redis_url=redis_server.url))
-    running = server.start_background(server.build_app(client, sync_timeout=60))
-    yield running
-    running.stop()
+    with api_server(redis_server.url, sync_timeout=60) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
 def sfn(api: server.Running) -> Any:
-    return boto3.client(
-        "stepfunctions",
-        endpoint_url=api.url,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        # StartSyncExecution is modeled with host prefix "sync-": keep the endpoint as is.
-        config=Config(retries={"max_attempts": 1}, inject_host_prefix=False),
-    )
+    return sfn_client(api.url)
 
 
 def sm_arn(name: str) -> str:

@@ -13,11 +13,9 @@ from typing import Any
 import pytest
 
 from engine.api import server
-from engine.connect import connect
-from engine.settings import Settings
+from tests.api_stack import api_server, sfn_client
 
 boto3 = pytest.importorskip("boto3")
-from botocore.config import Config  # noqa: E402
 
 pytestmark = [pytest.mark.redis, pytest.mark.worker]
 
@@ -38,19 +36,13 @@ ASSIGN = json.dumps({
 
 @pytest.fixture(scope="module")
 def api(worker: Any, redis_server: Any) -> Iterator[server.Running]:
-    client = connect(Settings(redis_url=redis_server.url))
-    running = server.start_background(server.build_app(client, sync_timeout=60))
-    yield running
-    running.stop()
+    with api_server(redis_server.url, sync_timeout=60) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
 def sfn(api: server.Running) -> Any:
-    return boto3.client(
-        "stepfunctions", endpoint_url=api.url, region_name="us-east-1",
-        aws_access_key_id="test", aws_secret_access_key="test",
-        config=Config(retries={"max_attempts": 1}, inject_host_prefix=False),
-    )
+    return sfn_client(api.url)
 
 
 def code(excinfo: pytest.ExceptionInfo[Any]) -> str:

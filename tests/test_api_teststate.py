@@ -17,21 +17,15 @@ from engine.conformance.compare import compare_teststate
 from engine.conformance.runner import AnyFunction, run_teststate
 from engine.connect import connect
 from engine.settings import Settings
+from tests.api_stack import sfn_client
 
 boto3 = pytest.importorskip("boto3")
-from botocore.config import Config  # noqa: E402
 
 pytestmark = [pytest.mark.redis]
 
 
 
-def _client(url: str, **config: Any) -> Any:
-    return boto3.client(
-        "stepfunctions", endpoint_url=url, region_name="us-east-1",
-        aws_access_key_id="test", aws_secret_access_key="test",
-        # TestState is modeled with host prefix "sync-": keep the endpoint as it is.
-        config=Config(retries={"max_attempts": 1}, inject_host_prefix=False, **config),
-    )
+_client = sfn_client
 
 
 @pytest.fixture(scope="module")

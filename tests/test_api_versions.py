@@ -16,6 +16,7 @@ from engine.api import server
 from engine.client import Client
 from engine.connect import connect
 from engine.settings import Settings
+from tests.api_stack import sfn_client
 
 boto3 = pytest.importorskip("boto3")
 from botocore.config import Config  # noqa: E402
@@ -46,11 +47,7 @@ def api(engine_client: Client) -> Iterator[server.Running]:
 
 @pytest.fixture(scope="module")
 def sfn(api: server.Running) -> Any:
-    return boto3.client(
-        "stepfunctions", endpoint_url=api.url, region_name="us-east-1",
-        aws_access_key_id="test", aws_secret_access_key="test",
-        config=Config(retries={"max_attempts": 1}, inject_host_prefix=False),
-    )
+    return sfn_client(api.url)
 
 
 @pytest.fixture(scope="module")

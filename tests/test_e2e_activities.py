@@ -18,9 +18,9 @@ import pytest
 from engine.api import server
 from engine.connect import connect
 from engine.settings import Settings
+from tests.api_stack import api_server, sfn_client
 
 boto3 = pytest.importorskip("boto3")
-from botocore.config import Config  # noqa: E402
 
 pytestmark = [pytest.mark.redis, pytest.mark.worker]
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,19 +29,13 @@ ROLE = "arn:aws:iam::000000000000:role/StepFunctionsRole"
 
 @pytest.fixture(scope="module")
 def api(worker: Any, redis_server: Any) -> Iterator[server.Running]:
-    client = connect(Settings(redis_url=redis_server.url))
-    running = server.start_background(server.build_app(client))
-    yield running
-    running.stop()
+    with api_server(redis_server.url) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
 def sfn(api: server.Running) -> Any:
-    return boto3.client(
-        "stepfunctions", endpoint_url=api.url, region_name="us-east-1",
-        aws_access_key_id="test", aws_secret_access_key="test",
-        config=Config(read_timeout=70, retries={"max_attempts": 1}),
-    )
+    return sfn_client(api.url, read_timeout=70)  # GetActivityTask polls up to 60 s
 
 
 def machine(activity_arn: str, **task: Any) -> str:
@@ -172,7 +166,9 @@ def test_a_long_poll_blocks_no_other_request_and_ends_when_a_task_comes(
     activity = sfn.create_activity(name=f"Poll{unique}")["activityArn"]
     got: list[dict[str, Any]] = []
     poller = threading.Thread(
-        target=lambda: got.append(sfn_client(api).get_activity_task(activityArn=activity))
+        target=lambda: got.append(
+            sfn_client(api.url, read_timeout=70).get_activity_task(activityArn=activity)
+        )
     )
     poller.start()
     time.sleep(0.5)  # the poll is waiting on the server now
@@ -186,14 +182,6 @@ def test_a_long_poll_blocks_no_other_request_and_ends_when_a_task_comes(
     assert not poller.is_alive() and json.loads(got[0]["input"]) == {"k": 1}
     sfn.send_task_success(taskToken=got[0]["taskToken"], output='{"done": true}')
     assert wait_done(sfn, arn)["status"] == "SUCCEEDED"
-
-
-def sfn_client(api: server.Running) -> Any:
-    return boto3.client(
-        "stepfunctions", endpoint_url=api.url, region_name="us-east-1",
-        aws_access_key_id="test", aws_secret_access_key="test",
-        config=Config(read_timeout=70, retries={"max_attempts": 1}),
-    )
 
 
 def test_a_poll_with_no_task_ends_empty_after_its_wait(redis_url: str, unique: str) -> None:
