@@ -11,11 +11,11 @@ import logging
 
 from engine.celery_app import CeleryDispatcher, HandlerQueues, build_app
 from engine.client import Client
-from engine.runtime.redrive import RedriveRules
 from engine.embedded import ensure_embedded
 from engine.fleet import Fleet
 from engine.handlers import Registry
 from engine.redis_safety import preflight
+from engine.runtime.redrive import RedriveRules
 from engine.settings import Settings
 from engine.store.redis_store import RedisStore
 

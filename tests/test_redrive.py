@@ -218,3 +218,63 @@ def test_only_the_failed_iterations_of_a_map_run_again_within_its_max_concurrenc
     assert sorted(again) == sorted(set(again))
     assert [o["done"] for o in json.loads(done.output or "")] == [0, 1, 2, 3, 4, 5]
     assert {o["redrives"] for o in json.loads(done.output or "")} <= {0, 1}
+
+
+def test_the_execution_timeout_counts_again_from_the_redrive() -> None:
+    w = World()
+    w.client.create_state_machine("T", {
+        "TimeoutSeconds": 5,
+        "StartAt": "P", "States": {
+            "P": {"Type": "Pass", "Next": "W"},
+            "W": {"Type": "Wait", "Seconds": 100, "End": True},
+        },
+    })
+    first = w.runner.run("T", "{}")
+    assert first.status == "TIMED_OUT" and first.stop == pytest.approx(first.start + 5, abs=0.01)
+    redriven = w.client.redrive_execution(first.arn)
+    assert redriven.redrive_date is not None
+    w.runner.drain(first.eid)
+    second = w.client.describe_execution(first.arn)
+    # The Wait it was in is entered again, and the 5 s count from the redrive.
+    assert second.status == "TIMED_OUT" and second.redrive_count == 1
+    assert second.stop == pytest.approx(redriven.redrive_date + 5, abs=0.01)
+    types = w.types(first.eid)
+    assert types.count("ExecutionTimedOut") == 2 and types.count("PassStateEntered") == 1
+    assert types[types.index("ExecutionRedriven") + 1] == "WaitStateEntered"
+
+
+def test_an_earlier_attempts_execution_timeout_is_dropped() -> None:
+    w = World()
+    w.client.create_state_machine("T2", {
+        "TimeoutSeconds": 5, "StartAt": "W",
+        "States": {"W": {"Type": "Wait", "Seconds": 100, "End": True}},
+    })
+    first = w.runner.run("T2", "{}")
+    w.client.redrive_execution(first.arn)
+    # The first attempt's timeout message, delivered late (a broker copy): nothing happens.
+    stale = {"k": "exec_timeout", "x": first.eid, "r": "0", "v": 0, "m": "T2"}
+    assert w.runner.driver.handle(stale) == "stale"
+    assert w.client.describe_execution(first.arn).status == "RUNNING"
+
+
+def test_redrive_count_in_the_context_object_of_a_map_started_after_the_redrive() -> None:
+    w = World()
+    w.failing.add('"a"')
+    w.client.create_state_machine("CM", {
+        "StartAt": "A", "States": {
+            "A": task("a", "Each", ResultPath="$.a"),
+            "Each": {
+                "Type": "Map", "End": True, "ItemsPath": "$.xs",
+                "ItemProcessor": {"StartAt": "X", "States": {"X": {
+                    "Type": "Pass", "End": True,
+                    "Parameters": {"n.$": "$$.Execution.RedriveCount"},
+                }}},
+            },
+        },
+    })
+    failed = w.runner.run("CM", json.dumps({"xs": [1, 2]}))
+    w.failing.clear()
+    done = w.redrive(failed.arn)
+    assert done.status == "SUCCEEDED"
+    # The iterations started after the redrive see its count too.
+    assert json.loads(done.output or "") == [{"n": 1}, {"n": 1}]

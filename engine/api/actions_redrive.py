@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.api import shapes
-from engine.api.actions import ACTIONS, REQUIRED_ARN, Context, Field, _execution, action
+from engine.api.actions import ACTIONS, REQUIRED_ARN, Context, _execution, action
 from engine.api.actions_faithful import _not_express
+from engine.api.protocol import Field
 from engine.errors import ValidationException
 
 _describe_execution = ACTIONS["DescribeExecution"]
@@ -39,5 +39,9 @@ def redrive_execution(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
 def describe_execution(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
     out = _describe_execution.run(ctx, p)
     record = ctx.client.describe_execution(_execution(p["executionArn"]))
-    include = p.get("includedData", "ALL_DATA") == "ALL_DATA"
-    return shapes.execution(record, include_data=include, redrive=ctx.client.redrive_status(record))
+    status, reason = ctx.client.redrive_status(record)
+    out["redriveStatus"] = status
+    out.pop("redriveStatusReason", None)
+    if reason is not None:  # AWS: a reason only when NOT_REDRIVABLE
+        out["redriveStatusReason"] = reason
+    return out

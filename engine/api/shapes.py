@@ -89,15 +89,10 @@ def state_machine_item(record: StateMachineRecord) -> dict[str, Any]:
     }
 
 
-def execution(
-    record: ExecutionRecord,
-    *,
-    include_data: bool = True,
-    redrive: tuple[str, str | None] | None = None,
-) -> dict[str, Any]:
+def execution(record: ExecutionRecord, *, include_data: bool = True) -> dict[str, Any]:
     """DescribeExecution. `output` only when SUCCEEDED, `error`/`cause` only when set, as
-    AWS does. `redrive`: (redriveStatus, redriveStatusReason) as the client judged them
-    (engine/runtime/redrive.py); without it, what the status alone says."""
+    AWS does. The redrive status here is what the status alone says; the API's action
+    completes it with the client's judgement (engine/api/actions_redrive.py)."""
     out: dict[str, Any] = {
         "executionArn": record.arn,
         "stateMachineArn": record.state_machine_arn,
@@ -121,15 +116,11 @@ def execution(
     out["redriveCount"] = record.redrive_count
     if record.redrive_date is not None:
         out["redriveDate"] = record.redrive_date
-    if redrive is None:
-        redrive = (
-            ("NOT_REDRIVABLE", f"Execution is {record.status} and cannot be redriven")
-            if record.status in ("RUNNING", "SUCCEEDED")
-            else ("REDRIVABLE", None)
-        )
-    out["redriveStatus"] = redrive[0]
-    if redrive[1] is not None:  # AWS: a reason only when NOT_REDRIVABLE
-        out["redriveStatusReason"] = redrive[1]
+    if record.status in ("RUNNING", "SUCCEEDED"):
+        out["redriveStatus"] = "NOT_REDRIVABLE"
+        out["redriveStatusReason"] = f"Execution is {record.status} and cannot be redriven"
+    else:
+        out["redriveStatus"] = "REDRIVABLE"
     return out
 
 

@@ -30,8 +30,8 @@ from engine.asl.loader import load
 from engine.asl.model import MapState, ParallelState, StateMachine
 from engine.errors import EngineFault, ExecutionNotRedrivable
 from engine.interpreter import history as h
-from engine.interpreter.machine import scope_states
 from engine.interpreter.join import concurrency_limit
+from engine.interpreter.machine import scope_states
 from engine.interpreter.types import Resumed, epoch_millis, iso_timestamp
 from engine.runtime import messages
 from engine.store.base import DocWrite, ExecutionRecord, LoadedRun, OutboxEntry, Store

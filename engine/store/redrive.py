@@ -74,7 +74,7 @@ class RedisRedrive:
              w.attempt]
             for w in plan.writes
         ]
-        forget = []
+        forget: list[list[Any]] = []
         for join, indexes in plan.forget.items():
             k = key_index(keys.results(eid, join))
             forget.extend([k, str(i)] for i in indexes)
