@@ -278,3 +278,22 @@ def test_redrive_count_in_the_context_object_of_a_map_started_after_the_redrive(
     assert done.status == "SUCCEEDED"
     # The iterations started after the redrive see its count too.
     assert json.loads(done.output or "") == [{"n": 1}, {"n": 1}]
+
+
+def test_a_parallel_that_failed_after_its_branches_gets_their_results_again() -> None:
+    w = World()
+    w.client.create_state_machine("After", {
+        "StartAt": "Par", "States": {"Par": {
+            "Type": "Parallel", "End": True,
+            "Branches": [{"StartAt": "A", "States": {"A": task("a")}}],
+            # Fails after the branches: States.Runtime (no such path), every time.
+            "ResultSelector": {"x.$": "$[0].nothing.here"},
+        }},
+    })
+    failed = w.runner.run("After", "{}")
+    assert failed.status == "FAILED" and failed.error == "States.Runtime"
+    w.calls.clear()
+    again = w.redrive(failed.arn)
+    assert again.status == "FAILED" and again.error == "States.Runtime"
+    assert w.calls == []  # the branch kept its result
+    assert w.types(failed.eid).count("ExecutionFailed") == 2
