@@ -13,7 +13,9 @@ from typing import Any
 import botocore.exceptions
 import pytest
 import redis
+from typer.testing import CliRunner
 
+from engine.cli import app, executions  # noqa: F401  (registers `sfn redrive`)
 from engine.embedded import RedisServer
 from tests.api_stack import api_server, sfn_client
 from tests.conftest import Worker
@@ -54,7 +56,9 @@ DEFINITION = json.dumps({
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, redis.Redis, Worker]]:
+def stack(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Any, redis.Redis, Worker, str]]:
     path = tmp_path_factory.mktemp("redrive")
     server = RedisServer(path / "redis")
     server.start()
@@ -68,7 +72,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, redis
         with api_server(server.url) as running:
             yield sfn_client(running.url), redis.Redis.from_url(
                 server.url, decode_responses=True
-            ), worker
+            ), worker, server.url
     finally:
         worker.stop()
         server.stop()
@@ -90,9 +94,9 @@ def code(excinfo: pytest.ExceptionInfo[botocore.exceptions.ClientError]) -> str:
 
 
 def test_a_redriven_parallel_reruns_its_failed_branch_through_a_worker_kill(
-    stack: tuple[Any, redis.Redis, Worker],
+    stack: tuple[Any, redis.Redis, Worker, str],
 ) -> None:
-    sfn, r, worker = stack
+    sfn, r, _, _ = stack
     machine = sfn.create_state_machine(
         name="Fan", definition=DEFINITION, roleArn=ROLE
     )["stateMachineArn"]
@@ -151,9 +155,9 @@ def test_a_redriven_parallel_reruns_its_failed_branch_through_a_worker_kill(
 
 
 def test_redrive_errors_and_an_aborted_execution(
-    stack: tuple[Any, redis.Redis, Worker],
+    stack: tuple[Any, redis.Redis, Worker, str],
 ) -> None:
-    sfn, _, _ = stack
+    sfn, _, _, _ = stack
     machine = sfn.create_state_machine(name="Slow", roleArn=ROLE, definition=json.dumps({
         "StartAt": "W", "States": {
             "W": {"Type": "Wait", "Seconds": 30, "Next": "S"},
@@ -175,6 +179,35 @@ def test_redrive_errors_and_an_aborted_execution(
     running_again = sfn.describe_execution(executionArn=arn)
     assert running_again["status"] == "RUNNING" and running_again["redriveCount"] == 1
     assert "stopDate" not in running_again and "error" not in running_again
-    history = sfn.get_execution_history(executionArn=arn, reverseOrder=True, maxResults=2)
-    # The Wait it was in when stopped is entered again (from the redrive on).
-    assert [e["type"] for e in history["events"]] == ["WaitStateEntered", "ExecutionRedriven"]
+    # The Wait it was in when stopped is entered again (from the redrive on), once the
+    # worker has taken the message.
+    deadline = time.monotonic() + 30
+    while True:
+        last = sfn.get_execution_history(executionArn=arn, reverseOrder=True, maxResults=2)
+        types = [e["type"] for e in last["events"]]
+        if types[0] != "ExecutionRedriven":
+            break
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert types == ["WaitStateEntered", "ExecutionRedriven"]
+
+
+def test_sfn_redrive(stack: tuple[Any, redis.Redis, Worker, str]) -> None:
+    sfn, _, _, url = stack
+    machine = sfn.create_state_machine(name="Held", roleArn=ROLE, definition=json.dumps({
+        "StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 60, "End": True}},
+    }))["stateMachineArn"]
+    arn = sfn.start_execution(stateMachineArn=machine, name="held-1")["executionArn"]
+    cli, env = CliRunner(), {"REDIS_URL": url}
+    assert cli.invoke(app, ["stop", arn], env=env).exit_code == 0
+    redriven = cli.invoke(app, ["redrive", arn, "--client-token", "cli-1"], env=env)
+    assert redriven.exit_code == 0, redriven.output
+    assert redriven.output.strip() == f"RUNNING {arn} (redrive 1)"
+    repeated = cli.invoke(app, ["redrive", arn, "--client-token", "cli-1"], env=env)
+    assert repeated.output.strip() == f"RUNNING {arn} (redrive 1)"  # the same redrive
+    refused = cli.invoke(app, ["redrive", arn], env=env)
+    assert refused.exit_code != 0
+    assert "Execution is RUNNING and cannot be redriven" in refused.output
+    described = cli.invoke(app, ["describe", arn, "--json"], env=env)
+    assert json.loads(described.output)["redriveCount"] == 1
+    sfn.stop_execution(executionArn=arn)
