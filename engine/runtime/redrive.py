@@ -81,10 +81,8 @@ def not_redrivable(
     machine = store.get_state_machine(record.state_machine_name)
     if machine is None or machine.status == "DELETING":
         return DELETING
-    if record.stop is not None and rules.window_seconds > 0 and (
-        now - record.stop > rules.window_seconds
-    ):
-        return PERIOD
+    if record.stop is not None and now - record.stop > rules.window_seconds:
+        return PERIOD  # (a window of 0: redrive is off)
     if now - record.start > MAX_OPEN_SECONDS:
         return MAX_TIME
     cap = rules.max_history_events
@@ -181,7 +179,7 @@ def plan(
     result = RedrivePlan(
         status=record.status,
         redrive_count=record.redrive_count,
-        stopped_after=(now - rules.window_seconds) if rules.window_seconds > 0 else 0.0,
+        stopped_after=now - rules.window_seconds,
         event=h.event(
             iso_timestamp(date), "ExecutionRedriven", "executionRedrivenEventDetails",
             redriveCount=count,

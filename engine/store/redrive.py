@@ -29,7 +29,7 @@ class RedrivePlan:
     #: What the plan was made from: the record's status and redrive count.
     status: str
     redrive_count: int
-    #: The redrive is refused when the execution stopped before this (epoch s; 0: never).
+    #: The redrive is refused when the execution stopped before this (epoch s; 0: no limit).
     stopped_after: float
     event: dict[str, Any]
     writes: list[DocWrite] = field(default_factory=list)
