@@ -26,6 +26,7 @@ class Flaky(Exception):
 class World:
     def __init__(self) -> None:
         self.failing: set[str] = set()
+        self.fail_once: set[str] = set()
         self.calls: list[tuple[str, Any]] = []
         self.registry = Registry()
         self.registry.register("Work", self.work)
@@ -35,7 +36,8 @@ class World:
     def work(self, event: Any, context: Any) -> Any:
         key = json.dumps(event.get("key"))
         self.calls.append((key, event))
-        if key in self.failing:
+        if key in self.failing or key in self.fail_once:
+            self.fail_once.discard(key)
             raise Flaky(f"{key} is failing")
         return {"done": event.get("key"), "redrives": event.get("redrives")}
 
@@ -297,3 +299,18 @@ def test_a_parallel_that_failed_after_its_branches_gets_their_results_again() ->
     assert again.status == "FAILED" and again.error == "States.Runtime"
     assert w.calls == []  # the branch kept its result
     assert w.types(failed.eid).count("ExecutionFailed") == 2
+
+
+def test_the_retriers_start_afresh_after_a_redrive() -> None:
+    w = World()
+    w.failing.add('"b"')
+    retry = [{"ErrorEquals": ["Flaky"], "MaxAttempts": 1, "IntervalSeconds": 1}]
+    w.client.create_state_machine("R", {"StartAt": "B", "States": {"B": task("b", Retry=retry)}})
+    failed = w.runner.run("R", "{}")
+    assert failed.status == "FAILED" and len(w.calls) == 2  # the retrier is spent
+    w.calls.clear()
+    w.failing.clear()
+    w.fail_once.add('"b"')  # the first call after the redrive fails, then it works
+    done = w.redrive(failed.arn)
+    # Had the retrier's count been kept, the first failure would have failed it again.
+    assert done.status == "SUCCEEDED" and len(w.calls) == 2
