@@ -314,3 +314,35 @@ def test_the_retriers_start_afresh_after_a_redrive() -> None:
     done = w.redrive(failed.arn)
     # Had the retrier's count been kept, the first failure would have failed it again.
     assert done.status == "SUCCEEDED" and len(w.calls) == 2
+
+
+def test_the_other_reasons_a_redrive_is_refused() -> None:
+    w = World()
+    w.failing.add('"a"')
+    w.client.create_state_machine("Q", {"StartAt": "A", "States": {"A": task("a")}})
+    failed = w.runner.run("Q", "{}")
+    store = w.runner.store
+    x = store._executions[failed.eid]
+    rules = w.client.redrive_rules
+
+    def reason() -> str | None:
+        return redrive.not_redrivable(store, store.get_execution(failed.eid), w.runner.now, rules)
+
+    assert reason() is None
+    x.record.redrive_count = redrive.MAX_REDRIVES
+    assert reason() == redrive.TOO_MANY
+    x.record.redrive_count = 0
+    small = redrive.RedriveRules(max_history_events=len(store.history(failed.eid)) + 1)
+    assert redrive.not_redrivable(store, x.record, w.runner.now, small) == redrive.HISTORY_LIMIT
+    root = x.docs[("run", "0")]
+    doc = json.loads(root["d"])
+    root["d"] = json.dumps({k: v for k, v in doc.items() if k != "failed"})
+    assert reason() == redrive.BEFORE_LAUNCH  # a run that ended before `failed` was kept
+    root["d"] = json.dumps(doc)
+    x.record.type = "EXPRESS"
+    assert reason() == redrive.EXPRESS
+    x.record.type = "STANDARD"
+    w.client.delete_state_machine("Q")
+    assert reason() == redrive.DELETING
+    with pytest.raises(ExecutionNotRedrivable, match="State machine is in DELETING status"):
+        w.client.redrive_execution(failed.arn)
