@@ -248,7 +248,9 @@ class _Planner:
         if name is None:
             raise ExecutionNotRedrivable(BEFORE_LAUNCH)
         version = loaded.version + 1
-        new = {k: v for k, v in doc.items() if k not in ("outcome", "aborted", "failed")}
+        new = {
+            k: v for k, v in doc.items() if k not in ("outcome", "aborted", "failed", "parked")
+        }
         new.update(self.marks, outbox=[])
         if name == "":  # the root run never started: start it
             self.write(run, loaded, new)
