@@ -43,7 +43,7 @@ from engine.fleet import Fleet, WaitingTask
 from engine.handlers import Registry
 from engine.interpreter import history as h
 from engine.interpreter.types import epoch_millis, iso_timestamp
-from engine.runtime import nested
+from engine.runtime import nested, redrive
 from engine.runtime.activities import Activities, activity_store
 from engine.runtime.callbacks import TaskTokens
 from engine.runtime.driver import Dispatcher, Driver, DriverSettings
@@ -98,6 +98,9 @@ class Client:
         self.versions = Versions(self)
         self._tokens: TaskTokens | None = None
         self._activities: Activities | None = None
+        #: RedriveExecution's window and limits (engine/runtime/redrive.py; connect() sets
+        #: them from the settings).
+        self.redrive_rules = redrive.RedriveRules(redeliver_seconds=redeliver_seconds)
 
     # --- state machines ---------------------------------------------------------------
 
@@ -421,13 +424,15 @@ class Client:
         limit: int = 100,
         after: tuple[float, str] | None = None,
         started_through: str | None = None,
+        redriven: bool | None = None,
     ) -> tuple[list[ExecutionRecord], tuple[float, str] | None]:
         """One page of executions, most recent first as AWS lists them (a running one by
         its start, a finished one by its stop), and the cursor of the next page (None on
         the last). `after` is the cursor a previous page returned; cursors stay valid while
         new executions start, unlike offsets (an execution that finishes meanwhile moves
         up: AWS calls the listing eventually consistent, best effort). `started_through`: only
-        the executions started through that version or alias ARN (engine/versions.py)."""
+        the executions started through that version or alias ARN (engine/versions.py).
+        `redriven`: only those redriven at least once (True) or never (False)."""
         name = arns.state_machine_name(state_machine) if state_machine else None
         if name is not None:
             self.describe_state_machine(name)
@@ -440,6 +445,7 @@ class Client:
                 r for r in page
                 if (status is None or r.status == status)
                 and (started_through is None or started_through in (r.version_arn, r.alias_arn))
+                and (redriven is None or (r.redrive_count > 0) == redriven)
             )
             if len(page) < scan:
                 break
@@ -494,6 +500,26 @@ class Client:
         nested.stop_children(self, record.eid)
         nested.wake_parent(self.store, self.dispatcher, record.eid)
         return self.describe_execution(record.eid)
+
+    # --- redrive (engine/runtime/redrive.py) -----------------------------------------------
+
+    def redrive_execution(
+        self, arn_or_eid: str, *, client_token: str | None = None
+    ) -> ExecutionRecord:
+        """Restart a FAILED, TIMED_OUT or ABORTED Standard execution from the state that
+        did not complete (RedriveExecution); the same `client_token` within 15 minutes
+        answers the same redrive again. ExecutionNotRedrivable says why not."""
+        record = self.describe_execution(arn_or_eid)
+        redrive.redrive_execution(
+            self.store, self.dispatcher, record, now=self.clock(),
+            rules=self.redrive_rules, client_token=client_token,
+        )
+        return self.describe_execution(record.eid)
+
+    def redrive_status(self, record: ExecutionRecord) -> tuple[str, str | None]:
+        """DescribeExecution's redriveStatus and redriveStatusReason of `record`."""
+        reason = redrive.not_redrivable(self.store, record, self.clock(), self.redrive_rules)
+        return ("REDRIVABLE", None) if reason is None else ("NOT_REDRIVABLE", reason)
 
     # --- task tokens (callbacks) -----------------------------------------------------------
 

@@ -15,6 +15,7 @@ from engine.embedded import ensure_embedded
 from engine.fleet import Fleet
 from engine.handlers import Registry
 from engine.redis_safety import preflight
+from engine.runtime.redrive import RedriveRules
 from engine.settings import Settings
 from engine.store.redis_store import RedisStore
 
@@ -46,7 +47,8 @@ def connect(
     app = build_app(settings.broker)
     local = registry.names() if registry else {}
     dispatcher = CeleryDispatcher(app, HandlerQueues(local, store.announced_handlers))
-    return Client(
+    store.redrive_seconds = settings.redrive_seconds
+    client = Client(
         store,
         dispatcher,
         region=settings.region,
@@ -55,3 +57,9 @@ def connect(
         redeliver_seconds=settings.redeliver_seconds,
         fleet=Fleet(store.r),
     )
+    client.redrive_rules = RedriveRules(
+        window_seconds=settings.redrive_seconds,
+        max_history_events=settings.max_history_events,
+        redeliver_seconds=settings.redeliver_seconds,
+    )
+    return client

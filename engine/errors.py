@@ -15,6 +15,7 @@ API errors are AWS's, so the HTTP layer can map them one to one.
     ├── ExecutionDoesNotExist
     ├── ExecutionAlreadyExists     same name, different input (or already closed)
     ├── ExecutionNotRunning        e.g. stopping an execution that has ended
+    ├── ExecutionNotRedrivable     RedriveExecution of one that cannot be redriven
     ├── UnknownResource            a Task names a resource no handler answers
     ├── UnsupportedFeature         valid ASL the engine cannot run yet (e.g. S3 item readers)
     ├── MissingRequiredParameter   e.g. UpdateStateMachine with nothing to update
@@ -91,6 +92,13 @@ class ExecutionAlreadyExists(EngineError):
 
 class ExecutionNotRunning(EngineError):
     code = "ValidationException"
+
+
+class ExecutionNotRedrivable(EngineError):
+    """RedriveExecution of an execution that cannot be redriven (the message says why,
+    in the words of DescribeExecution's redriveStatusReason)."""
+
+    code = "ExecutionNotRedrivable"
 
 
 class UnknownResource(EngineError):

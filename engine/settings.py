@@ -80,6 +80,9 @@ class Settings:
     max_deliveries: int = 5
     max_history_events: int = 25_000
     retention_seconds: float = 90 * 86400.0
+    #: How long an ended execution can be redriven (AWS: 14 days); its child runs are
+    #: kept that long (engine/store/retention.py, engine/runtime/redrive.py).
+    redrive_seconds: float = 14 * 86400.0
     aws_integrations: bool = False
     http_connections: str | None = None
     item_reader_root: str | None = None
@@ -110,6 +113,7 @@ class Settings:
             max_deliveries=int(_positive(e, "SFN_MAX_DELIVERIES", cls.max_deliveries)),
             max_history_events=int(e.get("SFN_MAX_HISTORY_EVENTS", cls.max_history_events)),
             retention_seconds=float(e.get("SFN_RETENTION_SECONDS", cls.retention_seconds)),
+            redrive_seconds=_not_negative(e, "SFN_REDRIVE_SECONDS", cls.redrive_seconds),
             aws_integrations=e.get("SFN_AWS_INTEGRATIONS", "0").strip().lower()
             in ("1", "true", "yes", "on"),
             http_connections=e.get("SFN_HTTP_CONNECTIONS") or None,

@@ -95,6 +95,8 @@ poison = PoisonGuard(store, RedisDeliveries(store.r), max_deliveries=settings.ma
 main_store = RedisStore.from_url(
     settings.redis_url, retry_oom=True, retention_seconds=settings.retention_seconds
 )
+# The sweep keeps an ended execution's child runs while it can be redriven.
+main_store.redrive_seconds = settings.redrive_seconds
 sweeper = Sweeper(
     main_store,
     CeleryDispatcher(app, HandlerQueues(default_registry.names(), main_store.announced_handlers)),

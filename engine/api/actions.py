@@ -337,17 +337,17 @@ def list_executions(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
     assert sm is not None
     name = _state_machine(sm)
     status = p.get("statusFilter")
-    state = pagination.decode(p.get("nextToken"), "ListExecutions", m=name, f=status)
-    if p.get("redriveFilter") == "REDRIVEN":
-        return {"executions": []}  # nothing is ever redriven here
+    redrive = p.get("redriveFilter")
+    state = pagination.decode(p.get("nextToken"), "ListExecutions", m=name, f=status, rf=redrive)
     after = (float(state["s"]), str(state["e"])) if state else None
     records, cursor = ctx.client.list_executions_page(
-        name, status=status, limit=pagination.page_size(p.get("maxResults")), after=after
+        name, status=status, limit=pagination.page_size(p.get("maxResults")), after=after,
+        redriven=None if redrive is None else redrive == "REDRIVEN",
     )
     out: dict[str, Any] = {"executions": [shapes.execution_item(r) for r in records]}
     if cursor is not None:
         out["nextToken"] = pagination.encode(
-            "ListExecutions", m=name, f=status, s=cursor[0], e=cursor[1]
+            "ListExecutions", m=name, f=status, rf=redrive, s=cursor[0], e=cursor[1]
         )
     return out
 
@@ -472,4 +472,5 @@ from engine.api import (  # noqa: E402, F401, I001 - registers
     actions_versions,
     activity_actions,
 )
-from engine.api import actions_faithful  # noqa: E402, F401, I001 - last: wraps the others
+from engine.api import actions_faithful  # noqa: E402, F401, I001 - wraps the others
+from engine.api import actions_redrive  # noqa: E402, F401, I001 - RedriveExecution; wraps

@@ -294,18 +294,18 @@ def list_executions(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
         return _list_executions.run(ctx, p)
     name = arns.qualified_state_machine(arn)[0]
     status = p.get("statusFilter")
-    state = pagination.decode(p.get("nextToken"), "ListExecutions", m=arn, f=status)
-    if p.get("redriveFilter") == "REDRIVEN":
-        return {"executions": []}  # nothing is ever redriven here
+    redrive = p.get("redriveFilter")
+    state = pagination.decode(p.get("nextToken"), "ListExecutions", m=arn, f=status, rf=redrive)
     after = (float(state["s"]), str(state["e"])) if state else None
     records, cursor = ctx.client.list_executions_page(
         name, status=status, limit=pagination.page_size(p.get("maxResults")), after=after,
+        redriven=None if redrive is None else redrive == "REDRIVEN",
         started_through=arn,
     )
     out: dict[str, Any] = {"executions": [shapes.execution_item(r) for r in records]}
     if cursor is not None:
         out["nextToken"] = pagination.encode(
-            "ListExecutions", m=arn, f=status, s=cursor[0], e=cursor[1]
+            "ListExecutions", m=arn, f=status, rf=redrive, s=cursor[0], e=cursor[1]
         )
     return out
 

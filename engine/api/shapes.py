@@ -91,7 +91,8 @@ def state_machine_item(record: StateMachineRecord) -> dict[str, Any]:
 
 def execution(record: ExecutionRecord, *, include_data: bool = True) -> dict[str, Any]:
     """DescribeExecution. `output` only when SUCCEEDED, `error`/`cause` only when set, as
-    AWS does; redrive is not supported, so every execution says NOT_REDRIVABLE."""
+    AWS does. The redrive status here is what the status alone says; the API's action
+    completes it with the client's judgement (engine/api/actions_redrive.py)."""
     out: dict[str, Any] = {
         "executionArn": record.arn,
         "stateMachineArn": record.state_machine_arn,
@@ -112,13 +113,14 @@ def execution(record: ExecutionRecord, *, include_data: bool = True) -> dict[str
     if record.cause is not None:
         out["cause"] = record.cause
     out.update(_started_through(record))
-    out["redriveCount"] = 0
-    out["redriveStatus"] = "NOT_REDRIVABLE"
-    out["redriveStatusReason"] = (
-        f"Execution is {record.status} and cannot be redriven"
-        if record.status in ("RUNNING", "SUCCEEDED")
-        else "Redrive is not supported by this engine"
-    )
+    out["redriveCount"] = record.redrive_count
+    if record.redrive_date is not None:
+        out["redriveDate"] = record.redrive_date
+    if record.status in ("RUNNING", "SUCCEEDED"):
+        out["redriveStatus"] = "NOT_REDRIVABLE"
+        out["redriveStatusReason"] = f"Execution is {record.status} and cannot be redriven"
+    else:
+        out["redriveStatus"] = "REDRIVABLE"
     return out
 
 
@@ -134,6 +136,10 @@ def execution_item(record: ExecutionRecord) -> dict[str, Any]:
     if record.stop is not None:
         out["stopDate"] = record.stop
     out.update(_started_through(record))
+    if record.redrive_count:
+        out["redriveCount"] = record.redrive_count
+    if record.redrive_date is not None:
+        out["redriveDate"] = record.redrive_date
     return out
 
 

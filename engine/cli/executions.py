@@ -1,4 +1,4 @@
-"""`sfn validate | run | start | describe | history | list | stop | recover`."""
+"""`sfn validate | run | start | describe | history | list | stop | redrive | recover`."""
 
 from __future__ import annotations
 
@@ -363,6 +363,9 @@ def _describe(record: Any) -> dict[str, Any]:
                        ("error", record.error), ("cause", record.cause)):
         if value is not None:
             out_[key] = value
+    if record.redrive_count:
+        out_["redriveCount"] = record.redrive_count
+        out_["redriveDate"] = record.redrive_date
     return out_
 
 
@@ -434,7 +437,7 @@ def describe(execution: str, json_out: bool = JsonOpt) -> None:
         print_json(described)
     else:
         for key, value in described.items():
-            shown = _local_time(value) if key in ("startDate", "stopDate") else value
+            shown = _local_time(value) if key in ("startDate", "stopDate", "redriveDate") else value
             out.print(f"{key}: ", status_text(value) if key == "status" else shown,
                       sep="", highlight=False, soft_wrap=True)
 
@@ -501,6 +504,22 @@ def stop(
     except EngineError as exc:
         fail_engine(exc)
     out.print(f"{record.status} {record.arn}", highlight=False)
+
+
+@app.command()
+def redrive(
+    execution: str,
+    client_token: str = typer.Option(
+        None, "--client-token", help="Repeat-safe: the same token within 15 minutes answers "
+        "the same redrive again (AWS's clientToken)."),
+) -> None:
+    """Restart a FAILED, TIMED_OUT or ABORTED execution from the state that did not
+    complete; what had succeeded keeps its results (RedriveExecution)."""
+    try:
+        record = _client().redrive_execution(execution, client_token=client_token)
+    except EngineError as exc:
+        fail_engine(exc)
+    out.print(f"{record.status} {record.arn} (redrive {record.redrive_count})", highlight=False)
 
 
 @app.command()

@@ -67,13 +67,29 @@ def child_finished(
             doc["status"] = "failed"
             return doc, [], failure
     launch: list[int] = []
-    if doc["launched"] < doc["total"]:
+    relaunch = doc.get("relaunch") or []
+    if relaunch:
+        # A redriven join's failed children wait here for a free place under its
+        # MaxConcurrency (engine/runtime/redrive.py), before the never-started ones.
+        doc["relaunch"] = relaunch[1:]
+        launch = [relaunch[0]]
+    elif doc["launched"] < doc["total"]:
         launch = [doc["launched"]]
         doc["launched"] += 1
     if doc["succeeded"] + doc["failed"] == doc["total"]:
         doc["status"] = "succeeded"
         return doc, launch, ChildrenSucceeded(results=[])
     return doc, launch, None
+
+
+def concurrency_limit(doc: JoinDoc) -> int:
+    """How many of a join's children may run at once (as `open_join` decided it)."""
+    total = doc["total"]
+    limit = doc.get("max_concurrency") or total
+    if doc["kind"] == "map":
+        quiet = bool((doc.get("template") or {}).get("quiet"))
+        limit = min(limit, DISTRIBUTED_MAX_CONCURRENCY if quiet else INLINE_MAX_CONCURRENCY)
+    return max(1, int(limit))
 
 
 def _failure(doc: JoinDoc, outcome: Outcome) -> ChildrenFailed | None:

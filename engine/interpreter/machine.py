@@ -89,6 +89,9 @@ def new_child_doc(template: dict[str, Any], join: str, index: int) -> RunDoc:
     }
     if template.get("quiet"):
         doc["quiet"] = True
+    for key in ("rc", "rt"):  # a redriven execution's count and time (Context Object)
+        if key in template:
+            doc[key] = template[key]
     return doc
 
 
@@ -114,6 +117,9 @@ def child_template(parent: RunDoc, cmd: StartChildren) -> dict[str, Any]:
     }
     if cmd.quiet:
         template["quiet"] = True
+    for key in ("rc", "rt"):  # a redriven execution's count and time (Context Object)
+        if key in parent:
+            template[key] = parent[key]
     return template
 
 
@@ -153,7 +159,11 @@ def abort_child(
     parent = doc["parent"]
     if parent["kind"] == "map":
         events.append(h.map_iteration(timestamp, "Aborted", parent["state"], parent["index"]))
-    stopped = {**doc, "phase": "done", "state": None, "aborted": True, "outbox": []}
+    # `failed`: the state it stopped in, where RedriveExecution starts it again.
+    stopped = {
+        **doc, "phase": "done", "state": None, "aborted": True, "outbox": [],
+        "failed": doc.get("state"),
+    }
     return stopped, events
 
 

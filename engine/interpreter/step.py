@@ -119,7 +119,11 @@ class StepBase:
             "StartTime": ex.start_time,
         }
         if ex.redrive_count is not None:
-            execution["RedriveCount"] = ex.redrive_count
+            # A redrive writes its count (and time) into the runs it starts again
+            # (engine/runtime/redrive.py); a run never redriven has none.
+            execution["RedriveCount"] = self.doc.get("rc", ex.redrive_count)
+            if self.doc.get("rt") is not None:
+                execution["RedriveTime"] = self.doc["rt"]
         context: dict[str, Any] = {
             "Execution": execution,
             "State": state_ctx,
@@ -306,6 +310,10 @@ class StepBase:
             # AWS closes the state a failed branch stopped in (e.g. TaskStateAborted).
             if state.type in ABORTABLE:
                 self.emit(h.plain(self.ts, f"{state.type}StateAborted"))
+        if self.doc.get("state") is not None:
+            # The state the run failed in: where RedriveExecution starts it again
+            # (engine/runtime/redrive.py).
+            self.doc["failed"] = self.doc["state"]
         self.doc.update(phase="done", state=None)
         self.doc["outcome"] = {"status": "FAILED", "error": error, "cause": cause}
         self.tr.outcome = Outcome("FAILED", error=error, cause=cause)

@@ -53,7 +53,7 @@ from engine.interpreter.types import (
     iso_timestamp,
 )
 from engine.metrics import NullRecorder
-from engine.runtime import messages, nested
+from engine.runtime import messages, nested, redrive
 from engine.runtime.activities import hand_off, is_activity_task, rearm_timeout
 from engine.runtime.callbacks import index_waiting, new_token, rearm_heartbeat
 from engine.runtime.chaining import Chain
@@ -509,7 +509,9 @@ class Driver:
         join = message["j"]
         start = self.store.load_child_start(eid, run, join, message["i"])
         if start.exists:
-            return "stale"  # this child has started already
+            # This child has started already, unless a redrive parked it for its join to
+            # launch (engine/runtime/redrive.py): it enters its state again now.
+            return redrive.launch_parked(self, eid, run, consumed)
         if start.join is None or start.join["status"] != "running":
             return "stale"
         doc = new_child_doc(start.join["template"], join, message["i"])
@@ -634,6 +636,8 @@ class Driver:
 
     def _execution_timeout(self, message: Message) -> str:
         eid = message["x"]
+        if not redrive.current_timeout(self.store, eid, message):
+            return "stale"  # an earlier attempt's timeout (the execution was redriven)
         now = self.clock()
         commit = Commit(
             events=[h.execution_timed_out(iso_timestamp(now), "States.Timeout", None)],

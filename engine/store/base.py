@@ -10,7 +10,10 @@ child results, and updates the execution record. Either all of it happens or non
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    from engine.store.redrive import RedrivePlan, RedriveResult
 
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 
@@ -41,6 +44,11 @@ class ExecutionRecord:
     #: The machine's loggingConfiguration (JSON text) when it logs (level not OFF): the
     #: workers write its execution log records from this copy (engine/execution_logs.py).
     logging: str | None = None
+    #: RedriveExecution (engine/runtime/redrive.py): how many times it was redriven, when
+    #: last, and the client tokens of the last redrives (JSON [[token, first use, date]]).
+    redrive_count: int = 0
+    redrive_date: float | None = None
+    redrive_tokens: str | None = None
 
     @property
     def recency(self) -> float:
@@ -80,6 +88,9 @@ class ExecutionRecord:
             version_arn=opt("version_arn"),
             alias_arn=opt("alias_arn"),
             logging=opt("logging"),
+            redrive_count=int(fields.get("redrive_count") or 0),
+            redrive_date=float(fields["redrive_date"]) if fields.get("redrive_date") else None,
+            redrive_tokens=opt("redrive_tokens"),
         )
 
 
@@ -336,6 +347,11 @@ class Store(Protocol):
         self, eid: str, run: str, version: int, *, owner: str, lease_until: float, entry_id: str
     ) -> bool: ...
     def commit(self, eid: str, commit: Commit) -> CommitResult: ...
+
+    def redrive(self, eid: str, plan: RedrivePlan) -> RedriveResult:
+        """Reopen an ended execution as `plan` says, in one atomic step (RedriveExecution;
+        engine/store/redrive.py), unless its record changed since the plan was made."""
+        ...
 
     # --- recovery --------------------------------------------------------------------
     def due_executions(self, now: float, limit: int, claim_for: float) -> list[str]: ...

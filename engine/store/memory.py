@@ -25,6 +25,7 @@ from engine.store.base import (
     StateMachineRecord,
 )
 from engine.store.memory_versions import MemoryVersions
+from engine.store.redrive import MemoryRedrive
 from engine.store.tokens import MemoryHeartbeats
 
 
@@ -46,7 +47,7 @@ class _Execution:
         self.stopping = False
 
 
-class MemoryStore(MemoryVersions, MemoryHeartbeats):
+class MemoryStore(MemoryVersions, MemoryHeartbeats, MemoryRedrive):
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._definitions: dict[str, str] = {}

@@ -35,6 +35,7 @@ from engine.store.base import (
     StateMachineRecord,
 )
 from engine.store.redis_versions import RedisVersions
+from engine.store.redrive import RedisRedrive
 from engine.store.retention import WRITE_CHUNK, RetentionMixin
 from engine.store.tokens import RedisHeartbeats
 
@@ -91,7 +92,7 @@ class _Lua:
         pipe.evalsha(self.sha, len(keys), *keys, *args)
 
 
-class RedisStore(RedisVersions, RetentionMixin, RedisHeartbeats):
+class RedisStore(RedisVersions, RetentionMixin, RedisHeartbeats, RedisRedrive):
     def __init__(
         self,
         client: redis.Redis,

@@ -2,8 +2,8 @@
 
 The closing commit (engine/store/lua/commit.lua) sets a TTL on the execution's record,
 history and task ids and indexes it in `sfn:ended` and `sfn:closed`; the recovery sweep
-calls `prune_closed` to delete the child keys of ended executions and to drop executions
-past their retention from the indexes.
+calls `prune_closed` to delete the child keys of ended executions (once they can no longer
+be redriven) and to drop executions past their retention from the indexes.
 """
 
 from __future__ import annotations
@@ -11,6 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from engine.store import keys
+
+#: AWS's redrive window (14 days), and what the sweep waits beyond it.
+REDRIVE_SECONDS = 14 * 86400.0
+REDRIVE_GRACE = 3600.0
+REDRIVABLE = ("FAILED", "TIMED_OUT", "ABORTED")
 
 #: Fields, list entries or keys per command when a big write or delete is cut up: each
 #: command then takes well under a millisecond of Redis's time.
@@ -23,6 +28,9 @@ class RetentionMixin:
 
     r: Any
     retention_seconds: float
+    #: How long an ended FAILED, TIMED_OUT or ABORTED Standard execution keeps its child
+    #: keys: while it can be redriven (Settings.redrive_seconds; 0: not kept).
+    redrive_seconds: float = REDRIVE_SECONDS
 
     def prune_closed(self, now: float, limit: int = 20) -> int:
         """The sweep's cleaning, a few executions per call: the child keys (runs, joins,
@@ -32,9 +40,20 @@ class RetentionMixin:
         nothing). Deletes go in chunks (UNLINK frees big values off Redis's main thread).
         Returns how many executions it cleaned."""
         cleaned = 0
-        for eid in self.r.zrange(keys.ended(), 0, limit - 1):
-            if self.r.hget(keys.meta(eid), "status") != "RUNNING":
-                # (RUNNING: a refused closing commit indexed it; it has not ended.)
+        for eid in self.r.zrangebyscore(keys.ended(), "-inf", now, start=0, num=limit):
+            status, kind, stop = self.r.hmget(keys.meta(eid), "status", "type", "stop")
+            kept_until = (float(stop) if stop else 0.0) + self.redrive_seconds + REDRIVE_GRACE
+            if (
+                status in REDRIVABLE and kind != "EXPRESS" and self.redrive_seconds > 0
+                and kept_until > now
+            ):
+                # It can still be redriven (engine/runtime/redrive.py), which needs its
+                # runs, joins and results: looked at again once that window has passed
+                # (with a grace, so that a redrive checked just inside it finds them).
+                self.r.zadd(keys.ended(), {eid: kept_until})
+                continue
+            if status != "RUNNING":
+                # (RUNNING: a refused closing commit indexed it, or it was redriven.)
                 self._unlink_members(keys.child_keys(eid))
             self.r.zrem(keys.ended(), eid)
             cleaned += 1

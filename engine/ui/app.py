@@ -9,8 +9,13 @@
     GET  /api/executions/<eid>      the same as JSON (the page polls it while running)
     GET  /static/<file>             ui.js, zoom.js, ui.css (package data; nothing from a CDN)
 
-Read-only: nothing here changes an execution. Paths are relative to where the app is
-mounted (`SCRIPT_NAME`), so it works under any prefix.
+    POST /api/executions/<eid>/redrive   RedriveExecution, only when enabled (`allow_redrive`,
+                                    SFN_UI_REDRIVE=1) and with the header `X-Sfn-Ui:
+                                    redrive` (the page's button sends it; a form or link
+                                    of another site cannot, so no cross-site redrive)
+
+Otherwise read-only: nothing here changes an execution. Paths are relative to where the
+app is mounted (`SCRIPT_NAME`), so it works under any prefix.
 """
 
 from __future__ import annotations
@@ -51,12 +56,20 @@ class UiApp:
     page_size: int = PAGE_SIZE
     #: A coverage file of `sfn test --coverage-file` / `pytest --sfn-coverage-json`.
     coverage_file: str | None = None
+    #: The execution page offers a Redrive button (the one write the view does).
+    allow_redrive: bool = False
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         base = environ.get("SCRIPT_NAME", "").rstrip("/")
         path = _path_info(environ)
         method = environ.get("REQUEST_METHOD", "GET")
         try:
+            if method == "POST" and self.allow_redrive and path.endswith("/redrive"):
+                status, ctype, body, headers = self.redrive(path, environ)
+                start_response(_status(status), [
+                    ("Content-Type", ctype), ("Content-Length", str(len(body))), *headers,
+                ])
+                return [body]
             if method not in ("GET", "HEAD"):
                 raise HttpError(405, "The web view is read-only (GET)")
             if path == "":
@@ -158,7 +171,28 @@ class UiApp:
             payload["execution"]["eid"]
         ).definition
         svg, problem = _draw(definition)
-        return pages.execution_page(base, payload, svg, problem, _graph(definition), self.links)
+        return pages.execution_page(
+            base, payload, svg, problem, _graph(definition), self.links,
+            redrive=self.allow_redrive,
+        )
+
+    def redrive(
+        self, path: str, environ: dict[str, Any]
+    ) -> tuple[int, str, bytes, list[tuple[str, str]]]:
+        """The page's Redrive button (engine/runtime/redrive.py): JSON in, JSON out."""
+        def answer(status: int, value: dict[str, Any]) -> tuple[int, str, bytes, list[Any]]:
+            body = json.dumps(value, separators=(",", ":")).encode()
+            return status, "application/json", body, [("Cache-Control", "no-store")]
+
+        eid = path.removeprefix("/api/executions/").removesuffix("/redrive")
+        if environ.get("HTTP_X_SFN_UI") != "redrive" or not path.startswith("/api/executions/"):
+            return answer(403, {"error": "a redrive needs the page's X-Sfn-Ui header"})
+        try:
+            record = self.client.redrive_execution(unquote(eid))
+        except errors.EngineError as exc:
+            status = 404 if isinstance(exc, errors.ExecutionDoesNotExist) else 409
+            return answer(status, {"error": exc.code, "message": exc.message})
+        return answer(200, {"status": record.status, "redriveCount": record.redrive_count})
 
     def static(self, name: str) -> tuple[int, str, bytes, list[tuple[str, str]]]:
         if name not in _STATIC:
@@ -214,10 +248,15 @@ def _redirect(start_response: StartResponse, location: str) -> Iterable[bytes]:
 
 
 def make_app(client: Client, *, flower_url: str | None = None,
-             metrics_url: str | None = "/metrics", coverage_file: str | None = None) -> UiApp:
+             metrics_url: str | None = "/metrics", coverage_file: str | None = None,
+             allow_redrive: bool | None = None) -> UiApp:
     """The web view over `client`; `flower_url` (default: $SFN_FLOWER_URL) adds links to
-    Flower; `coverage_file` (default: $SFN_COVERAGE_FILE) draws test coverage."""
+    Flower; `coverage_file` (default: $SFN_COVERAGE_FILE) draws test coverage;
+    `allow_redrive` (default: $SFN_UI_REDRIVE=1) offers the Redrive button."""
+    if allow_redrive is None:
+        allow_redrive = os.environ.get("SFN_UI_REDRIVE", "").strip().lower() in ("1", "true")
     flower = flower_url if flower_url is not None else (os.environ.get("SFN_FLOWER_URL") or None)
     cov = coverage_file if coverage_file is not None else (os.environ.get(coverage.ENV) or None)
     return UiApp(client, pages.Links(flower=flower.rstrip("/") if flower else None,
-                                     metrics=metrics_url), coverage_file=cov)
+                                     metrics=metrics_url), coverage_file=cov,
+                 allow_redrive=allow_redrive)

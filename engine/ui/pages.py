@@ -258,9 +258,10 @@ def machine_page(
 
 def execution_page(
     base: str, payload: dict[str, Any], svg: str | None, problem: str | None,
-    graph: dict[str, Any], links: Links,
+    graph: dict[str, Any], links: Links, *, redrive: bool = False,
 ) -> str:
     x = payload["execution"]
+    redrive_url = f"{base}/api/executions/{quote(x['eid'], safe=':')}/redrive"
     client_data = {
         "mode": "execution",
         "base": base,
@@ -270,13 +271,17 @@ def execution_page(
         "statusOrder": list(st.PRECEDENCE),
         "payload": payload,
         "pollUrl": f"{base}/api/executions/{quote(x['eid'], safe=':')}",
+        # The Redrive button (engine/ui/app.py): shown by ui.js while the execution can be
+        # redriven (FAILED, TIMED_OUT, ABORTED).
+        "redriveUrl": redrive_url if redrive else None,
     }
     body = f"""
 <div class="crumbs"><a href="{e(base)}/">Executions</a> ›
 <a href="{e(base)}/?{e(urlencode({"machine": x["stateMachine"]}))}">{e(x["stateMachine"])}</a> ›
 {e(x["name"])}</div>
 <h1><span id="exec-name">{e(x["name"])}</span>
-<span id="exec-status">{badge(x["status"])}</span></h1>
+<span id="exec-status">{badge(x["status"])}</span>
+<button type="button" id="redrive" hidden>Redrive</button></h1>
 <dl class="facts">
 <dt>Execution ARN</dt><dd><code id="exec-arn">{e(x["arn"])}</code></dd>
 <dt>State machine</dt>

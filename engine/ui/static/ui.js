@@ -497,6 +497,9 @@
     document.getElementById("exec-stop").textContent = x.stopText || "\u2014";
     document.getElementById("exec-duration").textContent = x.durationText;
     document.getElementById("live").hidden = !!TERMINAL[x.status];
+    /* RedriveExecution from the page, when the server offers it (SFN_UI_REDRIVE=1). */
+    var redrive = document.getElementById("redrive");
+    if (redrive) redrive.hidden = !cfg.redriveUrl || !REDRIVABLE[x.status];
     document.title = x.name + " (" + x.status + ") \u00b7 sfn";
   }
 
@@ -528,6 +531,23 @@
       update(payload);
       setTimeout(poll, 1000);
     }).catch(function () { setTimeout(poll, 3000); });
+  }
+
+  var REDRIVABLE = { FAILED: 1, TIMED_OUT: 1, ABORTED: 1 };
+  var redriveButton = document.getElementById("redrive");
+  if (redriveButton && cfg.redriveUrl) {
+    redriveButton.addEventListener("click", function () {
+      redriveButton.disabled = true;
+      fetch(cfg.redriveUrl, { method: "POST", headers: { "X-Sfn-Ui": "redrive" } })
+        .then(function (r) { return r.json().then(function (j) { return [r.ok, j]; }); })
+        .then(function (res) {
+          redriveButton.disabled = false;
+          if (!res[0]) { window.alert(res[1].message || res[1].error); return; }
+          ui.payload.execution.status = "RUNNING";
+          renderSummary();
+          setTimeout(poll, 200);
+        }).catch(function () { redriveButton.disabled = false; });
+    });
   }
 
   ui.payload = null;

@@ -1,0 +1,41 @@
+-- Reopen an ended execution for RedriveExecution, in one atomic step (engine/store/redrive.py).
+-- KEYS[1] meta, KEYS[2] hist, KEYS[3] outbox, KEYS[4] due, KEYS[5] tasks, KEYS[6..] the run
+-- and join documents written and the results hashes cleared (all of this execution's slot)
+-- ARGV[1] header (JSON):
+--   st   the status the plan was made from (FAILED, TIMED_OUT or ABORTED)
+--   rc   the redrive count it was made from (the compare-and-set: a concurrent redrive, or
+--        any other change of the record, refuses this one)
+--   dl   the latest stop time (epoch s) the redrive window allows (0: no window)
+--   w    [[key, expected version, doc argv, phase, attempt], ...]   documents to write
+--   hd   [[key, field], ...]     results of failed children to forget
+--   ev   argv of the ExecutionRedriven event's body (JSON without the leading "{")
+--   oa   [[id argv, message argv, deadline], ...]                    outbox entries
+--   mt   {field: value}          record fields to set (status, redrive count, date, tokens)
+--   del  [field, ...]            record fields to remove (stop, error, cause, output)
+-- Returns {1, event id} or {0, reason}.
+local h = cjson.decode(ARGV[1])
+local status, count, stop = unpack(redis.call('HMGET', KEYS[1], 'status', 'redrive_count', 'stop'))
+if status ~= h.st then return {0, 'status ' .. tostring(status)} end
+if tonumber(count or '0') ~= h.rc then return {0, 'redriven'} end
+if h.dl > 0 and stop and tonumber(stop) < h.dl then return {0, 'expired'} end
+for _, w in ipairs(h.w) do
+  local current = tonumber(redis.call('HGET', KEYS[w[1]], 'v') or '0')
+  if current ~= w[2] then return {0, 'conflict'} end
+end
+for _, w in ipairs(h.w) do
+  redis.call('HSET', KEYS[w[1]], 'v', w[2] + 1, 'd', ARGV[w[3]], 'p', w[4], 'a', w[5])
+  redis.call('HDEL', KEYS[w[1]], 'lo', 'lu', 'st')
+end
+for _, d in ipairs(h.hd) do redis.call('HDEL', KEYS[d[1]], d[2]) end
+-- The closing commit gave the record, history and task ids a TTL (the retention): a
+-- running execution keeps them.
+for _, k in ipairs({KEYS[1], KEYS[2], KEYS[5]}) do redis.call('PERSIST', k) end
+local id = redis.call('LLEN', KEYS[2]) + 1
+redis.call('RPUSH', KEYS[2], '{"id":' .. id .. ',"previousEventId":' .. (id - 1) .. ',' .. ARGV[h.ev])
+for _, e in ipairs(h.oa) do
+  redis.call('HSET', KEYS[3], ARGV[e[1]], ARGV[e[2]])
+  redis.call('ZADD', KEYS[4], e[3], ARGV[e[1]])
+end
+for _, f in ipairs(h.del) do redis.call('HDEL', KEYS[1], f) end
+for field, value in pairs(h.mt) do redis.call('HSET', KEYS[1], field, value) end
+return {1, id}
