@@ -41,6 +41,9 @@ class ExecutionRecord:
     #: The machine's loggingConfiguration (JSON text) when it logs (level not OFF): the
     #: workers write its execution log records from this copy (engine/execution_logs.py).
     logging: str | None = None
+    #: The Map Run that started it (a Distributed Map's child execution: DescribeExecution's
+    #: mapRunArn; engine/runtime/map_runs.py).
+    map_run_arn: str | None = None
 
     @property
     def recency(self) -> float:
@@ -80,6 +83,7 @@ class ExecutionRecord:
             version_arn=opt("version_arn"),
             alias_arn=opt("alias_arn"),
             logging=opt("logging"),
+            map_run_arn=opt("map_run_arn"),
         )
 
 
