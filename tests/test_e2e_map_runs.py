@@ -137,3 +137,56 @@ def test_a_failed_child_fails_the_map_run_unless_tolerated(
     assert done.status == "SUCCEEDED", (done.error, done.cause)
     output = json.loads(done.output or "")
     assert output[5] == {"Error": "Five", "Cause": "n is 5"} and output[4] == {"n": 4, "index": 4}
+
+
+def test_the_map_run_api_and_stopping_the_parent_aborts_the_map_run(
+    reader_worker: Worker, redis_url: str, unique: str, files: Path
+) -> None:
+    import time
+
+    from tests.api_stack import api_server, sfn_client
+
+    write_items(files, f"{unique}.jsonl", 40)
+    client = connect(Settings(redis_url=redis_url))
+    slow = {"Type": "Wait", "Seconds": 30, "End": True}
+    definition = machine(f"{unique}.jsonl", work=slow, ToleratedFailurePercentage=10)
+    sm = client.create_state_machine(f"MA{unique}", definition)
+    with api_server(redis_url) as running:
+        sfn = sfn_client(running.url)
+        execution = sfn.start_execution(stateMachineArn=sm.arn)["executionArn"]
+        deadline = time.monotonic() + 30
+        runs: list[Any] = []
+        while time.monotonic() < deadline and not runs:
+            runs = sfn.list_map_runs(executionArn=execution)["mapRuns"]
+            time.sleep(0.2)
+        [run] = runs
+        arn = run["mapRunArn"]
+        described = sfn.describe_map_run(mapRunArn=arn)
+        assert described["status"] == "RUNNING" and described["maxConcurrency"] == 3
+        assert described["toleratedFailurePercentage"] == 10.0
+        assert described["executionArn"] == execution
+        sfn.update_map_run(mapRunArn=arn, maxConcurrency=5)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            counts = sfn.describe_map_run(mapRunArn=arn)["executionCounts"]
+            if counts["running"] == 5:
+                break
+            time.sleep(0.2)
+        assert counts["running"] == 5, counts
+        assert sfn.describe_map_run(mapRunArn=arn)["maxConcurrency"] == 5
+        kids = sfn.list_executions(mapRunArn=arn, statusFilter="RUNNING")["executions"]
+        assert len(kids) == 5 and all(k["mapRunArn"] == arn for k in kids)
+        kid = sfn.describe_execution(executionArn=kids[0]["executionArn"])
+        assert kid["mapRunArn"] == arn
+        sfn.stop_execution(executionArn=execution)
+        assert sfn.describe_map_run(mapRunArn=arn)["status"] == "ABORTED"
+        types = [e["type"] for e in sfn.get_execution_history(executionArn=execution)["events"]]
+        assert types[-2:] == ["MapRunAborted", "ExecutionAborted"]
+        statuses = {k["status"] for k in sfn.list_executions(mapRunArn=arn)["executions"]}
+        assert statuses == {"ABORTED"}
+        missing = arn[:-4] + "0000"
+        try:
+            sfn.describe_map_run(mapRunArn=missing)
+            raise AssertionError("a Map Run that does not exist was described")
+        except sfn.exceptions.ResourceNotFound:
+            pass

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from engine.asl import errors
 from engine.asl.failure import StatesFailure
+from engine.interpreter import history as h
 from engine.interpreter import map_runs as plan_of
 from engine.interpreter.dataflow import MAX_PAYLOAD_BYTES
 from engine.interpreter.join import exceeds_tolerance
@@ -350,7 +351,8 @@ def _count(mr: RedisMapRuns, eid: str, rid: str, index: int, child: ExecutionRec
         else:
             result = json.dumps({"Error": child.error, "Cause": child.cause})
     else:
-        entry = json.dumps(_result_entry(child), separators=(",", ":"), ensure_ascii=False)
+        entry = json.dumps({**_result_entry(child), "_i": index}, separators=(",", ":"),
+                           ensure_ascii=False)
     mr.count(eid, rid, index, _STATUS_FIELD[status], result, entry)
 
 
@@ -452,6 +454,8 @@ def _write(driver: Driver, mr: RedisMapRuns, eid: str, rid: str, writer: dict[st
         for e in entries:
             groups.setdefault("SUCCEEDED" if e["Status"] == "SUCCEEDED" else "FAILED", []).append(e)
         for status, group in groups.items():
+            # In item order within a file (children end in any order).
+            group.sort(key=lambda e: e.pop("_i", 0))
             n = numbers.get(status, 0)
             key = f"{writer['base']}/{status}_{n}.json"
             body = json.dumps(group, ensure_ascii=False).encode()
@@ -476,7 +480,7 @@ def _end(driver: Driver, mr: RedisMapRuns, eid: str, rid: str, status: str,
     if not mr.finish(eid, rid, status, driver.clock(), error, cause):
         return
     if status != "SUCCEEDED":
-        stop_children(driver, eid, rid)
+        stop_children(_client(driver), eid, rid)
     _wake_if_ended(driver, mr, eid, rid)
 
 
@@ -497,22 +501,51 @@ def _wake_if_ended(driver: Driver, mr: RedisMapRuns, eid: str, rid: str) -> None
     ))
 
 
-def stop_children(driver: Any, eid: str, rid: str) -> None:
+def stop_children(client: Any, eid: str, rid: str) -> None:
     """Stop the children still running (the Map Run failed or was aborted)."""
-    from engine.client import Client
     from engine.errors import EngineError
 
-    mr = store_of(driver)
+    mr = store_of(client.store)
     assert mr is not None
     plan = _plan(mr, eid, rid)
-    client = Client(driver.store, driver.dispatcher, region=driver.settings.region,
-                    account=driver.settings.account, clock=driver.clock)
     for index in mr.running(eid, rid):
         child = f"{plan['_machine']}:{plan_of.child_name(plan['arn'], index)}"
         try:
             client.stop_execution(child)
         except EngineError:
             continue
+
+
+def running_ids(store: Any, eid: str) -> list[str]:
+    """The Map Runs of `eid` still running."""
+    mr = store_of(store)
+    if mr is None:
+        return []
+    return [rid for rid in mr.ids(eid) if mr.field(eid, rid, "status") == "RUNNING"]
+
+
+def aborted_events(store: Any, eid: str, timestamp: str) -> list[dict[str, Any]]:
+    """What stopping `eid` logs before ExecutionAborted: MapRunAborted for each Map Run
+    still running (AWS)."""
+    return [h.plain(timestamp, "MapRunAborted") for _ in running_ids(store, eid)]
+
+
+def abort_all(client: Any, eid: str) -> None:
+    """`eid` was stopped: its running Map Runs are ABORTED, their running children
+    stopped."""
+    mr = store_of(client.store)
+    if mr is None:
+        return
+    for rid in running_ids(client.store, eid):
+        if mr.finish(eid, rid, "ABORTED", client.clock(), None, None):
+            stop_children(client, eid, rid)
+
+
+def _client(driver: Any) -> Any:
+    from engine.client import Client
+
+    return Client(driver.store, driver.dispatcher, region=driver.settings.region,
+                  account=driver.settings.account, clock=driver.clock)
 
 
 def digest(text: str) -> str:
