@@ -1,6 +1,7 @@
 """`python -m bench.itemreader [--items N]`: a Distributed Map over N items read from a JSON
-Lines object by the engine's ItemReader (a local directory, SFN_ITEM_READER_ROOT), on a
-private redis-server and one engine worker (2 processes). Prints the wall time, the peak
+Lines object by the engine's ItemReader (a local directory, SFN_ITEM_READER_ROOT), run as a
+Map Run of child executions with its results written by ResultWriter, on a private
+redis-server and one engine worker (2 processes). Prints the wall time, the peak
 worker memory (RSS), Redis's peak memory and the longest Redis command (SLOWLOG)."""
 
 from __future__ import annotations
@@ -28,7 +29,10 @@ DEFINITION = {
                               "Type": "Pass", "Output": "{% $states.input.n * 2 %}",
                               "End": True}}},
         "MaxConcurrency": 1000,
-        "Output": {"count": "{% $count($states.result) %}"},
+        # 100,000 results are past the 256 KiB a Map's output may hold: written as files.
+        "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject",
+                         "Arguments": {"Bucket": "data", "Prefix": "out"}},
+        "Output": {"manifest": "{% $states.result.ResultWriterDetails %}"},
         "End": True}},
 }
 

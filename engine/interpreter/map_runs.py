@@ -254,8 +254,18 @@ def batch(plan: dict[str, Any], inputs: list[Any]) -> Any:
 
 def child_name(map_run_arn: str, index: int) -> str:
     """A child's execution name: the same for the same item whoever starts it (starting
-    twice finds the first)."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{map_run_arn}#{index}"))
+    twice finds the first). A UUID whose last group is the index (`index_of`)."""
+    digest = uuid.uuid5(uuid.NAMESPACE_URL, f"{map_run_arn}#{index}").hex
+    return str(uuid.UUID(hex=digest[:20] + f"{index:012x}"))
+
+
+def index_of(map_run_arn: str, name: str) -> int | None:
+    """The index of the child named `name` (None: not a child of this Map Run)."""
+    try:
+        index = int(name[-12:], 16)
+    except ValueError:
+        return None
+    return index if child_name(map_run_arn, index) == name else None
 
 
 DATA_LIMIT_CAUSE: Final = (
@@ -264,4 +274,4 @@ DATA_LIMIT_CAUSE: Final = (
 )
 
 __all__ = ["MAP_RUN_RESOURCE", "MapRunStates", "batch", "batch_size", "child_name",
-           "runs_as_map_run", "window_inputs", "DATA_LIMIT_CAUSE", "errors"]
+           "index_of", "runs_as_map_run", "window_inputs", "DATA_LIMIT_CAUSE", "errors"]

@@ -49,7 +49,7 @@ POLL_SECONDS: Final = 5.0
 WINDOW: Final = 200
 #: Result entries per ResultWriter file.
 FLUSH_ENTRIES: Final = 1000
-LOCK_SECONDS: Final = 60.0
+LOCK_SECONDS: Final = 10.0
 #: AWS's default MaxConcurrency for a Distributed Map is 1,000 ... (0: no limit up to
 #: its quota of 10,000 children at once).
 DEFAULT_MAX_CONCURRENCY: Final = 1000
@@ -331,12 +331,7 @@ def child_ended(driver: Driver, record: ExecutionRecord) -> None:
 
 
 def _index_of(mr: RedisMapRuns, eid: str, rid: str, child: ExecutionRecord) -> int | None:
-    plan = _plan(mr, eid, rid)
-    # Names are derived from the index: the running ones are few (MaxConcurrency).
-    for index in mr.running(eid, rid):
-        if plan_of.child_name(plan["arn"], index) == child.name:
-            return index
-    return None
+    return plan_of.index_of(_plan(mr, eid, rid)["arn"], child.name)
 
 
 def _count(mr: RedisMapRuns, eid: str, rid: str, index: int, child: ExecutionRecord) -> None:
