@@ -20,6 +20,7 @@ import uuid
 from typing import Any, Final
 
 from engine.asl import errors
+from engine.asl.jsonata import MISSING
 from engine.asl.model import MapState, is_set
 from engine.interpreter import dataflow as df
 from engine.interpreter import history as h
@@ -86,7 +87,7 @@ class MapRunStates(ChildStates):
         selector: Any = None
         if jsonata:
             found = jf._field(state, "ItemSelector")
-            selector = None if found is jf.MISSING else {"template": found}
+            selector = None if found is MISSING else {"template": found}
         elif is_set(state, "ItemSelector") or is_set(state, "Parameters"):
             selector = {"template": state.selector}
         processor = state.processor.model_dump(by_alias=True, exclude_unset=True)
@@ -150,6 +151,8 @@ class MapRunStates(ChildStates):
         if "map_run" not in task:
             return super().job_running(occ)
         task["job"] = occ.job  # the Map Run's ARN: polled on a durable timer, no event
+        # The Map Run exists now, with its plan: the snapshot keeps its ARN only.
+        task["map_run"] = {"arn": task["map_run"]["arn"]}
         self.tr.commands.append(StartTimer("job_poll", self.doc["attempt"], occ.delay))
         return STOP
 
@@ -216,9 +219,9 @@ def window_inputs(plan: dict[str, Any], items: list[Any], base: int) -> list[Any
     template = selector["template"]
     out: list[Any] = []
     if plan.get("jsonata"):
-        env = jf.JsonataEnv(plan["context"], plan["variables"], rng, float(plan["now"]),
-                            plan["state"], plan.get("entered_id"))
-        scope = env.scope(plan["value"])
+        jenv = jf.JsonataEnv(plan["context"], plan["variables"], rng, float(plan["now"]),
+                             plan["state"], plan.get("entered_id"))
+        scope = jenv.scope(plan["value"])
         for n, item in enumerate(items):
             context = {**plan["context"], "Map": {"Item": {"Index": base + n, "Value": item}}}
             out.append(scope.replace(context=context).template(template, "ItemSelector"))

@@ -658,6 +658,8 @@ class Driver:
         if known is not None:
             execution_logs.committed(known[0], commit.events, result.last_event_id)
         nested.wake_parent(self.store, self.dispatcher, eid)
+        if self.map_runs:  # its Map Runs stop with it, and their children
+            map_runs.abort_all(map_runs.client_of(self), eid)
         return "applied"
 
 

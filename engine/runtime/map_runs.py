@@ -35,6 +35,7 @@ from engine.interpreter.dataflow import MAX_PAYLOAD_BYTES
 from engine.interpreter.join import exceeds_tolerance
 from engine.interpreter.types import JobRunning, Occurrence, TaskFailed, TaskSucceeded
 from engine.runtime import messages
+from engine.store import keys
 from engine.store.base import ExecutionRecord, LoadedRun, StateMachineRecord
 from engine.store.map_runs import RedisMapRuns
 
@@ -83,8 +84,9 @@ def run_id_of(arn: str) -> str:
     return arn.rsplit(":", 1)[-1]
 
 
-def child_machine(parent: ExecutionRecord, plan: dict[str, Any]) -> str:
-    return f"{parent.state_machine_name}/{plan.get('label') or plan['state']}"
+def child_machine(plan: dict[str, Any]) -> str:
+    """`MACHINE/LABEL` as in the Map Run's ARN: its children's state machine name."""
+    return str(plan["arn"]).split(":mapRun:", 1)[1].rsplit(":", 1)[0]
 
 
 # --- the parent's poll ---------------------------------------------------------------------
@@ -143,7 +145,7 @@ def _create(driver: Driver, mr: RedisMapRuns, eid: str, run: str, record: Execut
                          "base": f"{prefix.rstrip('/')}/{rid}" if prefix else rid}
     fields = {
         "arn": plan["arn"], "eid": eid, "run": run, "attempt": str(attempt),
-        "state": plan["state"], "machine": child_machine(record, plan), "sha": sha,
+        "state": plan["state"], "machine": child_machine(plan), "sha": sha,
         "plan": json.dumps(plan, separators=(",", ":")), "status": "RUNNING",
         "start": str(now), "max_concurrency": str(concurrency),
         "tolerated_count": json.dumps(plan.get("tolerated_count")),
@@ -210,8 +212,12 @@ def _admit_all(driver: Driver, mr: RedisMapRuns, eid: str, rid: str) -> None:
         if c is None or c["status"] != "RUNNING" or int(c["total"]) >= 0:
             return
         admitted = int(c["admitted"])
-        room = _limit(c) - (admitted - _finished(c))
-        if room <= 0:
+        limit = _limit(c)
+        running = admitted - _finished(c)
+        room = limit - running
+        # Refill by windows, not one child per child that ends: a window once a quarter
+        # of the room (at most WINDOW) is free, or when nothing runs.
+        if room <= 0 or (running > 0 and room < min(WINDOW, max(1, limit // 4))):
             return
         plan = _plan(mr, eid, rid)
         size = plan_of.batch_size(plan)
@@ -338,9 +344,8 @@ def _count(mr: RedisMapRuns, eid: str, rid: str, index: int, child: ExecutionRec
     status = child.status
     if status not in _STATUS_FIELD:
         return
-    writer = mr.field(eid, rid, "writer")
     result = entry = None
-    if writer in (None, "null"):
+    if _plan(mr, eid, rid).get("writer") is None:
         if status == "SUCCEEDED":
             result = child.output or "null"
         else:
@@ -386,10 +391,17 @@ def _sweep(driver: Driver, mr: RedisMapRuns, eid: str, rid: str) -> None:
     """Count the running children that have ended (their own report was lost)."""
     plan = _plan(mr, eid, rid)
     machine = plan["_machine"]
-    for index in mr.running(eid, rid):
-        child = driver.store.get_execution(f"{machine}:{plan_of.child_name(plan['arn'], index)}")
-        if child is not None and child.status != "RUNNING":
-            _count(mr, eid, rid, index, child)
+    running = mr.running(eid, rid)
+    ids = [f"{machine}:{plan_of.child_name(plan['arn'], index)}" for index in running]
+    # One round trip for the statuses (at most MaxConcurrency of them).
+    pipe = driver.store.r.pipeline(transaction=False)
+    for child_id in ids:
+        pipe.hget(keys.meta(child_id), "status")
+    for index, child_id, status in zip(running, ids, pipe.execute(), strict=True):
+        if status is not None and status != "RUNNING":
+            child = driver.store.get_execution(child_id)
+            if child is not None:
+                _count(mr, eid, rid, index, child)
 
 
 # --- ending ---------------------------------------------------------------------------------
@@ -435,6 +447,8 @@ def _write(driver: Driver, mr: RedisMapRuns, eid: str, rid: str, writer: dict[st
            *, final: bool) -> None:
     from engine.integrations.writers import put_object
 
+    if not final and mr.buffer_length(eid, rid) < FLUSH_ENTRIES:
+        return
     files = mr.files(eid, rid)
     numbers: dict[str, int] = {}
     for f in files:
@@ -475,7 +489,7 @@ def _end(driver: Driver, mr: RedisMapRuns, eid: str, rid: str, status: str,
     if not mr.finish(eid, rid, status, driver.clock(), error, cause):
         return
     if status != "SUCCEEDED":
-        stop_children(_client(driver), eid, rid)
+        stop_children(client_of(driver), eid, rid)
     _wake_if_ended(driver, mr, eid, rid)
 
 
@@ -536,7 +550,7 @@ def abort_all(client: Any, eid: str) -> None:
             stop_children(client, eid, rid)
 
 
-def _client(driver: Any) -> Any:
+def client_of(driver: Any) -> Any:
     from engine.client import Client
 
     return Client(driver.store, driver.dispatcher, region=driver.settings.region,
