@@ -190,3 +190,66 @@ def test_the_map_run_api_and_stopping_the_parent_aborts_the_map_run(
             raise AssertionError("a Map Run that does not exist was described")
         except sfn.exceptions.ResourceNotFound:
             pass
+
+
+def test_batches_jsonata_selector_and_max_items(
+    reader_worker: Worker, redis_url: str, unique: str, files: Path
+) -> None:
+    write_items(files, f"{unique}.jsonl", 20)
+    client = connect(Settings(redis_url=redis_url))
+    client.create_state_machine(f"MB{unique}", {
+        "QueryLanguage": "JSONata", "StartAt": "Each", "States": {"Each": {
+            "Type": "Map",
+            "ItemReader": {"Resource": "arn:aws:states:::s3:getObject",
+                           "ReaderConfig": {"InputType": "JSONL", "MaxItems": 17},
+                           "Arguments": {"Bucket": "data", "Key": f"{unique}.jsonl"}},
+            "ItemSelector": {"v": "{% $states.context.Map.Item.Value.n * 10 %}",
+                             "i": "{% $states.context.Map.Item.Index %}",
+                             "tag": "{% $states.input.tag %}"},
+            "ItemBatcher": {"MaxItemsPerBatch": 5, "BatchInput": {"b": "{% $states.input.tag %}"}},
+            "ItemProcessor": {
+                "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                "StartAt": "Sum", "States": {"Sum": {
+                    "Type": "Pass", "Output": {
+                        "b": "{% $states.input.BatchInput.b %}",
+                        "is": "{% $states.input.Items.i %}"}, "End": True}}},
+            "MaxConcurrency": 2, "End": True}}})
+    done = client.wait(client.start_execution(f"MB{unique}", {"tag": "t"}).arn, timeout=60)
+    assert done.status == "SUCCEEDED", (done.error, done.cause)
+    assert json.loads(done.output or "") == [
+        {"b": "t", "is": list(range(0, 5))}, {"b": "t", "is": list(range(5, 10))},
+        {"b": "t", "is": list(range(10, 15))}, {"b": "t", "is": [15, 16]}]
+
+
+def test_results_past_256_kib_fail_with_data_limit_exceeded(
+    reader_worker: Worker, redis_url: str, unique: str, files: Path
+) -> None:
+    (files / "data").mkdir(parents=True, exist_ok=True)
+    with (files / "data" / f"{unique}.jsonl").open("w") as f:
+        for n in range(30):
+            f.write(json.dumps({"n": n, "pad": "x" * 10_000}) + "\n")
+    client = connect(Settings(redis_url=redis_url))
+    definition = machine(f"{unique}.jsonl", MaxConcurrency=10)
+    definition["States"]["Each"]["ItemSelector"] = {"pad.$": "$$.Map.Item.Value.pad"}
+    client.create_state_machine(f"ML{unique}", definition)
+    done = client.wait(client.start_execution(f"ML{unique}", {}).arn, timeout=60)
+    assert (done.status, done.error) == ("FAILED", "States.DataLimitExceeded")
+    history = client.get_history(done.arn)
+    [failed] = [e for e in history if e["type"] == "MapRunFailed"]
+    assert failed["mapRunFailedEventDetails"]["error"] == "States.DataLimitExceeded"
+
+
+def test_a_missing_object_fails_the_map_with_item_reader_failed(
+    reader_worker: Worker, redis_url: str, unique: str
+) -> None:
+    client = connect(Settings(redis_url=redis_url))
+    definition = machine(f"{unique}-missing.jsonl")
+    definition["States"]["Each"]["Catch"] = [
+        {"ErrorEquals": ["States.ItemReaderFailed"], "Next": "Caught"}]
+    definition["States"]["Each"].pop("End")
+    definition["States"]["Each"]["Next"] = "Caught"
+    definition["States"]["Caught"] = {"Type": "Pass", "End": True}
+    client.create_state_machine(f"MM{unique}", definition)
+    done = client.wait(client.start_execution(f"MM{unique}", {}).arn, timeout=60)
+    assert done.status == "SUCCEEDED", (done.error, done.cause)
+    assert json.loads(done.output or "")["Error"] == "States.ItemReaderFailed"
