@@ -30,7 +30,9 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def reader_worker(redis_server: Any, files: Path,
                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
     log = tmp_path_factory.mktemp("mrworker") / "worker.log"
-    w = Worker(redis_server.url, env={"SFN_ITEM_READER_ROOT": str(files)}, log_path=log).start()
+    modules = "workflows.order_processing,tests.e2e_handlers,tests.map_run_handlers"
+    w = Worker(redis_server.url, env={"SFN_ITEM_READER_ROOT": str(files),
+                                      "SFN_HANDLER_MODULES": modules}, log_path=log).start()
     yield w
     w.stop()
 
@@ -253,3 +255,20 @@ def test_a_missing_object_fails_the_map_with_item_reader_failed(
     done = client.wait(client.start_execution(f"MM{unique}", {}).arn, timeout=60)
     assert done.status == "SUCCEEDED", (done.error, done.cause)
     assert json.loads(done.output or "")["Error"] == "States.ItemReaderFailed"
+
+
+def test_a_registered_handler_serves_the_reader(
+    reader_worker: Worker, redis_url: str, unique: str
+) -> None:
+    client = connect(Settings(redis_url=redis_url))
+    definition = machine("unused")
+    each = definition["States"]["Each"]
+    each["ItemReader"] = {"Resource": "arn:aws:states:::s3:listObjectsV2",
+                          "ReaderConfig": {"MaxItems": 450},
+                          "Parameters": {"Bucket": "b", "Prefix": "p/", "Count": 1000}}
+    each["ItemSelector"] = {"key.$": "$$.Map.Item.Value.Key"}
+    each["MaxConcurrency"] = 100
+    client.create_state_machine(f"MH{unique}", definition)
+    done = client.wait(client.start_execution(f"MH{unique}", {}).arn, timeout=120)
+    assert done.status == "SUCCEEDED", (done.error, done.cause)
+    assert json.loads(done.output or "") == [{"key": f"p/k{n}"} for n in range(450)]

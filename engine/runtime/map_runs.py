@@ -156,7 +156,44 @@ def _create(driver: Driver, mr: RedisMapRuns, eid: str, run: str, record: Execut
         **{f: "0" for f in _STATUS_FIELD.values()},
         **{f"items_{f}": "0" for f in _STATUS_FIELD.values()},
     }
-    mr.create(eid, run_id_of(plan["arn"]), fields, now)
+    rid = run_id_of(plan["arn"])
+    spooled = _spool_handler_items(driver, mr, eid, rid, record, plan, attempt)
+    if spooled is not None:
+        fields["spooled"] = "1"
+    mr.create(eid, rid, fields, now)
+    if isinstance(spooled, str):  # the handler failed: the Map's ItemReaderFailed
+        _end(driver, mr, eid, rid, "FAILED", errors.ITEM_READER_FAILED, spooled)
+
+
+def _spool_handler_items(driver: Driver, mr: RedisMapRuns, eid: str, rid: str,
+                         record: ExecutionRecord, plan: dict[str, Any],
+                         attempt: int) -> bool | str | None:
+    """A handler registered for the reader's resource (`s3:getObject`, ...) serves the
+    read, as for any Task: called once, its items kept in Redis a chunk at a time and
+    read back by position. None: no such handler; a text: its failure."""
+    from engine.handlers import TaskContext, invoke
+
+    reader = plan["reader"]
+    task = {"resource": reader.get("resource", ""), "parameters": reader.get("parameters"),
+            "handler": None}
+    found = driver.integrations.handler(task)
+    if found is None:
+        return None
+    context = TaskContext(
+        function_name=found.name, execution_arn=record.arn, state_name=plan["state"],
+        attempt=attempt, idempotency_key=f"{record.arn}/{plan['arn']}/ItemReader",
+    )
+    outcome = invoke(found, reader.get("parameters"), context)
+    if not outcome.ok:
+        return outcome.cause or outcome.error or "The ItemReader handler failed."
+    if not isinstance(outcome.result, list):
+        return "The ItemReader did not yield a JSON array."
+    items = outcome.result
+    limit = reader.get("max_items")
+    if isinstance(limit, int) and limit > 0:
+        items = items[:limit]
+    mr.spool(eid, rid, [json.dumps(i, separators=(",", ":"), ensure_ascii=False) for i in items])
+    return True
 
 
 # --- one tick: sweep, admit, write, finish ---------------------------------------------------
@@ -192,6 +229,7 @@ def _plan(mr: RedisMapRuns, eid: str, rid: str, cache: dict[str, Any] = {}) -> d
             **json.loads(mr.field(eid, rid, "plan") or "{}"),
             "_sha": mr.field(eid, rid, "sha"), "_machine": mr.field(eid, rid, "machine"),
             "_role": mr.field(eid, rid, "role") or "",
+            "_spooled": mr.field(eid, rid, "spooled") == "1",
         }
     return found
 
@@ -223,7 +261,7 @@ def _admit_all(driver: Driver, mr: RedisMapRuns, eid: str, rid: str) -> None:
         size = plan_of.batch_size(plan)
         want = min(room, WINDOW)
         try:
-            window = _read(driver, plan, json.loads(c["pos"]), want * size)
+            window = _read(driver, mr, eid, rid, plan, json.loads(c["pos"]), want * size)
             inputs = plan_of.window_inputs(plan, window.items, int(c["items"]))
         except StatesFailure as failure:
             _end(driver, mr, eid, rid, "FAILED", failure.error, failure.cause)
@@ -252,10 +290,15 @@ def _admit_all(driver: Driver, mr: RedisMapRuns, eid: str, rid: str) -> None:
             return
 
 
-def _read(driver: Driver, plan: dict[str, Any], position: dict[str, Any] | None,
-          count: int) -> Any:
-    from engine.integrations.item_windows import read_window
+def _read(driver: Driver, mr: RedisMapRuns, eid: str, rid: str, plan: dict[str, Any],
+          position: dict[str, Any] | None, count: int) -> Any:
+    from engine.integrations.item_windows import Window, read_window
     from engine.integrations.readers import ReaderError
+
+    if plan.get("_spooled"):
+        done = int((position or {}).get("i", 0))
+        found = [json.loads(x) for x in mr.spooled(eid, rid, done, count)]
+        return Window(found, {"i": done + len(found)}, len(found) < count)
 
     reader = plan["reader"]
     action = str(reader.get("resource", "")).rsplit(":", 1)[-1]

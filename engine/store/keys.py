@@ -48,6 +48,8 @@ kept outside those atomic steps and can be rebuilt from the executions.
                                           Map's output, at most 256 KiB in all)
     sfn:x:{<eid>}:mr:<id>:buf     list    result entries not yet written (ResultWriter)
     sfn:x:{<eid>}:mr:<id>:files   list    the result files written, as JSON
+    sfn:x:{<eid>}:mr:<id>:items   list    the items a registered reader handler returned
+                                          (JSON), read back by position
     sfn:x:{<eid>}:mr:<id>:lock    string  who admits children now (expires)
                                           A Map Run's keys carry its parent's hash tag: each
                                           of its scripts touches one slot.
@@ -273,7 +275,8 @@ def map_runs(eid: str) -> str:
 
 
 def map_run(eid: str, run_id: str, part: str = "") -> str:
-    """A Map Run's record (`part` ""), or one of its parts: run, res, buf, files, lock."""
+    """A Map Run's record (`part` ""), or one of its parts: run, res, buf, files,
+    items, lock."""
     base = f"{_x(eid)}:mr:{run_id}"
     return f"{base}:{part}" if part else base
 

@@ -196,9 +196,21 @@ class RedisMapRuns:
                        for v in self.r.hmget(key, indexes))
         return out
 
+    def spool(self, eid: str, run_id: str, items: list[str], chunk: int = 500) -> None:
+        """Keep the items a registered reader handler returned (JSON texts), pushed a
+        chunk at a time; read back by `spooled`."""
+        key = keys.map_run(eid, run_id, "items")
+        self.r.delete(key)
+        for start in range(0, len(items), chunk):
+            self.r.rpush(key, *items[start:start + chunk])
+
+    def spooled(self, eid: str, run_id: str, start: int, count: int) -> list[str]:
+        return [str(x) for x in
+                self.r.lrange(keys.map_run(eid, run_id, "items"), start, start + count - 1)]
+
     def finish(self, eid: str, run_id: str, status: str, stop: float, error: str | None,
                cause: str | None) -> bool:
-        parts = ("", "run", "res", "buf", "files")
+        parts = ("", "run", "res", "buf", "files", "items")
         return bool(self._finish(
             keys=[keys.map_run(eid, run_id, p) for p in parts],
             args=[status, stop, error or "", cause or "", self.retention],
