@@ -79,6 +79,11 @@ def main() -> None:
                 "slowlog_entries_over_1ms": len(slow),
                 "longest_command_ms": round(longest["duration"] / 1000, 1) if longest else 0,
                 "longest_command": _text(longest["command"])[:120] if longest else "",
+                "slowest_commands_ms": [
+                    [round(e["duration"] / 1000, 1), _text(e["command"])[:60]]
+                    for e in sorted(slow, key=lambda e: -e["duration"])[:5]],
+                "redis_used_memory_end_mb": round(
+                    int(r.info("memory")["used_memory"]) / 2**20, 1),
             }, indent=2))
         finally:
             worker.stop()
