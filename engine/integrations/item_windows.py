@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -201,24 +200,29 @@ def _listing_window(params: dict[str, Any], position: dict[str, Any], count: int
             raise _nowhere()
         from botocore.exceptions import BotoCoreError, ClientError
 
-        try:
-            extra = {"StartAfter": after} if after else {}
-            page = aws.client("s3").list_objects_v2(
-                Bucket=bucket, Prefix=prefix, MaxKeys=count, **extra)
-        except ClientError as exc:
-            err = exc.response.get("Error") or {}
-            raise ReaderError(f"S3 {err.get('Code')}: {err.get('Message')} (s3://{bucket})"
-                              ) from None
-        except BotoCoreError as exc:
-            raise ReaderError(f"{type(exc).__name__}: {exc}") from None
-        for obj in page.get("Contents") or ():
-            items.append({"Etag": obj.get("ETag", ""), "Key": obj["Key"],
-                          "LastModified": obj["LastModified"].astimezone(dt.UTC)
-                          .strftime("%Y-%m-%dT%H:%M:%S.000Z"),
-                          "Size": obj.get("Size", 0), "StorageClass": obj.get("StorageClass", "")})
-        more = bool(page.get("IsTruncated"))
+        more = True
+        start = after
+        while more and len(items) < count:  # S3 answers at most 1,000 keys a page
+            try:
+                extra = {"StartAfter": start} if start else {}
+                page = aws.client("s3").list_objects_v2(
+                    Bucket=bucket, Prefix=prefix, MaxKeys=min(1000, count - len(items)), **extra)
+            except ClientError as exc:
+                err = exc.response.get("Error") or {}
+                raise ReaderError(f"S3 {err.get('Code')}: {err.get('Message')} (s3://{bucket})"
+                                  ) from None
+            except BotoCoreError as exc:
+                raise ReaderError(f"{type(exc).__name__}: {exc}") from None
+            for obj in page.get("Contents") or ():
+                items.append({"Etag": obj.get("ETag", ""), "Key": obj["Key"],
+                              "LastModified": obj["LastModified"].astimezone(dt.UTC)
+                              .strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                              "Size": obj.get("Size", 0),
+                              "StorageClass": obj.get("StorageClass", "")})
+            more = bool(page.get("IsTruncated")) and bool(items)
+            start = items[-1]["Key"] if items else start
     last = items[-1]["Key"] if items else after
     return Window(items, {"i": done + len(items), "k": last}, not more)
 
 
-__all__ = ["Window", "read_window", "json"]
+__all__ = ["Window", "read_window"]

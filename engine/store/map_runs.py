@@ -211,10 +211,13 @@ class RedisMapRuns:
     def finish(self, eid: str, run_id: str, status: str, stop: float, error: str | None,
                cause: str | None) -> bool:
         parts = ("", "run", "res", "buf", "files", "items")
-        return bool(self._finish(
-            keys=[keys.map_run(eid, run_id, p) for p in parts],
+        done = bool(self._finish(
+            keys=[*(keys.map_run(eid, run_id, p) for p in parts), keys.map_runs(eid)],
             args=[status, stop, error or "", cause or "", self.retention],
         ))
+        if done and self.retention > 0:  # another slot: not in the script
+            self.r.expire(keys.map_run_parent(run_id), self.retention)
+        return done
 
     def update(self, eid: str, run_id: str, fields: dict[str, str]) -> bool:
         return bool(self._update(keys=[keys.map_run(eid, run_id)], args=[json.dumps(fields)]))

@@ -68,3 +68,36 @@ def test_a_child_name_carries_its_index() -> None:
     name = child_name(arn, 123456)
     assert index_of(arn, name) == 123456 and child_name(arn, 123456) == name
     assert index_of(arn + "5", name) is None and index_of(arn, "not-a-child") is None
+
+
+def test_s3_windows_by_range_and_start_after(aws_env: Any) -> None:
+    from engine.integrations.aws import AwsCaller
+
+    s3: Any = aws_env.client("s3")
+    s3.create_bucket(Bucket="windows")
+    body = "".join(json.dumps({"n": n}) + "\n" for n in range(11))
+    s3.put_object(Bucket="windows", Key="in/items.jsonl", Body=body.encode())
+    for n in range(4):
+        s3.put_object(Bucket="windows", Key=f"in/more/{n}.txt", Body=b"x")
+    aws = AwsCaller("us-east-1")
+    position = None
+    items: list[Any] = []
+    while True:
+        window = read_window("getObject", {"Bucket": "windows", "Key": "in/items.jsonl"},
+                             {"InputType": "JSONL"}, position, 4, max_items=None, root=None,
+                             aws=aws)
+        items.extend(window.items)
+        position = window.position
+        if window.eof:
+            break
+    assert items == [{"n": n} for n in range(11)] and position["b"] == len(body)
+    keys: list[str] = []
+    position = None
+    while True:
+        window = read_window("listObjectsV2", {"Bucket": "windows", "Prefix": "in/"}, {},
+                             position, 2, max_items=None, root=None, aws=aws)
+        keys.extend(i["Key"] for i in window.items)
+        position = window.position
+        if window.eof:
+            break
+    assert keys == ["in/items.jsonl", *(f"in/more/{n}.txt" for n in range(4))]
