@@ -35,7 +35,6 @@ from engine.interpreter.dataflow import MAX_PAYLOAD_BYTES
 from engine.interpreter.join import exceeds_tolerance
 from engine.interpreter.types import JobRunning, Occurrence, TaskFailed, TaskSucceeded
 from engine.runtime import messages
-from engine.store import keys
 from engine.store.base import ExecutionRecord, LoadedRun, StateMachineRecord
 from engine.store.map_runs import RedisMapRuns
 
@@ -436,11 +435,7 @@ def _sweep(driver: Driver, mr: RedisMapRuns, eid: str, rid: str) -> None:
     machine = plan["_machine"]
     running = mr.running(eid, rid)
     ids = [f"{machine}:{plan_of.child_name(plan['arn'], index)}" for index in running]
-    # One round trip for the statuses (at most MaxConcurrency of them).
-    pipe = driver.store.r.pipeline(transaction=False)
-    for child_id in ids:
-        pipe.hget(keys.meta(child_id), "status")
-    for index, child_id, status in zip(running, ids, pipe.execute(), strict=True):
+    for index, child_id, status in zip(running, ids, mr.statuses(ids), strict=True):
         if status is not None and status != "RUNNING":
             child = driver.store.get_execution(child_id)
             if child is not None:
@@ -492,11 +487,14 @@ def _write(driver: Driver, mr: RedisMapRuns, eid: str, rid: str, writer: dict[st
 
     if not final and mr.buffer_length(eid, rid) < FLUSH_ENTRIES:
         return
-    files = mr.files(eid, rid)
-    numbers: dict[str, int] = {}
-    for f in files:
-        numbers[f["status"]] = numbers.get(f["status"], 0) + 1
     while True:
+        # `written` first: the files and the buffer read after it go with it (a writer's
+        # trim and its files are one script), and the trim below compares it.
+        written = int(mr.field(eid, rid, "results_written") or 0)
+        files = mr.files(eid, rid)
+        numbers: dict[str, int] = {}
+        for f in files:
+            numbers[f["status"]] = numbers.get(f["status"], 0) + 1
         pending = mr.buffer_length(eid, rid)
         if pending == 0 or (pending < FLUSH_ENTRIES and not final):
             break
@@ -514,8 +512,8 @@ def _write(driver: Driver, mr: RedisMapRuns, eid: str, rid: str, writer: dict[st
             put_object(driver.integrations, writer["bucket"], key, body)
             numbers[status] = n + 1
             made.append({"status": status, "Key": key, "Size": len(body)})
-        mr.flushed(eid, rid, len(entries), made)
-        files.extend(made)
+        if not mr.flushed(eid, rid, len(entries), made, written):
+            return  # another writer took them (this one's lock had run out): it goes on
     if final:
         arn = mr.field(eid, rid, "arn") or ""
         manifest = {

@@ -51,6 +51,7 @@ return {1}
 """
 
 _FLUSHED: Final = """
+if redis.call('HGET', KEYS[1], 'results_written') ~= ARGV[4] then return 0 end
 redis.call('LTRIM', KEYS[2], tonumber(ARGV[1]), -1)
 for _, f in ipairs(cjson.decode(ARGV[2])) do redis.call('RPUSH', KEYS[3], cjson.encode(f)) end
 redis.call('HINCRBY', KEYS[1], 'results_written', tonumber(ARGV[3]))
@@ -162,6 +163,13 @@ class RedisMapRuns:
     def running(self, eid: str, run_id: str) -> list[int]:
         return sorted(int(i) for i in self.r.hkeys(keys.map_run(eid, run_id, "run")))
 
+    def statuses(self, eids: list[str]) -> list[str | None]:
+        """The status of each execution, in one round trip (a sweep's children)."""
+        pipe = self.r.pipeline(transaction=False)
+        for child in eids:
+            pipe.hget(keys.meta(child), "status")
+        return [None if s is None else str(s) for s in pipe.execute()]
+
     def count(self, eid: str, run_id: str, index: int, status_field: str,
               result: str | None, entry: str | None) -> bool:
         found = self._count(
@@ -177,12 +185,15 @@ class RedisMapRuns:
     def buffer_length(self, eid: str, run_id: str) -> int:
         return int(self.r.llen(keys.map_run(eid, run_id, "buf")))
 
-    def flushed(self, eid: str, run_id: str, taken: int, files: list[dict[str, Any]]) -> None:
-        self._flushed(
+    def flushed(self, eid: str, run_id: str, taken: int, files: list[dict[str, Any]],
+                written: int) -> bool:
+        """The buffer's first `taken` entries are in `files`: trim them, unless another
+        writer did meanwhile (`written`: the entries written before, compared)."""
+        return bool(self._flushed(
             keys=[keys.map_run(eid, run_id), keys.map_run(eid, run_id, "buf"),
                   keys.map_run(eid, run_id, "files")],
-            args=[taken, json.dumps(files), taken],
-        )
+            args=[taken, json.dumps(files), taken, written],
+        ))
 
     def files(self, eid: str, run_id: str) -> list[dict[str, Any]]:
         return [json.loads(x) for x in self.r.lrange(keys.map_run(eid, run_id, "files"), 0, -1)]
