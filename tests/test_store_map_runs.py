@@ -50,3 +50,15 @@ def test_a_batch_of_results_is_trimmed_by_the_writer_that_read_it(redis_client: 
     assert not mr.flushed(eid, "r2", 2, [{"status": "SUCCEEDED", "Key": "k0", "Size": 1}], 0)
     assert mr.buffered(eid, "r2", 10) == ['{"n":2}', '{"n":3}']
     assert [f["Key"] for f in mr.files(eid, "r2")] == ["k0"]
+
+
+def test_the_concurrency_default_and_the_deployments_cap() -> None:
+    from engine.runtime.map_runs import _limit
+    from engine.settings import Settings
+
+    assert _limit({"max_concurrency": "0"}, 10_000) == 1000  # AWS's default
+    assert _limit({"max_concurrency": "5000"}, 10_000) == 5000
+    assert _limit({"max_concurrency": "5000"}, 2000) == 2000
+    assert _limit({"max_concurrency": "0"}, 300) == 300
+    settings = Settings.from_env({"SFN_MAP_RUN_MAX_CONCURRENCY": "7"})
+    assert settings.driver_settings().map_run_max_concurrency == 7

@@ -112,6 +112,8 @@ class DriverSettings:
     http_connections: str | None = None
     #: The directory a Map's ItemReader reads (SFN_ITEM_READER_ROOT).
     item_reader_root: str | None = None
+    #: The most children one Map Run runs at once (SFN_MAP_RUN_MAX_CONCURRENCY).
+    map_run_max_concurrency: int = 10_000
 
 
 class Driver:

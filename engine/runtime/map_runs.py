@@ -50,8 +50,9 @@ WINDOW: Final = 200
 #: Result entries per ResultWriter file.
 FLUSH_ENTRIES: Final = 1000
 LOCK_SECONDS: Final = 10.0
-#: AWS's default MaxConcurrency for a Distributed Map is 1,000 ... (0: no limit up to
-#: its quota of 10,000 children at once).
+#: A Distributed Map without MaxConcurrency (or 0) runs 1,000 children at once, as on
+#: AWS; none runs more than AWS's quota of 10,000 or the deployment's cap
+#: (SFN_MAP_RUN_MAX_CONCURRENCY, DriverSettings.map_run_max_concurrency).
 DEFAULT_MAX_CONCURRENCY: Final = 1000
 DISTRIBUTED_QUOTA: Final = 10_000
 
@@ -233,9 +234,11 @@ def _plan(mr: RedisMapRuns, eid: str, rid: str, cache: dict[str, Any] = {}) -> d
     return found
 
 
-def _limit(counters: dict[str, str]) -> int:
+def _limit(counters: dict[str, str], cap: int) -> int:
+    """MaxConcurrency (as UpdateMapRun left it), within the deployment's cap; 0: AWS's
+    default of 1,000."""
     wanted = int(counters.get("max_concurrency") or 0)
-    return min(wanted, DISTRIBUTED_QUOTA) if wanted > 0 else DEFAULT_MAX_CONCURRENCY
+    return min(wanted if wanted > 0 else DEFAULT_MAX_CONCURRENCY, cap)
 
 
 def _finished(c: dict[str, str]) -> int:
@@ -249,7 +252,7 @@ def _admit_all(driver: Driver, mr: RedisMapRuns, eid: str, rid: str) -> None:
         if c is None or c["status"] != "RUNNING" or int(c["total"]) >= 0:
             return
         admitted = int(c["admitted"])
-        limit = _limit(c)
+        limit = _limit(c, getattr(driver.settings, "map_run_max_concurrency", DISTRIBUTED_QUOTA))
         running = admitted - _finished(c)
         room = limit - running
         # Refill by windows, not one child per child that ends: a window once a quarter
