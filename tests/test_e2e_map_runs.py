@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from engine.connect import connect
+from engine.embedded import RedisServer
 from engine.runtime import map_run_api as map_runs
 from engine.settings import Settings
 from tests.conftest import Worker
@@ -27,12 +28,27 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def reader_worker(redis_server: Any, files: Path,
+def own_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A Redis of this module's own: the session's worker (without a reader directory)
+    must not take these tasks."""
+    server = RedisServer(tmp_path_factory.mktemp("mrredis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def redis_url(own_redis: RedisServer) -> str:
+    return own_redis.url
+
+
+@pytest.fixture(scope="module")
+def reader_worker(own_redis: RedisServer, files: Path,
                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
     log = tmp_path_factory.mktemp("mrworker") / "worker.log"
     modules = "workflows.order_processing,tests.e2e_handlers,tests.map_run_handlers"
-    w = Worker(redis_server.url, env={"SFN_ITEM_READER_ROOT": str(files),
-                                      "SFN_HANDLER_MODULES": modules}, log_path=log).start()
+    w = Worker(own_redis.url, env={"SFN_ITEM_READER_ROOT": str(files),
+                                   "SFN_HANDLER_MODULES": modules}, log_path=log).start()
     yield w
     w.stop()
 
