@@ -21,7 +21,6 @@ admitted up to MaxConcurrency, their items read by position in windows.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
@@ -35,6 +34,7 @@ from engine.interpreter.dataflow import MAX_PAYLOAD_BYTES
 from engine.interpreter.join import exceeds_tolerance
 from engine.interpreter.types import JobRunning, Occurrence, TaskFailed, TaskSucceeded
 from engine.runtime import messages
+from engine.runtime.map_run_results import result_entry, write
 from engine.store.base import ExecutionRecord, LoadedRun, StateMachineRecord
 from engine.store.map_runs import RedisMapRuns
 
@@ -47,8 +47,6 @@ log = logging.getLogger(__name__)
 POLL_SECONDS: Final = 5.0
 #: Children admitted per window (items read, executions created in one round trip).
 WINDOW: Final = 200
-#: Result entries per ResultWriter file.
-FLUSH_ENTRIES: Final = 1000
 LOCK_SECONDS: Final = 10.0
 #: A Distributed Map without MaxConcurrency (or 0) runs 1,000 children at once, as on
 #: AWS; none runs more than AWS's quota of 10,000 or the deployment's cap
@@ -396,40 +394,9 @@ def _count(mr: RedisMapRuns, eid: str, rid: str, index: int, child: ExecutionRec
         else:
             result = json.dumps({"Error": child.error, "Cause": child.cause})
     else:
-        entry = json.dumps({**_result_entry(child), "_i": index}, separators=(",", ":"),
+        entry = json.dumps({**result_entry(child), "_i": index}, separators=(",", ":"),
                            ensure_ascii=False)
     mr.count(eid, rid, index, _STATUS_FIELD[status], result, entry)
-
-
-def _result_entry(child: ExecutionRecord) -> dict[str, Any]:
-    """One child as AWS's result files list it."""
-    out: dict[str, Any] = {
-        "ExecutionArn": child.arn, "Input": child.input, "InputDetails": {"Included": True},
-        "Name": child.name,
-    }
-    if child.status == "SUCCEEDED":
-        out["Output"] = child.output
-        out["OutputDetails"] = {"Included": True}
-    else:
-        if child.error is not None:
-            out["Error"] = child.error
-        if child.cause is not None:
-            out["Cause"] = child.cause
-    out["RedriveCount"] = 0
-    out["RedriveStatus"] = "NOT_REDRIVABLE"
-    out["StartDate"] = _date(child.start)
-    out["StateMachineArn"] = child.state_machine_arn
-    out["Status"] = child.status
-    if child.stop is not None:
-        out["StopDate"] = _date(child.stop)
-    return out
-
-
-def _date(epoch: float) -> str:
-    import datetime as dt
-
-    seconds = epoch / 1000 if epoch > 1e11 else epoch
-    return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def _sweep(driver: Driver, mr: RedisMapRuns, eid: str, rid: str) -> None:
@@ -469,7 +436,7 @@ def _settle(driver: Driver, mr: RedisMapRuns, eid: str, rid: str) -> None:
         from engine.integrations.writers import ResultWriterError
 
         try:
-            _write(driver, mr, eid, rid, writer,
+            write(driver.integrations, mr, eid, rid, writer,
                    final=over or (total >= 0 and _finished(c) >= total))
         except (OSError, ResultWriterError) as exc:
             _end(driver, mr, eid, rid, "FAILED", errors.RESULT_WRITER_FAILED, str(exc))
@@ -482,50 +449,6 @@ def _settle(driver: Driver, mr: RedisMapRuns, eid: str, rid: str) -> None:
              "The specified tolerated failure threshold was exceeded")
     elif total >= 0 and _finished(c) >= total:
         _end(driver, mr, eid, rid, "SUCCEEDED", None, None)
-
-
-def _write(driver: Driver, mr: RedisMapRuns, eid: str, rid: str, writer: dict[str, Any],
-           *, final: bool) -> None:
-    from engine.integrations.writers import put_object
-
-    if not final and mr.buffer_length(eid, rid) < FLUSH_ENTRIES:
-        return
-    while True:
-        # `written` first: the files and the buffer read after it go with it (a writer's
-        # trim and its files are one script), and the trim below compares it.
-        written = int(mr.field(eid, rid, "results_written") or 0)
-        files = mr.files(eid, rid)
-        numbers: dict[str, int] = {}
-        for f in files:
-            numbers[f["status"]] = numbers.get(f["status"], 0) + 1
-        pending = mr.buffer_length(eid, rid)
-        if pending == 0 or (pending < FLUSH_ENTRIES and not final):
-            break
-        entries = [json.loads(e) for e in mr.buffered(eid, rid, FLUSH_ENTRIES)]
-        made: list[dict[str, Any]] = []
-        groups: dict[str, list[Any]] = {}
-        for e in entries:
-            groups.setdefault("SUCCEEDED" if e["Status"] == "SUCCEEDED" else "FAILED", []).append(e)
-        for status, group in groups.items():
-            # In item order within a file (children end in any order).
-            group.sort(key=lambda e: e.pop("_i", 0))
-            n = numbers.get(status, 0)
-            key = f"{writer['base']}/{status}_{n}.json"
-            body = json.dumps(group, ensure_ascii=False).encode()
-            put_object(driver.integrations, writer["bucket"], key, body)
-            numbers[status] = n + 1
-            made.append({"status": status, "Key": key, "Size": len(body)})
-        if not mr.flushed(eid, rid, len(entries), made, written):
-            return  # another writer took them (this one's lock had run out): it goes on
-    if final:
-        arn = mr.field(eid, rid, "arn") or ""
-        manifest = {
-            "DestinationBucket": writer["bucket"], "MapRunArn": arn,
-            "ResultFiles": {s: [{"Key": f["Key"], "Size": f["Size"]} for f in files
-                                if f["status"] == s] for s in ("FAILED", "PENDING", "SUCCEEDED")},
-        }
-        put_object(driver.integrations, writer["bucket"], f"{writer['base']}/manifest.json",
-                   json.dumps(manifest, ensure_ascii=False).encode())
 
 
 def _end(driver: Driver, mr: RedisMapRuns, eid: str, rid: str, status: str,
@@ -599,10 +522,6 @@ def client_of(driver: Any) -> Any:
 
     return Client(driver.store, driver.dispatcher, region=driver.settings.region,
                   account=driver.settings.account, clock=driver.clock)
-
-
-def digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 __all__ = ["advance", "child_ended", "serves", "stop_children", "store_of", "tick"]
