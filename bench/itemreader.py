@@ -1,6 +1,7 @@
 """`python -m bench.itemreader [--items N]`: a Distributed Map over N items read from a JSON
-Lines object by the engine's ItemReader (a local directory, SFN_ITEM_READER_ROOT), on a
-private redis-server and one engine worker (2 processes). Prints the wall time, the peak
+Lines object by the engine's ItemReader (a local directory, SFN_ITEM_READER_ROOT), run as a
+Map Run of child executions with its results written by ResultWriter, on a private
+redis-server and one engine worker (2 processes). Prints the wall time, the peak
 worker memory (RSS), Redis's peak memory and the longest Redis command (SLOWLOG)."""
 
 from __future__ import annotations
@@ -28,7 +29,10 @@ DEFINITION = {
                               "Type": "Pass", "Output": "{% $states.input.n * 2 %}",
                               "End": True}}},
         "MaxConcurrency": 1000,
-        "Output": {"count": "{% $count($states.result) %}"},
+        # 100,000 results are past the 256 KiB a Map's output may hold: written as files.
+        "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject",
+                         "Arguments": {"Bucket": "data", "Prefix": "out"}},
+        "Output": {"manifest": "{% $states.result.ResultWriterDetails %}"},
         "End": True}},
 }
 
@@ -75,10 +79,46 @@ def main() -> None:
                 "slowlog_entries_over_1ms": len(slow),
                 "longest_command_ms": round(longest["duration"] / 1000, 1) if longest else 0,
                 "longest_command": _text(longest["command"])[:120] if longest else "",
+                "longest_ms_by_command": _by_command(slow),
+                "slowest_commands_ms": [
+                    [round(e["duration"] / 1000, 1), _text(e["command"])[:60]]
+                    for e in sorted(slow, key=lambda e: -e["duration"])[:5]],
+                "redis_used_memory_end_mb": round(
+                    int(r.info("memory")["used_memory"]) / 2**20, 1),
             }, indent=2))
         finally:
             worker.stop()
             server.stop()
+
+
+def _script_names() -> dict[str, str]:
+    """SHA1 -> name of the engine's Lua scripts (engine/store/lua and the Map Run's)."""
+    import hashlib
+
+    from engine.store import map_runs
+
+    names = {}
+    for path in (Path(__file__).resolve().parents[1] / "engine" / "store" / "lua").glob("*.lua"):
+        names[hashlib.sha1(path.read_bytes()).hexdigest()] = path.stem
+    for attr in dir(map_runs):
+        value = getattr(map_runs, attr)
+        if attr.startswith("_") and attr.isupper() and isinstance(value, str):
+            names[hashlib.sha1(value.encode()).hexdigest()] = "map_run" + attr.lower()
+    return names
+
+
+def _by_command(slow: list[dict[str, object]]) -> dict[str, float]:
+    """The longest SLOWLOG entry of each command (a script by its name), slowest first."""
+    names = _script_names()
+    longest: dict[str, float] = {}
+    for entry in slow:
+        words = _text(entry["command"]).split()
+        name = words[0].upper() if words else "?"
+        if name == "EVALSHA" and len(words) > 1:
+            name = names.get(words[1], "EVALSHA " + words[1][:12])
+        ms = round(int(str(entry["duration"])) / 1000, 1)
+        longest[name] = max(longest.get(name, 0.0), ms)
+    return dict(sorted(longest.items(), key=lambda kv: -kv[1]))
 
 
 def _text(command: object) -> str:

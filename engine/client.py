@@ -43,7 +43,7 @@ from engine.fleet import Fleet, WaitingTask
 from engine.handlers import Registry
 from engine.interpreter import history as h
 from engine.interpreter.types import epoch_millis, iso_timestamp
-from engine.runtime import nested, redrive
+from engine.runtime import map_runs, nested, redrive
 from engine.runtime.activities import Activities, activity_store
 from engine.runtime.callbacks import TaskTokens
 from engine.runtime.driver import Dispatcher, Driver, DriverSettings
@@ -489,7 +489,8 @@ class Client:
         record = self.describe_execution(arn_or_eid)
         now = epoch_millis(self.clock())
         commit = Commit(
-            events=[h.execution_aborted(iso_timestamp(now), error, cause)],
+            events=[*map_runs.aborted_events(self.store, record.eid, iso_timestamp(now)),
+                    h.execution_aborted(iso_timestamp(now), error, cause)],
             execution={"status": "ABORTED", "error": error, "cause": cause, "stop": now},
             clear_outbox=True,
         )
@@ -498,6 +499,7 @@ class Client:
             raise ExecutionNotRunning(f"Execution is not running: '{record.arn}' ({record.status})")
         execution_logs.committed(record, commit.events, result.last_event_id)
         nested.stop_children(self, record.eid)
+        map_runs.abort_all(self, record.eid)
         nested.wake_parent(self.store, self.dispatcher, record.eid)
         return self.describe_execution(record.eid)
 

@@ -86,6 +86,9 @@ class Settings:
     aws_integrations: bool = False
     http_connections: str | None = None
     item_reader_root: str | None = None
+    #: The most children one Map Run runs at once (AWS's quota: 10,000); a Distributed
+    #: Map without MaxConcurrency runs AWS's default 1,000, or this if lower.
+    map_run_max_concurrency: int = 10_000
     chain_max_tasks: int = 32
     chain_max_seconds: float = 0.5
 
@@ -118,6 +121,8 @@ class Settings:
             in ("1", "true", "yes", "on"),
             http_connections=e.get("SFN_HTTP_CONNECTIONS") or None,
             item_reader_root=e.get("SFN_ITEM_READER_ROOT") or None,
+            map_run_max_concurrency=int(_positive(
+                e, "SFN_MAP_RUN_MAX_CONCURRENCY", cls.map_run_max_concurrency)),
             chain_max_tasks=int(_not_negative(e, "SFN_CHAIN_MAX_TASKS", cls.chain_max_tasks)),
             chain_max_seconds=_not_negative(e, "SFN_CHAIN_MAX_SECONDS", cls.chain_max_seconds),
         )
@@ -143,6 +148,7 @@ class Settings:
             aws_integrations=self.aws_integrations,
             http_connections=self.http_connections,
             item_reader_root=self.item_reader_root,
+            map_run_max_concurrency=self.map_run_max_concurrency,
             chain_max_tasks=self.chain_max_tasks,
             chain_max_seconds=self.chain_max_seconds,
         )

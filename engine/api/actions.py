@@ -468,6 +468,7 @@ def list_tags_for_resource(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
 # The actions of other modules register themselves on import: TestState, versions and
 # aliases, activities; actions_faithful last, since it wraps the others.
 from engine.api import (  # noqa: E402, F401, I001 - registers
+    actions_map_runs,
     actions_teststate,
     actions_versions,
     activity_actions,

@@ -95,10 +95,11 @@ def encode(value: dict[str, Any]) -> bytes:
 
 # --- request members -------------------------------------------------------------------
 
-Kind = Literal["string", "integer", "boolean", "list", "object"]
+Kind = Literal["string", "integer", "number", "boolean", "list", "object"]
 _PYTHON_TYPES: Final[dict[str, type | tuple[type, ...]]] = {
     "string": str,
     "integer": int,
+    "number": (int, float),
     "boolean": bool,
     "list": list,
     "object": dict,
@@ -135,7 +136,9 @@ def check(params: dict[str, Any], spec: dict[str, Field]) -> dict[str, Any]:
             continue
         expected = _PYTHON_TYPES[field.kind]
         # JSON true/false are Python ints too: never accept them as integers.
-        if not isinstance(value, expected) or (field.kind == "integer" and isinstance(value, bool)):
+        if not isinstance(value, expected) or (
+            field.kind in ("integer", "number") and isinstance(value, bool)
+        ):
             raise ApiError(
                 "SerializationException",
                 f"Unexpected value for '{name}': expected a JSON {field.kind}",

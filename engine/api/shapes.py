@@ -150,6 +150,8 @@ def _started_through(record: ExecutionRecord) -> dict[str, str]:
         out["stateMachineVersionArn"] = record.version_arn
     if record.alias_arn is not None:
         out["stateMachineAliasArn"] = record.alias_arn
+    if record.map_run_arn is not None:  # a Map Run's child execution
+        out["mapRunArn"] = record.map_run_arn
     return out
 
 

@@ -71,6 +71,21 @@ class _WriteError(Exception):
     pass
 
 
+def put_object(integrations: Any, bucket: str, key: str, body: bytes) -> None:
+    """One object of a Map Run's results (engine/runtime/map_runs.py), where the
+    deployment's ResultWriter writes (raises OSError or ResultWriterError)."""
+    settings = integrations.settings
+    try:
+        _put(bucket, key, body, settings.item_reader_root,
+             integrations.aws if settings.aws else None)
+    except _WriteError as exc:
+        raise ResultWriterError(str(exc)) from None
+
+
+class ResultWriterError(Exception):
+    """The results cannot be written (the Map's States.ResultWriterFailed)."""
+
+
 def _put(bucket: str, key: str, body: bytes, root: str | None, aws: AwsCaller | None) -> None:
     if root is not None:
         base = Path(root).resolve()

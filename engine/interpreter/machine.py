@@ -32,9 +32,9 @@ from engine.asl.model import (
     WaitState,
 )
 from engine.interpreter import history as h
-from engine.interpreter.children import ChildStates
 from engine.interpreter.dataflow import value_bytes
 from engine.interpreter.flow import FlowStates
+from engine.interpreter.map_runs import MapRunStates
 from engine.interpreter.step import ABORTABLE, Next
 from engine.interpreter.types import (
     ROOT_RUN,
@@ -180,7 +180,7 @@ def scope_states(machine: StateMachine, scope: list[list[Any]]) -> tuple[Any, st
     return states, start_at
 
 
-class _Step(FlowStates, ChildStates):
+class _Step(FlowStates, MapRunStates):
     def __init__(
         self, machine: StateMachine, doc: RunDoc, ctx: Ctx, states: Any, start_at: str
     ) -> None:

@@ -91,6 +91,9 @@ class Ctx:
     #: The shell reads ItemReader sources itself (engine/integrations/readers.py): a Map
     #: with an ItemReader (and no `reader_items`) first schedules the read as a task.
     read_items: bool = False
+    #: The shell runs a Distributed Map with an ItemReader as a Map Run of child
+    #: executions that streams its items (engine/runtime/map_runs.py).
+    map_runs: bool = False
     #: Causes name the event id a state was entered at (False under TestState).
     event_ids: bool = True
     #: A cap on inline transitions (Pass, Choice, ...) in one advance call, so a loop of

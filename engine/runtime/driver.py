@@ -53,7 +53,7 @@ from engine.interpreter.types import (
     iso_timestamp,
 )
 from engine.metrics import NullRecorder
-from engine.runtime import messages, nested, redrive
+from engine.runtime import map_runs, messages, nested, redrive
 from engine.runtime.activities import hand_off, is_activity_task, rearm_timeout
 from engine.runtime.callbacks import index_waiting, new_token, rearm_heartbeat
 from engine.runtime.chaining import Chain
@@ -112,6 +112,8 @@ class DriverSettings:
     http_connections: str | None = None
     #: The directory a Map's ItemReader reads (SFN_ITEM_READER_ROOT).
     item_reader_root: str | None = None
+    #: The most children one Map Run runs at once (SFN_MAP_RUN_MAX_CONCURRENCY).
+    map_run_max_concurrency: int = 10_000
 
 
 class Driver:
@@ -160,6 +162,9 @@ class Driver:
         self._local = threading.local()
         self._leases: LeaseRenewer | None = None
         self.joins = Joins(store, self._machine, self._entry)
+        #: A Distributed Map with an ItemReader runs as a Map Run of child executions
+        #: where the store keeps Map Runs (Redis: engine/runtime/map_runs.py).
+        self.map_runs = map_runs.store_of(store) is not None
 
     @property
     def owner(self) -> str:
@@ -329,6 +334,7 @@ class Driver:
             # Drawn here, not in the interpreter: a token must be unguessable.
             task_token=self.issue_token(eid, run),
             read_items=True,
+            map_runs=self.map_runs,
         )
         with self.step_guard():
             tr = advance(machine, loaded.doc, occurrence, ctx)
@@ -367,6 +373,8 @@ class Driver:
                 self.metrics.committed(record.state_machine_name, loaded.doc, tr, occurrence, now)
                 if tr.outcome is not None and run == "0":
                     nested.wake_parent(self.store, self.dispatcher, eid)
+                    if record.map_run_arn:
+                        map_runs.child_ended(self, record)
                 index_waiting(self, eid, run, loaded.doc, tr.doc, now)
                 if inline is None:
                     self._send(to_send, now)
@@ -554,6 +562,9 @@ class Driver:
         if nested.serves(self, message):  # a child execution (runtime/nested.py)
             child = nested.start_child(self, eid, run, claim.loaded)
             return self.step(eid, run, claim.loaded, child, consumed=entry)
+        if map_runs.serves(claim.loaded):  # a Distributed Map's Map Run (runtime/map_runs.py)
+            polled = map_runs.advance(self, eid, run, claim.loaded)
+            return self.step(eid, run, claim.loaded, polled, consumed=entry)
         return self._run_claimed(message, claim.loaded)
 
     def _run_claimed(self, message: Message, loaded: LoadedRun) -> str:
@@ -653,6 +664,8 @@ class Driver:
         if known is not None:
             execution_logs.committed(known[0], commit.events, result.last_event_id)
         nested.wake_parent(self.store, self.dispatcher, eid)
+        if self.map_runs:  # its Map Runs stop with it, and their children
+            map_runs.abort_all(map_runs.client_of(self), eid)
         return "applied"
 
 
@@ -666,7 +679,7 @@ def started_event(message: Message, now: float) -> dict[str, Any] | None:
 
 def _unlogged(task: dict[str, Any]) -> bool:
     """A `.sync` job's poll and a Map's ItemReader/ResultWriter log no TaskStarted."""
-    return "job" in task or "reader" in task or "writer" in task
+    return "job" in task or "reader" in task or "writer" in task or "map_run" in task
 
 
 def _private(value: Any) -> Any:

@@ -49,6 +49,9 @@ class ExecutionRecord:
     redrive_count: int = 0
     redrive_date: float | None = None
     redrive_tokens: str | None = None
+    #: The Map Run that started it (a Distributed Map's child execution: DescribeExecution's
+    #: mapRunArn; engine/runtime/map_runs.py).
+    map_run_arn: str | None = None
 
     @property
     def recency(self) -> float:
@@ -91,6 +94,7 @@ class ExecutionRecord:
             redrive_count=int(fields.get("redrive_count") or 0),
             redrive_date=float(fields["redrive_date"]) if fields.get("redrive_date") else None,
             redrive_tokens=opt("redrive_tokens"),
+            map_run_arn=opt("map_run_arn"),
         )
 
 

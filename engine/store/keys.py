@@ -38,6 +38,22 @@ kept outside those atomic steps and can be rebuilt from the executions.
                                           attempt and `.sync` flag of a child execution a
                                           Task started (engine/runtime/nested.py)
     sfn:x:{<eid>}:children        set     ids of the child executions its Tasks started
+    sfn:x:{<eid>}:mruns           zset    Map Run id -> start (epoch s): the Map Runs its
+                                          Distributed Maps started (ListMapRuns)
+    sfn:x:{<eid>}:mr:<id>         hash    a Map Run (engine/store/map_runs.py): its record
+                                          (arn, status, counts, settings, the reader's
+                                          position, never its items)
+    sfn:x:{<eid>}:mr:<id>:run     set     indexes of its children admitted and not counted
+    sfn:x:{<eid>}:mr:<id>:res     hash    index -> a child's result (no ResultWriter: the
+                                          Map's output, at most 256 KiB in all)
+    sfn:x:{<eid>}:mr:<id>:buf     list    result entries not yet written (ResultWriter)
+    sfn:x:{<eid>}:mr:<id>:files   list    the result files written, as JSON
+    sfn:x:{<eid>}:mr:<id>:items   list    the items a registered reader handler returned
+                                          (JSON), read back by position
+    sfn:x:{<eid>}:mr:<id>:lock    string  who admits children now (expires)
+                                          A Map Run's keys carry its parent's hash tag: each
+                                          of its scripts touches one slot.
+    sfn:mr:<id>                   string  the parent execution id of Map Run <id> (from its ARN)
     sfn:act:{<name>}:rec          hash    an activity: name, arn, created (CreateActivity)
     sfn:act:{<name>}:q            list    the activity's tasks no poller has taken yet, as
                                           JSON {x, r, v, a, e} (execution, run, version,
@@ -252,6 +268,21 @@ def waiting() -> str:
 
 def heartbeats(eid: str) -> str:
     return f"{_x(eid)}:beats"
+
+
+def map_runs(eid: str) -> str:
+    return f"{_x(eid)}:mruns"
+
+
+def map_run(eid: str, run_id: str, part: str = "") -> str:
+    """A Map Run's record (`part` ""), or one of its parts: run, res, buf, files,
+    items, lock."""
+    base = f"{_x(eid)}:mr:{run_id}"
+    return f"{base}:{part}" if part else base
+
+
+def map_run_parent(run_id: str) -> str:
+    return f"{PREFIX}:mr:{run_id}"
 
 
 def doc(eid: str, kind: str, doc_id: str) -> str:

@@ -1,0 +1,14 @@
+"""A handler serving a Distributed Map's ItemReader (`s3:listObjectsV2`), loaded only by
+the Map Run tests' worker (tests/test_e2e_map_runs.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.handlers import TaskContext, handler
+
+
+@handler("s3:listObjectsV2")
+def list_objects(event: Any, context: TaskContext) -> list[dict[str, Any]]:
+    """`Count` objects named k0, k1, ... under the bucket's `Prefix`."""
+    return [{"Key": f"{event.get('Prefix', '')}k{n}"} for n in range(int(event["Count"]))]
