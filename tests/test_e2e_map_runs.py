@@ -288,3 +288,42 @@ def test_a_registered_handler_serves_the_reader(
     done = client.wait(client.start_execution(f"MH{unique}", {}).arn, timeout=120)
     assert done.status == "SUCCEEDED", (done.error, done.cause)
     assert json.loads(done.output or "") == [{"key": f"p/k{n}"} for n in range(450)]
+
+
+def test_a_redriven_execution_runs_its_distributed_map_again_as_a_new_map_run(
+    reader_worker: Worker, redis_url: str, unique: str, files: Path
+) -> None:
+    """Redriving an execution that failed in a Map Run enters the Map again: a new Map Run
+    over the items as they are now (AWS would re-run only the failed children of the same
+    Map Run: docs/redrive.md says what that needs)."""
+    key = f"{unique}.jsonl"
+    (files / "data").mkdir(parents=True, exist_ok=True)
+    (files / "data" / key).write_text("".join(
+        json.dumps({"n": n, "bad": n == 3}) + "\n" for n in range(6)))
+    work = {"Type": "Choice", "Choices": [{"Variable": "$.bad", "BooleanEquals": True,
+                                             "Next": "Broken"}], "Default": "Fine"}
+    definition = machine(key, work=work)
+    inner = definition["States"]["Each"]["ItemProcessor"]["States"]
+    inner["Broken"] = {"Type": "Fail", "Error": "Bad", "Cause": "bad item"}
+    inner["Fine"] = {"Type": "Pass", "End": True}
+    definition["States"]["Each"]["ItemSelector"] = {"n.$": "$$.Map.Item.Value.n",
+                                                    "bad.$": "$$.Map.Item.Value.bad"}
+    client = connect(Settings(redis_url=redis_url))
+    client.create_state_machine(f"MRR{unique}", definition)
+    execution = client.start_execution(f"MRR{unique}", {})
+    failed = client.wait(execution.arn, timeout=60)
+    assert failed.status == "FAILED", (failed.error, failed.cause)
+    first = [r["mapRunArn"] for r in map_runs.list_runs(client, execution.arn)]
+    assert len(first) == 1
+
+    (files / "data" / key).write_text("".join(
+        json.dumps({"n": n, "bad": False}) + "\n" for n in range(6)))
+    client.redrive_execution(execution.arn)
+    done = client.wait(execution.arn, timeout=60)
+    assert done.status == "SUCCEEDED", (done.error, done.cause)
+    assert json.loads(done.output or "") == [{"n": n, "bad": False} for n in range(6)]
+    runs = [r["mapRunArn"] for r in map_runs.list_runs(client, execution.arn)]
+    assert len(runs) == 2 and first[0] in runs
+    types = [e["type"] for e in client.get_history(execution.arn)]
+    assert types.count("ExecutionRedriven") == 1
+    assert types.count("MapRunStarted") == 2 and types.count("MapRunSucceeded") == 1
