@@ -31,6 +31,15 @@ def _first(items: Any) -> Params:
     return dict(items[0]) if isinstance(items, list) and items else {}
 
 
+def _one(described: Params, member: str) -> Params:
+    """The first of a describe call's list `member` (PascalCase as the state gets it, or as
+    the API named it when no model was at hand)."""
+    found = described.get(member)
+    if found is None:
+        found = described.get(member[:1].lower() + member[1:])
+    return _first(found)
+
+
 @dataclass(frozen=True)
 class JobKind:
     boto3_service: str
@@ -124,7 +133,7 @@ KINDS: dict[tuple[str, str], JobKind] = {
         status=lambda d: str(_first(d.get("jobs")).get("status", "")),
         succeeded=frozenset({"SUCCEEDED"}),
         failed=frozenset({"FAILED"}),
-        output=lambda d, raw: _first(d.get("Jobs")),
+        output=lambda d, raw: _one(d, "Jobs"),
         stop="TerminateJob",
         stop_params=lambda job, reason: {"jobId": job["JobId"], "reason": reason},
     ),
@@ -140,7 +149,7 @@ KINDS: dict[tuple[str, str], JobKind] = {
         status=lambda d: str(_first(d.get("tasks")).get("lastStatus", "")),
         succeeded=frozenset({"STOPPED"}),
         failed=frozenset(),
-        output=lambda d, raw: _first(d.get("Tasks")),
+        output=lambda d, raw: _one(d, "Tasks"),
         ended_badly=_ecs_ended_badly,
         start_failed=_ecs_start_failed,
         stop="StopTask",
@@ -155,7 +164,7 @@ KINDS: dict[tuple[str, str], JobKind] = {
         status=lambda d: str(_first(d.get("builds")).get("buildStatus", "")),
         succeeded=frozenset({"SUCCEEDED"}),
         failed=_BUILD_ENDS,
-        output=lambda d, raw: {"Build": _first(d.get("Builds"))},
+        output=lambda d, raw: {"Build": _one(d, "Builds")},
         stop="StopBuild",
         stop_params=lambda job, reason: {"id": job["Id"]},
         token="idempotencyToken",
@@ -168,7 +177,7 @@ KINDS: dict[tuple[str, str], JobKind] = {
         status=lambda d: str(_first(d.get("buildBatches")).get("buildBatchStatus", "")),
         succeeded=frozenset({"SUCCEEDED"}),
         failed=_BUILD_ENDS,
-        output=lambda d, raw: {"BuildBatch": _first(d.get("BuildBatches"))},
+        output=lambda d, raw: {"BuildBatch": _one(d, "BuildBatches")},
         stop="StopBuildBatch",
         stop_params=lambda job, reason: {"id": job["Id"]},
         token="idempotencyToken",

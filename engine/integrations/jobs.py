@@ -94,9 +94,16 @@ def _start(
     if failed is not None:
         return Invocation(False, error=failed,
                           cause=json.dumps(shapes.sdk_response(answer), separators=(",", ":")))
+    # TaskSubmitted shows the start call's response as the optimized integrations do
+    # (PascalCase members, with the HTTP metadata).
+    submitted = api_shapes.from_api(aws.output_shape(kind.boto3_service, kind.start), answer)
+    if isinstance(submitted, dict):
+        submitted["ResponseMetadata"] = answer.get("ResponseMetadata")
+    else:
+        submitted = answer
     return Invocation(
         True,
-        result=shapes.optimized_response(answer),
+        result=shapes.optimized_response(submitted),
         job=kind.handle(answer, params),
         poll_seconds=poll_seconds,
     )
