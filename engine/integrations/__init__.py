@@ -26,7 +26,7 @@ from engine.asl import resources
 from engine.handlers import Handler, Invocation, Registry, TaskContext
 from engine.integrations.aws import AwsCaller
 from engine.integrations.http import HttpCaller
-from engine.integrations.jobs import run_job, stop_job, token_seed
+from engine.integrations.jobs import call_once, run_job, stop_job, token_seed
 from engine.integrations.readers import read_items
 from engine.integrations.writers import write_results
 
@@ -98,7 +98,9 @@ class Integrations:
         seed = token_seed(task, context)
         if ref.kind == "aws-sdk":
             return self.aws.sdk(ref, parameters, seed)
-        return self.aws.optimized(ref, parameters, seed)
+        return call_once(self.aws, ref, parameters) or self.aws.optimized(
+            ref, parameters, seed
+        )
 
     def stop_job(self, resource: str, job: Any, reason: str) -> str:
         """Stop a `.sync` job the engine no longer waits for (best effort): what came of it."""

@@ -67,6 +67,9 @@ class JobKind:
     token: str | None = None
     #: The failure's cause (default: the output, as JSON text).
     cause: Callable[[Params, Params], Any] | None = None
+    #: Request-response (no `.sync`) where the action is no API call of its own (EMR's
+    #: wrappers): what AWS returns to the state from the start call's response.
+    answer: Callable[[Params], Params] | None = None
 
 
 def _ecs_start_failed(response: Params) -> str | None:
@@ -192,6 +195,7 @@ KINDS: dict[tuple[str, str], JobKind] = {
         succeeded=frozenset({"WAITING", "RUNNING"}),
         failed=frozenset({"TERMINATED", "TERMINATED_WITH_ERRORS"}),
         output=lambda d, raw: d["Cluster"],
+        answer=lambda r: {"ClusterArn": r.get("ClusterArn"), "ClusterId": r.get("JobFlowId")},
         # Not stopped: "Step Functions does not terminate an Amazon EMR cluster
         # automatically if execution is stopped" (AWS's EMR integration page).
     ),
@@ -205,6 +209,7 @@ KINDS: dict[tuple[str, str], JobKind] = {
         succeeded=frozenset({"TERMINATED", "TERMINATED_WITH_ERRORS"}),
         failed=frozenset(),
         output=lambda d, raw: d["Cluster"],
+        answer=lambda r: {},
     ),
     ("elasticmapreduce", "addStep"): JobKind(
         "emr", "AddJobFlowSteps",
@@ -217,6 +222,7 @@ KINDS: dict[tuple[str, str], JobKind] = {
         succeeded=frozenset({"COMPLETED"}),
         failed=frozenset({"FAILED", "CANCELLED", "INTERRUPTED"}),
         output=lambda d, raw: d["Step"],
+        answer=lambda r: {"StepId": (r.get("StepIds") or [None])[0]},
         stop="CancelSteps",
         stop_params=lambda job, reason: {"ClusterId": job["ClusterId"],
                                          "StepIds": [job["StepId"]]},

@@ -109,6 +109,24 @@ def _start(
     )
 
 
+def call_once(aws: AwsCaller, ref: ResourceRef, parameters: Any) -> Invocation | None:
+    """Request-response on an integration whose action wraps another API call (EMR's
+    `createCluster`, `addStep`, `terminateCluster`): that call, and AWS's answer from it;
+    None for any other resource."""
+    kind = KINDS.get((ref.service, ref.action))
+    if kind is None or kind.answer is None:
+        return None
+    raw = dict(parameters) if isinstance(parameters, dict) else {}
+    params = api_shapes.to_api(aws.input_shape(kind.boto3_service, kind.start),
+                               kind.request(raw))
+    answer = aws.raw(kind.boto3_service, kind.start, params, ref.service)
+    if isinstance(answer, Invocation):
+        return answer
+    body = kind.answer(answer)
+    body["ResponseMetadata"] = answer.get("ResponseMetadata")
+    return Invocation(True, result=shapes.optimized_response(body), response=True)
+
+
 def stoppable(resource: str) -> bool:
     """Whether a running job of this resource has a stop call."""
     ref = parse_resource(resource)

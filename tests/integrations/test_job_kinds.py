@@ -260,3 +260,28 @@ def test_start_tokens_are_stable_per_attempt_and_visit_and_a_given_one_is_kept()
     assert build_token(base) != build_token({**base, "visit": 9})
     given = {"parameters": {"ProjectName": "p", "IdempotencyToken": "mine"}, "visit": 3}
     assert build_token(given) == "mine"
+
+
+def test_emr_request_response_wrappers_call_the_api_they_wrap(aws_env: AwsEmulator) -> None:
+    """`elasticmapreduce:createCluster` / `addStep` without `.sync`: RunJobFlow and
+    AddJobFlowSteps, answered as AWS's EMR integration answers (ClusterId, StepId)."""
+    inline = runner()
+    inline.create_state_machine("M", {"StartAt": "Create", "States": {
+        "Create": {"Type": "Task", "Resource": "arn:aws:states:::elasticmapreduce:createCluster",
+                   "Parameters": {"Name": "etl", "ReleaseLabel": "emr-6.0.0",
+                                  "JobFlowRole": "r", "ServiceRole": "s", "Instances": {
+                                      "KeepJobFlowAliveWhenNoSteps": True, "InstanceCount": 1,
+                                      "MasterInstanceType": "m5.xlarge"}},
+                   "ResultSelector": {"ClusterId.$": "$.ClusterId"}, "ResultPath": "$.cluster",
+                   "Next": "Step"},
+        "Step": {"Type": "Task", "Resource": "arn:aws:states:::elasticmapreduce:addStep",
+                 "Parameters": {"ClusterId.$": "$.cluster.ClusterId", "Step": {
+                     "Name": "count", "HadoopJarStep": {"Jar": "command-runner.jar"}}},
+                 "End": True}}})
+    record = inline.run("M", input={})
+    assert record.status == "SUCCEEDED", record.cause
+    out = json.loads(record.output)
+    emr: Any = aws_env.client("emr")
+    [cluster] = emr.list_clusters()["Clusters"]
+    [step] = emr.list_steps(ClusterId=cluster["Id"])["Steps"]
+    assert out["StepId"] == step["Id"] and "SdkHttpMetadata" in out
