@@ -5,7 +5,7 @@
 
 The AWS API is moto in server mode, a separate process started here (as the integration
 tests start it), reached by the workers' boto3 over HTTP through `SlowProxy`: a proxy of
-ours that forwards each request to moto at once and hands the answer back only 0.3-1.2 s
+ours that forwards each request to moto at once and hands the answer back only 1-2.5 s
 later. So the worker killer's SIGKILLs land between a call (done at moto) and its commit,
 and the re-run that follows calls again: PutItem writes the same item, StartBuild carries
 the same idempotency token (the proxy counts the calls per token, reported at the end).
@@ -51,7 +51,7 @@ FAKE_AWS = {
     "AWS_DEFAULT_REGION": "us-east-1",
 }
 #: How long the proxy holds each answer (uniform, seconds).
-DELAY = (0.3, 1.2)
+DELAY = (1.0, 2.5)
 
 
 def definition(finish: dict[str, Any]) -> dict[str, Any]:

@@ -428,7 +428,7 @@ MIX: dict[str, float] = {
 
 
 #: The integration workload's share, when the harness runs its AWS emulator.
-INTEGRATION_MIX: dict[str, float] = {integrations.MACHINE: 0.10}
+INTEGRATION_MIX: dict[str, float] = {integrations.MACHINE: 0.15}
 
 
 def plan(count: int, seed: int, *, without: frozenset[str] = frozenset(),
