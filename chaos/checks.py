@@ -22,7 +22,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from chaos import activities, callbacks, workload
+from chaos import activities, callbacks, integrations, workload
 from chaos.ledger import Start
 from engine.runtime.inline import InlineRunner
 from engine.store.base import TERMINAL, ExecutionRecord
@@ -33,7 +33,8 @@ _VOLATILE = ("id", "previousEventId", "timestamp")
 
 def event_key(event: dict[str, Any]) -> str:
     return callbacks.normalize(json.dumps(
-        {k: v for k, v in event.items() if k not in _VOLATILE}, sort_keys=True,
+        {k: v for k, v in integrations.masked(event).items() if k not in _VOLATILE},
+        sort_keys=True,
         separators=(",", ":"),
     ))
 
@@ -61,8 +62,13 @@ def expected_outcomes(plan: list[workload.Planned]) -> dict[str, Expected]:
             out[planned.eid] = Expected(done.status, done.output,
                                         Counter(event_key(e) for e in done.history))
             continue
-        runner = InlineRunner(workload.pure_registry(asked), region=workload.REGION,
-                              account=workload.ACCOUNT)
+        registry = workload.pure_registry(asked)
+        runner = InlineRunner(
+            registry, region=workload.REGION, account=workload.ACCOUNT,
+            # The integration workload calls the emulator the harness started.
+            integrations=(integrations.expected_integrations(registry)
+                          if planned.machine == integrations.MACHINE else None),
+        )
         for name, definition in workload.DEFINITIONS.items():  # ChaosNested's child too
             runner.create_state_machine(name, definition)
         record = runner.run(planned.machine, name=planned.name, input=planned.input)

@@ -38,7 +38,7 @@ from pathlib import Path
 
 import redis
 
-from chaos import activities, checks, workload
+from chaos import activities, checks, integrations, workload
 from chaos.callbacks import Answerer
 from chaos.faults import QUEUE_KEY, ROOT, Duplicator, RedisRestarter, WorkerKiller, WorkerPool
 from chaos.ledger import ENV as LEDGER_ENV
@@ -105,9 +105,12 @@ PRESETS: dict[str, Config] = {
 }
 
 
-def worker_env(config: Config, redis_url: str, ledger_url: str) -> dict[str, str]:
+def worker_env(config: Config, redis_url: str, ledger_url: str,
+               aws: dict[str, str] | None = None) -> dict[str, str]:
     return {
         **os.environ,
+        # The integration workload's AWS (chaos/integrations.py): the emulator's proxy.
+        **(aws or {}),
         "REDIS_URL": redis_url,
         "SFN_HANDLER_MODULES": "chaos.workload",
         LEDGER_ENV: ledger_url,
@@ -173,11 +176,25 @@ class _Executions:
 def run(config: Config, out: Callable[[str], None] = print) -> Report:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     run_dir = config.results_dir / f"run-{stamp}-{config.mode}"
-    plan = workload.plan(config.executions, config.seed)
+    # The integration workload needs its AWS emulator (moto, a dev dependency): started
+    # first, as the fault-free run calls it too.
+    aws: integrations.Emulator | None = None
+    if integrations.available():
+        aws = integrations.Emulator(run_dir / "aws", config.seed)
+        aws.start()
+        aws.export()
+    plan = workload.plan(config.executions, config.seed, with_integrations=aws is not None)
     out(f"chaos ({config.mode}): {len(plan)} executions, {config.workers} workers x "
         f"{config.concurrency}, SFN_LEASE_SECONDS={config.lease_seconds:g}, "
         f"SFN_REDELIVER_SECONDS={config.redeliver_seconds:g}; run folder {run_dir}")
-    expected = checks.expected_outcomes(plan)
+    if aws is None:
+        out("moto_server is not installed: no integration workload (ChaosJobs)")
+    try:
+        expected = checks.expected_outcomes(plan)
+    except BaseException:
+        if aws is not None:
+            aws.stop()
+        raise
     out("fault-free results computed in-process")
 
     engine_redis = RedisServer(run_dir / "redis")  # AOF, appendfsync everysec
@@ -192,7 +209,8 @@ def run(config: Config, out: Callable[[str], None] = print) -> Report:
         engine_redis.start()
         ledger_redis.start()
         pool = WorkerPool(config.workers, config.concurrency,
-                          worker_env(config, engine_redis.url, ledger_redis.url), run_dir / "logs")
+                          worker_env(config, engine_redis.url, ledger_redis.url,
+                                     aws.env if aws is not None else None), run_dir / "logs")
         pool.start()
         out("redis and workers are up")
         client = connect(Settings(redis_url=engine_redis.url,
@@ -255,6 +273,8 @@ def run(config: Config, out: Callable[[str], None] = print) -> Report:
         )
         report = summarize(config_json, plan, expected, RedisStore.from_url(engine_redis.url),
                            Ledger(ledger_redis.url), fault_log)
+        if aws is not None:
+            report.details["integrations"] = {**aws.counts(), "items_saved": aws.saved_items()}
     finally:
         stop.set()
         if pollers is not None:
@@ -265,6 +285,8 @@ def run(config: Config, out: Callable[[str], None] = print) -> Report:
             pool.stop()
         engine_redis.stop()
         ledger_redis.stop()
+        if aws is not None:
+            aws.stop()
     write_report(report, config.results_dir, f"{stamp}-{config.mode}", run_dir, out)
     if report.passed and not config.keep:
         shutil.rmtree(run_dir, ignore_errors=True)

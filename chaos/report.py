@@ -96,7 +96,8 @@ def summarize(
     )
     report.details = {
         "elapsed_s": round(log.elapsed, 1),
-        "machines": {m: sum(1 for p in plan if p.machine == m) for m in workload.MIX},
+        "machines": {m: sum(1 for p in plan if p.machine == m)
+                     for m in {**workload.MIX, **workload.INTEGRATION_MIX}},
         "problems": [v.to_json() for v in verdicts if v.outcome != "ok" or v.duplicates],
         "handler_runs": {**asdict(runs), **causes},
         "worker_kills": {
@@ -173,6 +174,8 @@ def write_report(report: Report, results_dir: Path, name: str, run_dir: Path,
             f"{[r['downtime_s'] for r in d['redis_restarts']]}")
         out(f"duplicated messages: {d['duplicated_messages']}")
         out(f"callback answers: {d.get('callback_answers', {})}")
+        if "integrations" in d:  # chaos/integrations.py: calls the AWS emulator saw
+            out(f"AWS integration calls (through the delaying proxy): {d['integrations']}")
         summary = {k: v for k, v in latency.items() if k != "samples"}
         out(f"recovery after a kill (kill -> the killed Task's handler starts again), "
             f"SFN_LEASE_SECONDS={report.config['lease_seconds']:g}: {summary}")

@@ -29,6 +29,9 @@ Machines (JSONPath, all end SUCCEEDED without faults):
                    timeout (caught), each answer sent twice or late -> Task
     ChaosChain     five short Tasks in a row, each fed by the one before: a worker runs
                    several of them in one Celery task (chaining), so kills land mid-chain
+    ChaosJobs      the engine's own AWS integrations against an emulator: dynamodb:putItem
+                   -> codebuild:startBuild.sync -> Task (chaos/integrations.py; only in a
+                   plan that asks for them)
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from chaos import activities, callbacks
+from chaos import activities, callbacks, integrations
 from chaos.ledger import Ledger, from_env
 from engine.handlers import Registry, TaskContext, TaskFailure, default_registry
 
@@ -319,6 +322,11 @@ def _chain_states() -> dict[str, Any]:
 
 DEFINITIONS: dict[str, dict[str, Any]] = {
     "ChaosChain": {"StartAt": "Link1", "States": _chain_states()},
+    integrations.MACHINE: integrations.definition(
+        {"Type": "Task", "Resource": _arn("ChaosWork"), "Retry": _retry(3),
+         "Parameters": {"key.$": "$.finish.key", "n.$": "$.amount", "ms.$": "$.finish.ms",
+                        "fail": 0, "built.$": "$.built.status"},
+         "ResultPath": "$.finish_out", "End": True}),
     "ChaosCallback": {
         "StartAt": "Mode",
         "States": {
@@ -419,11 +427,18 @@ MIX: dict[str, float] = {
 }
 
 
-def plan(count: int, seed: int, *, without: frozenset[str] = frozenset()) -> list[Planned]:
+#: The integration workload's share, when the harness runs its AWS emulator.
+INTEGRATION_MIX: dict[str, float] = {integrations.MACHINE: 0.15}
+
+
+def plan(count: int, seed: int, *, without: frozenset[str] = frozenset(),
+         with_integrations: bool = False) -> list[Planned]:
     """`count` executions, the same for the same seed. The first ones cover every machine
-    (but those `without` names: a harness that does not run their outside world)."""
+    (but those `without` names: a harness that does not run their outside world; and the
+    integration workload only `with_integrations`, for a harness that runs its emulator)."""
     rng = random.Random(seed)
-    mix = {m: weight for m, weight in MIX.items() if m not in without}
+    every = {**MIX, **INTEGRATION_MIX} if with_integrations else MIX
+    mix = {m: weight for m, weight in every.items() if m not in without}
     machines = list(mix)
     out: list[Planned] = []
     for i in range(count):
@@ -484,6 +499,8 @@ def _input(machine: str, name: str, rng: random.Random) -> dict[str, Any]:
             # Short Tasks (chained several per Celery task); one in ten fails once first.
             value[f"link{i}"] = {"key": f"{name}/link{i}", "ms": rng.randrange(30, 250),
                                  "fail": 1 if rng.random() < 0.1 else 0}
+    if machine == integrations.MACHINE:
+        value.update(integrations.input_of(name, rng))
     if machine in ("ChaosCatch", "ChaosPipeline"):
         path = rng.choices(["ok", "doom", "exhaust"], [0.4, 0.35, 0.25])[0]
         risky = _task(rng, f"{name}/risky", fail=2 if path == "exhaust" else rng.choice([0, 1]))

@@ -43,7 +43,7 @@ from engine.fleet import Fleet, WaitingTask
 from engine.handlers import Registry
 from engine.interpreter import history as h
 from engine.interpreter.types import epoch_millis, iso_timestamp
-from engine.runtime import map_runs, nested, redrive
+from engine.runtime import job_stops, map_runs, nested, redrive
 from engine.runtime.activities import Activities, activity_store
 from engine.runtime.callbacks import TaskTokens
 from engine.runtime.driver import Dispatcher, Driver, DriverSettings
@@ -498,6 +498,9 @@ class Client:
         if not result.ok:
             raise ExecutionNotRunning(f"Execution is not running: '{record.arn}' ({record.status})")
         execution_logs.committed(record, commit.events, result.last_event_id)
+        # Its `.sync` jobs: the stop commit left the runs' snapshots as they were.
+        job_stops.request_stops(self.dispatcher, record.eid, record.arn,
+                                job_stops.running_jobs(self.store, record.eid), "aborted")
         nested.stop_children(self, record.eid)
         map_runs.abort_all(self, record.eid)
         nested.wake_parent(self.store, self.dispatcher, record.eid)

@@ -31,3 +31,9 @@ def test_no_execution_lost_wrong_or_duplicated_under_faults(tmp_path: Path) -> N
     answers = report.details["callback_answers"]
     assert answers.get("activity_taken", 0) >= 1
     assert answers.get("activity_late_or_duplicate_applied", 0) == 0
+    # ChaosJobs called the AWS emulator (moto server, through the delaying proxy) from the
+    # workers: its DynamoDB item saved, its CodeBuild build started and polled.
+    calls = report.details["integrations"]["calls"]
+    assert calls.get("PutItem", 0) >= 1 and calls.get("StartBuild", 0) >= 1
+    assert calls.get("BatchGetBuilds", 0) >= 1
+    assert report.details["integrations"]["items_saved"] >= 1

@@ -273,7 +273,7 @@ def test_valid_asl_the_engine_cannot_run_yet_is_refused_at_creation_with_its_loc
             },
             "Job": {
                 "Type": "Task",
-                "Resource": "arn:aws:states:::batch:submitJob.sync",
+                "Resource": "arn:aws:states:::eks:runJob.sync",
                 "Parameters": {"JobName": "j", "JobQueue": "q", "JobDefinition": "d"},
                 "Next": "Read",
             },

@@ -19,13 +19,13 @@ from engine.runtime.inline import InlineRunner
 
 LAMBDA = "arn:aws:lambda:us-east-1:000000000000:function:F"
 ACTIVITY = "arn:aws:states:us-east-1:000000000000:activity:a"
-# What `sfn create` still refuses: `.sync` on an AWS job the engine cannot poll (Batch, ECS;
-# engine/integrations/jobs.py polls Athena and Glue), here inside a Parallel branch and a
+# What `sfn create` still refuses: `.sync` on an AWS job the engine cannot poll (EKS;
+# engine/integrations/job_kinds.py lists those it polls), here inside a Parallel branch and a
 # Distributed Map. Beside them, what it accepts: a callback, an ItemReader, an activity.
 DEFINITION = json.dumps({"StartAt": "Fan", "States": {
     "Fan": {"Type": "Parallel", "Next": "Each", "Branches": [
         {"StartAt": "a: b", "States": {"a: b": {
-            "Type": "Task", "Resource": "arn:aws:states:::batch:submitJob.sync",
+            "Type": "Task", "Resource": "arn:aws:states:::eks:runJob.sync",
             "Parameters": {"JobName": "j", "JobQueue": "q", "JobDefinition": "d"},
             "Next": "Ask"},
             "Ask": {
@@ -43,7 +43,7 @@ DEFINITION = json.dumps({"StartAt": "Fan", "States": {
                                    "Act": {"Type": "Task", "Resource": ACTIVITY,
                                            "Next": "Run"},
                                    "Run": {"Type": "Task", "End": True,
-                                           "Resource": "arn:aws:states:::ecs:runTask.sync",
+                                           "Resource": "arn:aws:states:::eks:createCluster.sync",
                                            "Parameters": {"TaskDefinition": "t"}}}}},
 }})
 EXPECTED = {

@@ -26,7 +26,7 @@ from engine.asl import resources
 from engine.handlers import Handler, Invocation, Registry, TaskContext
 from engine.integrations.aws import AwsCaller
 from engine.integrations.http import HttpCaller
-from engine.integrations.jobs import run_job
+from engine.integrations.jobs import call_once, run_job, stop_job, token_seed
 from engine.integrations.readers import read_items
 from engine.integrations.writers import write_results
 
@@ -95,9 +95,18 @@ class Integrations:
             return run_job(self.aws, ref, task, context, self.settings.job_poll_seconds)
         if ref.kind == "lambda-function":
             return self.aws.lambda_function(task["resource"], task.get("input"))
+        seed = token_seed(task, context)
         if ref.kind == "aws-sdk":
-            return self.aws.sdk(ref, parameters)
-        return self.aws.optimized(ref, parameters)
+            return self.aws.sdk(ref, parameters, seed)
+        return call_once(self.aws, ref, parameters) or self.aws.optimized(
+            ref, parameters, seed
+        )
+
+    def stop_job(self, resource: str, job: Any, reason: str) -> str:
+        """Stop a `.sync` job the engine no longer waits for (best effort): what came of it."""
+        if not self.settings.aws:
+            return f"not stopped: built-in AWS calls are off ({AWS_SWITCH})"
+        return stop_job(self.aws, resource, job, reason)
 
 
 def _aws_off(resource: str, ref: resources.ResourceRef, parameters: Any) -> Invocation:

@@ -17,7 +17,7 @@ from typing import Any
 
 from engine.asl.resources import ResourceRef, sdk_service
 from engine.handlers import Invocation
-from engine.integrations import shapes
+from engine.integrations import api_shapes, shapes
 
 
 class AwsCaller:
@@ -50,9 +50,40 @@ class AwsCaller:
                 self._clients[service] = found
             return found
 
+    def input_shape(self, service: str, operation: str) -> Any:
+        """The botocore model of an operation's request (None: no such operation)."""
+        return self._operation(service, operation, "input_shape")
+
+    def output_shape(self, service: str, operation: str) -> Any:
+        return self._operation(service, operation, "output_shape")
+
+    def _operation(self, service: str, operation: str, which: str) -> Any:
+        from botocore.exceptions import BotoCoreError
+
+        try:
+            model = self.client(service).meta.service_model.operation_model(operation)
+        except (BotoCoreError, KeyError, ValueError):
+            return None
+        return getattr(model, which, None)
+
+    def request(
+        self, service: str, operation: str, params: dict[str, Any], seed: str | None
+    ) -> dict[str, Any]:
+        """The state's parameters as the API names them, with a deterministic idempotency
+        token (from `seed`) where the API takes one and the state gives none: otherwise
+        botocore would draw a random one, and a call re-run after a worker died would do
+        its work twice."""
+        shape = self.input_shape(service, operation)
+        out = api_shapes.to_api(shape, params)
+        if seed is not None and isinstance(out, dict):
+            for name in api_shapes.token_members(shape):
+                if not api_shapes.given(out, name):
+                    out[name] = api_shapes.token_for(seed)
+        return dict(out) if isinstance(out, dict) else params
+
     # --- the families ------------------------------------------------------------------
 
-    def sdk(self, ref: ResourceRef, parameters: Any) -> Invocation:
+    def sdk(self, ref: ResourceRef, parameters: Any, seed: str | None = None) -> Invocation:
         """`arn:aws:states:::aws-sdk:SERVICE:ACTION`: the API's response, without metadata;
         errors named `Service.ErrorNameException`."""
         service = sdk_service(ref.service)
@@ -60,7 +91,9 @@ class AwsCaller:
             return Invocation(False, error="States.Runtime", cause=f"Unknown AWS SDK service "
                               f"'{ref.service}'")
         params = parameters if isinstance(parameters, dict) else {}
-        outcome = self._call(service.botocore, shapes.operation_name(ref.action), params)
+        operation = shapes.operation_name(ref.action)
+        params = self.request(service.botocore, operation, params, seed)
+        outcome = self._call(service.botocore, operation, params)
         if isinstance(outcome, _Failed):
             error, cause = shapes.sdk_error(
                 service.error_prefix, outcome.code, outcome.message, outcome.status,
@@ -71,13 +104,17 @@ class AwsCaller:
             return outcome
         return Invocation(True, result=shapes.sdk_response(outcome))
 
-    def optimized(self, ref: ResourceRef, parameters: Any) -> Invocation | None:
+    def optimized(
+        self, ref: ResourceRef, parameters: Any, seed: str | None = None
+    ) -> Invocation | None:
         """An optimized integration that is one API call; None when it is not one."""
         if (ref.service, ref.action) in shapes.NOT_A_BOTO3_CALL:
             return None
         boto_service = shapes.OPTIMIZED_BOTO3_SERVICE.get(ref.service, ref.service)
         params = shapes.request_parameters(ref.service, ref.action, parameters)
-        outcome = self._call(boto_service, shapes.operation_name(ref.action), params)
+        operation = shapes.operation_name(ref.action)
+        params = self.request(boto_service, operation, params, seed)
+        outcome = self._call(boto_service, operation, params)
         if isinstance(outcome, _Failed):
             error, cause = shapes.optimized_error(
                 ref.service, outcome.code, outcome.message, outcome.status, outcome.request_id

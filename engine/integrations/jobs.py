@@ -1,15 +1,22 @@
 """`.sync` ("Run a Job") for job integrations: start the job, then poll it on durable timers
-until it ends, as AWS does.
+until it ends, as AWS does; stop it when the Task is abandoned.
 
 The cycle, one Task message per step (no worker waits in between):
 
-1. the start call (`athena:startQueryExecution`, `glue:startJobRun`), with an idempotency
-   token where the API takes one (Athena's `ClientRequestToken`, derived from the attempt:
-   a worker killed between the call and its commit starts the same query again, and Athena
-   answers with the same one); the answer is a job handle -> `Invocation(job=...)`, which
-   the interpreter keeps in the snapshot (TaskSubmitted) before starting a `job_poll` timer;
+1. the start call (engine/integrations/job_kinds.py names it per integration), with an
+   idempotency token where the API takes one (`ClientRequestToken`, `ClientToken`,
+   `IdempotencyToken`... unless the state gives its own), derived from the execution, the
+   run, the state's visit and the attempt: a worker killed between the call and its commit
+   starts the same job again, and the service answers with the one it already started;
+   the answer is a job handle -> `Invocation(job=...)`, which the interpreter keeps in the
+   snapshot (TaskSubmitted) before starting a `job_poll` timer;
 2. each poll describes the job: still running -> poll again; succeeded -> the Task's result
-   is the final description; failed -> `States.TaskFailed` with the description as cause.
+   is the final description as AWS hands it over; failed -> `States.TaskFailed` with the
+   description as the cause.
+
+Stopping (`stop_job`): when the execution stops or times out, the Task times out or a
+sibling branch fails its Parallel/Map, the engine asks the service to stop the job (the
+integration's stop call), best effort, and logs the outcome (engine/runtime/job_stops.py).
 
 A user handler registered for the resource replaces the whole cycle (it is called once).
 """
@@ -17,99 +24,130 @@ A user handler registered for the resource replaces the whole cycle (it is calle
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+import logging
 from typing import Any
 
-from engine.asl.resources import ResourceRef
+from engine.asl import errors
+from engine.asl.resources import ResourceRef, parse_resource
 from engine.handlers import Invocation, TaskContext
-from engine.integrations import shapes
+from engine.integrations import api_shapes, shapes
 from engine.integrations.aws import AwsCaller
+from engine.integrations.job_kinds import KINDS, JobKind
 
-
-@dataclass(frozen=True)
-class JobKind:
-    boto3_service: str
-    #: The handle kept between polls, from the start call's response and parameters.
-    handle: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]
-    describe: str
-    #: The describe call's parameters, from the handle.
-    describe_params: Callable[[dict[str, Any]], dict[str, Any]]
-    #: The job's state, from the description.
-    status: Callable[[dict[str, Any]], str]
-    succeeded: frozenset[str]
-    failed: frozenset[str]
-    #: What the Task returns when the job succeeded.
-    output: Callable[[dict[str, Any]], Any]
-    token: str | None = None
-
-
-JOBS: dict[tuple[str, str], JobKind] = {
-    ("athena", "startQueryExecution"): JobKind(
-        "athena",
-        handle=lambda response, params: {"QueryExecutionId": response["QueryExecutionId"]},
-        describe="GetQueryExecution",
-        describe_params=lambda job: {"QueryExecutionId": job["QueryExecutionId"]},
-        status=lambda d: str(d["QueryExecution"]["Status"]["State"]),
-        succeeded=frozenset({"SUCCEEDED"}),
-        failed=frozenset({"FAILED", "CANCELLED"}),
-        output=shapes.optimized_response,
-        token="ClientRequestToken",
-    ),
-    ("glue", "startJobRun"): JobKind(
-        "glue",
-        handle=lambda response, params: {
-            "JobName": params["JobName"], "RunId": response["JobRunId"]
-        },
-        describe="GetJobRun",
-        describe_params=lambda job: {"JobName": job["JobName"], "RunId": job["RunId"]},
-        status=lambda d: str(d["JobRun"]["JobRunState"]),
-        succeeded=frozenset({"SUCCEEDED"}),
-        failed=frozenset({"FAILED", "ERROR", "TIMEOUT", "STOPPED"}),
-        output=lambda d: shapes.to_json(d["JobRun"]),
-    ),
-}
+log = logging.getLogger(__name__)
 
 #: The `.sync` resources this engine runs (others are refused at creation).
-SYNC_JOBS = frozenset(JOBS)
+SYNC_JOBS = frozenset(KINDS)
+JOBS = KINDS
+
+
+def token_seed(task: dict[str, Any], context: TaskContext) -> str:
+    """What the tokens of one start derive from: the attempt's idempotency key and the
+    state's visit (a loop enters the same state again with attempt 0)."""
+    visit = task.get("visit")
+    return context.idempotency_key if visit is None else f"{context.idempotency_key}#{visit}"
 
 
 def run_job(
     aws: AwsCaller, ref: ResourceRef, task: dict[str, Any], context: TaskContext,
     poll_seconds: float,
 ) -> Invocation | None:
-    kind = JOBS.get((ref.service, ref.action))
+    kind = KINDS.get((ref.service, ref.action))
     if kind is None:
         return None
     job = task.get("job")
     if job is None:
-        return _start(aws, kind, ref, task.get("parameters"), context, poll_seconds)
+        return _start(aws, kind, ref, task.get("parameters"), token_seed(task, context),
+                      poll_seconds)
     answer = aws.raw(kind.boto3_service, kind.describe, kind.describe_params(job), ref.service)
     if isinstance(answer, Invocation):
         return answer
     status = kind.status(answer)
-    if status in kind.succeeded:
-        return Invocation(True, result=kind.output(answer), response=True)
-    if status in kind.failed:
-        text = json.dumps(shapes.sdk_response(answer), separators=(",", ":"))
-        return Invocation(False, error="States.TaskFailed", cause=text)
-    return Invocation(True, job=job, poll_seconds=poll_seconds)
+    if status not in kind.succeeded and status not in kind.failed:
+        return Invocation(True, job=job, poll_seconds=poll_seconds)
+    described = api_shapes.from_api(aws.output_shape(kind.boto3_service, kind.describe), answer)
+    result = kind.output(described, answer)
+    if status in kind.succeeded and not kind.ended_badly(answer):
+        return Invocation(True, result=result, response=True)
+    cause = kind.cause(described, answer) if kind.cause is not None else result
+    return Invocation(False, error=errors.TASK_FAILED,
+                      cause=json.dumps(cause, separators=(",", ":")))
 
 
 def _start(
-    aws: AwsCaller, kind: JobKind, ref: ResourceRef, parameters: Any, context: TaskContext,
+    aws: AwsCaller, kind: JobKind, ref: ResourceRef, parameters: Any, seed: str,
     poll_seconds: float,
 ) -> Invocation:
-    params = dict(parameters) if isinstance(parameters, dict) else {}
-    if kind.token is not None and kind.token not in params:
-        params[kind.token] = uuid.uuid5(uuid.NAMESPACE_URL, context.idempotency_key).hex
-    answer = aws.raw(kind.boto3_service, shapes.operation_name(ref.action), params, ref.service)
+    raw = dict(parameters) if isinstance(parameters, dict) else {}
+    params = api_shapes.to_api(aws.input_shape(kind.boto3_service, kind.start),
+                               kind.request(raw))
+    tokens = api_shapes.token_members(aws.input_shape(kind.boto3_service, kind.start))
+    if kind.token is not None:
+        tokens.append(kind.token)
+    for name in tokens:
+        if not api_shapes.given(params, name):
+            params[name] = api_shapes.token_for(seed)
+    answer = aws.raw(kind.boto3_service, kind.start, params, ref.service)
     if isinstance(answer, Invocation):
         return answer
+    failed = kind.start_failed(answer)
+    if failed is not None:
+        return Invocation(False, error=failed,
+                          cause=json.dumps(shapes.sdk_response(answer), separators=(",", ":")))
+    # TaskSubmitted shows the start call's response as the optimized integrations do
+    # (PascalCase members, with the HTTP metadata).
+    submitted = api_shapes.from_api(aws.output_shape(kind.boto3_service, kind.start), answer)
+    if isinstance(submitted, dict):
+        submitted["ResponseMetadata"] = answer.get("ResponseMetadata")
+    else:
+        submitted = answer
     return Invocation(
         True,
-        result=shapes.optimized_response(answer),
+        result=shapes.optimized_response(submitted),
         job=kind.handle(answer, params),
         poll_seconds=poll_seconds,
     )
+
+
+def call_once(aws: AwsCaller, ref: ResourceRef, parameters: Any) -> Invocation | None:
+    """Request-response on an integration whose action wraps another API call (EMR's
+    `createCluster`, `addStep`, `terminateCluster`): that call, and AWS's answer from it;
+    None for any other resource."""
+    kind = KINDS.get((ref.service, ref.action))
+    if kind is None or kind.answer is None:
+        return None
+    raw = dict(parameters) if isinstance(parameters, dict) else {}
+    params = api_shapes.to_api(aws.input_shape(kind.boto3_service, kind.start),
+                               kind.request(raw))
+    answer = aws.raw(kind.boto3_service, kind.start, params, ref.service)
+    if isinstance(answer, Invocation):
+        return answer
+    body = kind.answer(answer)
+    body["ResponseMetadata"] = answer.get("ResponseMetadata")
+    return Invocation(True, result=shapes.optimized_response(body), response=True)
+
+
+def stoppable(resource: str) -> bool:
+    """Whether a running job of this resource has a stop call."""
+    ref = parse_resource(resource)
+    kind = None if ref is None else KINDS.get((ref.service, ref.action))
+    return kind is not None and ref is not None and ref.pattern == "sync" and kind.stop is not None
+
+
+def stop_job(aws: AwsCaller, resource: str, job: Any, reason: str) -> str:
+    """Ask the service to stop a job the engine no longer waits for; what came of it
+    ("stopped", "not stoppable", or the failure), for the log."""
+    ref = parse_resource(resource)
+    kind = None if ref is None else KINDS.get((ref.service, ref.action))
+    if ref is None or kind is None or kind.stop is None or kind.stop_params is None:
+        return "not stoppable"
+    if not isinstance(job, dict):
+        return "no job handle"
+    try:
+        params = kind.stop_params(job, reason)
+    except KeyError as exc:
+        return f"incomplete job handle ({exc})"
+    answer = aws.raw(kind.boto3_service, kind.stop, params, ref.service)
+    if isinstance(answer, Invocation):
+        return f"failed: {answer.error}: {answer.cause}"
+    return "stopped"

@@ -145,6 +145,10 @@ class TaskStates(CallbackTasks):
         self.tr.commands.append(ScheduleTask(attempt, state.resource))
         if task["timeout"] is not None:
             self.tr.commands.append(StartTimer("task_timeout", attempt, float(task["timeout"])))
+            if ref.pattern == "sync" and not resources.starts_execution(ref):
+                # A job's polls are steps of their own, each making the timers of the
+                # version before stale: they start its timeout again from this deadline.
+                task["deadline"] = self.ctx.now + float(task["timeout"])
         if waits_for_token(ref):
             self.callback_timers(task)
 
@@ -223,12 +227,22 @@ class TaskStates(CallbackTasks):
             self.task_event(state, "Submitted", output=text, outputDetails={"truncated": False})
         task["job"] = occ.job
         self.tr.commands.append(StartTimer("job_poll", self.doc["attempt"], occ.delay))
+        self.keep_job_timeout()
         return STOP
 
     def poll_job(self, state: TaskState) -> Next | None:
         """Ask the integration about the job again (the same attempt: no new events)."""
         self.tr.commands.append(ScheduleTask(self.doc["attempt"], state.resource))
+        self.keep_job_timeout()
         return STOP
+
+    def keep_job_timeout(self) -> None:
+        """The Task's TimeoutSeconds keeps counting while its job runs: this step's commit
+        makes the timer of the version before stale, so it starts again for what is left."""
+        deadline = self.doc["task"].get("deadline")
+        if deadline is not None:
+            remaining = max(0.0, float(deadline) - self.ctx.now)
+            self.tr.commands.append(StartTimer("task_timeout", self.doc["attempt"], remaining))
 
     def task_timed_out(self, state: TaskState) -> Next | None:
         self.task_event(state, "TimedOut", error=errors.TIMEOUT)

@@ -53,7 +53,7 @@ from engine.interpreter.types import (
     iso_timestamp,
 )
 from engine.metrics import NullRecorder
-from engine.runtime import map_runs, messages, nested, redrive
+from engine.runtime import job_stops, map_runs, messages, nested, redrive
 from engine.runtime.activities import hand_off, is_activity_task, rearm_timeout
 from engine.runtime.callbacks import index_waiting, new_token, rearm_heartbeat
 from engine.runtime.chaining import Chain
@@ -264,6 +264,8 @@ class Driver:
             return self._start(message)
         if kind == "exec_timeout":
             return self._execution_timeout(message)
+        if kind == job_stops.KIND:  # a `.sync` job abandoned (runtime/job_stops.py)
+            return job_stops.handle(self, message)
         loaded = self.store.load_run(eid, message["r"])
         if loaded is None or loaded.version != message["v"]:
             return "stale"
@@ -343,6 +345,7 @@ class Driver:
         # A child's outcome updates its join; under contention the join's version moves,
         # so rebuild and retry the commit (the run's own write stays the same).
         for _ in range(50):
+            self.joins.take_abandoned()  # a rebuilt commit finds the aborted siblings again
             commit, to_send = self._build_commit(eid, run, loaded, tr, consumed, now, record)
             chain: Chain | None = getattr(self._local, "chain", None)
             inline = chain.pick(to_send, self.registry) if chain is not None else None
@@ -376,6 +379,7 @@ class Driver:
                     if record.map_run_arn:
                         map_runs.child_ended(self, record)
                 index_waiting(self, eid, run, loaded.doc, tr.doc, now)
+                self._stop_abandoned_jobs(eid, run, record, loaded, occurrence)
                 if inline is None:
                     self._send(to_send, now)
                     return "applied"
@@ -391,6 +395,22 @@ class Driver:
             if (current.version if current else 0) != loaded.version:
                 return "stale"  # the run itself moved on: a duplicate got there first
         raise RuntimeError(f"join of {eid}/{run} kept conflicting")
+
+    def _stop_abandoned_jobs(
+        self, eid: str, run: str, record: ExecutionRecord, loaded: LoadedRun,
+        occurrence: Occurrence,
+    ) -> None:
+        """A committed step left `.sync` jobs behind: the Task's own timeout, or siblings
+        aborted by a failed Parallel/Map (engine/runtime/job_stops.py)."""
+        aborted = self.joins.take_abandoned()
+        if aborted:
+            job_stops.request_stops(self.dispatcher, eid, record.arn, aborted, "aborted")
+        if isinstance(occurrence, TimerFired) and occurrence.kind in ("task_timeout",
+                                                                       "heartbeat"):
+            found = job_stops.waited_job(loaded.doc)
+            if found is not None:
+                job_stops.request_stops(self.dispatcher, eid, record.arn,
+                                        [(run, found[0], found[1])], "timed out")
 
     def _build_commit(
         self,
@@ -599,7 +619,11 @@ class Driver:
         try:
             if found is not None:
                 return invoke(found, event, context)
-            builtin = self.integrations.call(task, context)
+            # The state's visit (its *StateEntered event) tells apart two passes of a loop
+            # through the same state, for the idempotency tokens of AWS calls.
+            builtin = self.integrations.call(
+                {**task, "visit": loaded.doc.get("entered_id")}, context
+            )
             if builtin is not None:
                 return builtin
             return unknown_resource(
@@ -641,7 +665,26 @@ class Driver:
         elif outcome.ok and (loaded.doc.get("task") or {}).get("token"):
             # A callback's handler returned: the task is submitted and waits for its token.
             occurrence = TaskSubmitted(attempt, outcome.result)
-        return self.step(eid, run, loaded, occurrence, consumed=consumed)
+        done = self.step(eid, run, loaded, occurrence, consumed=consumed)
+        if outcome.ok and outcome.job is not None and done != "applied":
+            self._orphaned_job(eid, run, outcome.job, loaded)
+        return done
+
+    def _orphaned_job(self, eid: str, run: str, job: Any, loaded: LoadedRun) -> None:
+        """A job runs but this step's commit was refused: stop it, unless the run (another
+        worker's commit of the same delivery) waits for that very job."""
+        now = self.store.load_run(eid, run)
+        if now is not None and now.status == "RUNNING" and now.doc.get("phase") == "task" and (
+            (now.doc.get("task") or {}).get("job") == job
+        ):
+            return
+        found = job_stops.waited_job(
+            {"phase": "task", "task": {**(loaded.doc.get("task") or {}), "job": job}}
+        )
+        record = self.execution(eid)
+        if found is not None and record is not None:
+            job_stops.request_stops(self.dispatcher, eid, record[0].arn,
+                                    [(run, found[0], found[1])], "aborted")
 
     # --- the execution's own timeout -----------------------------------------------------
 
@@ -650,6 +693,7 @@ class Driver:
         if not redrive.current_timeout(self.store, eid, message):
             return "stale"  # an earlier attempt's timeout (the execution was redriven)
         now = self.clock()
+        jobs = job_stops.running_jobs(self.store, eid)
         commit = Commit(
             events=[h.execution_timed_out(iso_timestamp(now), "States.Timeout", None)],
             execution={
@@ -663,6 +707,7 @@ class Driver:
         known = self.execution(eid)
         if known is not None:
             execution_logs.committed(known[0], commit.events, result.last_event_id)
+            job_stops.request_stops(self.dispatcher, eid, known[0].arn, jobs, "timed out")
         nested.wake_parent(self.store, self.dispatcher, eid)
         if self.map_runs:  # its Map Runs stop with it, and their children
             map_runs.abort_all(map_runs.client_of(self), eid)

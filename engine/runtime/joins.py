@@ -10,6 +10,7 @@ store and puts the writes, events and messages into the commit.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -24,7 +25,7 @@ from engine.interpreter.types import (
     Transition,
     iso_timestamp,
 )
-from engine.runtime import messages
+from engine.runtime import job_stops, messages
 from engine.runtime.messages import Message
 from engine.store.base import Commit, DocWrite, ExecutionRecord, OutboxEntry, Store
 
@@ -39,6 +40,14 @@ class Joins:
         self.store = store
         self.machine = machine  # definition hash -> StateMachine (the driver's cache)
         self.entry = entry  # a message -> its outbox entry, sent now
+        #: The `.sync` jobs of the siblings the commit being built aborts (per thread).
+        self._local = threading.local()
+
+    def take_abandoned(self) -> list[tuple[str, str, Any]]:
+        """(run, resource, job) of the jobs the last built commit abandons; forgets them."""
+        found: list[tuple[str, str, Any]] = getattr(self._local, "abandoned", [])
+        self._local.abandoned = []
+        return found
 
     def open(
         self,
@@ -124,6 +133,11 @@ class Joins:
             if stopped is None:
                 continue
             sibling, events = stopped
+            waited = job_stops.waited_job(doc)
+            abandoned = self._local.__dict__.setdefault("abandoned", [])
+            if waited is not None:
+                abandoned.append((doc["run"], waited[0], waited[1]))
+            abandoned.extend(job_stops.children_jobs(self.store, eid, doc))
             commit.writes.append(DocWrite("run", doc["run"], version, sibling, "done"))
             commit.events.extend(events)
             commit.outbox_remove.extend(doc.get("outbox", []))

@@ -5,6 +5,7 @@ private endpoint."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -47,6 +48,13 @@ class AwsEmulator:
         request = urllib.request.Request(self.url + "/moto-api/reset", method="POST")
         urllib.request.urlopen(request, timeout=10).close()
 
+    def configure(self, config: dict[str, object]) -> None:
+        """moto's own switches (`/moto-api/config`), e.g. Batch without Docker."""
+        request = urllib.request.Request(
+            self.url + "/moto-api/config", data=json.dumps(config).encode(), method="POST"
+        )
+        urllib.request.urlopen(request, timeout=10).close()
+
     def client(self, service: str) -> object:
         import boto3
 
@@ -56,6 +64,13 @@ class AwsEmulator:
 
 @pytest.fixture(scope="session")
 def aws_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AwsEmulator]:
+    yield from emulator(tmp_path_factory, {})
+
+
+def emulator(
+    tmp_path_factory: pytest.TempPathFactory, extra_env: dict[str, str]
+) -> Iterator[AwsEmulator]:
+    """Start a moto server (with `extra_env`: moto's own settings), yield it, stop it."""
     binary = shutil.which("moto_server", path=str(Path(sys.executable).parent))
     if binary is None:
         pytest.skip("moto[server] is not installed (pip install -e '.[dev]')")
@@ -63,7 +78,7 @@ def aws_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AwsEmulat
     log = open(tmp_path_factory.mktemp("moto") / "moto.log", "ab")  # noqa: SIM115
     process = subprocess.Popen(
         [binary, "-H", "127.0.0.1", "-p", str(port)],
-        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **FAKE_AWS},
+        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **FAKE_AWS, **extra_env},
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

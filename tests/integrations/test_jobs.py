@@ -64,7 +64,7 @@ def test_a_failed_job_fails_the_state_with_its_description(aws_env: AwsEmulator)
     ref = parse_resource(ATHENA)
     assert ref is not None
 
-    class Caller:
+    class Caller(NoModel):
         def raw(self, service: str, op: str, params: dict[str, Any], svc: str) -> Any:
             return {"QueryExecution": {"Status": {"State": "FAILED", "StateChangeReason": "x"}}}
 
@@ -79,7 +79,7 @@ def test_a_running_job_is_polled_again() -> None:
     ref = parse_resource(ATHENA)
     assert ref is not None
 
-    class Caller:
+    class Caller(NoModel):
         def raw(self, service: str, op: str, params: dict[str, Any], svc: str) -> Any:
             assert (op, params) == ("GetQueryExecution", {"QueryExecutionId": "q"})
             return {"QueryExecution": {"Status": {"State": "RUNNING"}}}
@@ -94,7 +94,7 @@ def test_the_start_carries_an_idempotency_token_stable_per_attempt() -> None:
     assert ref is not None
     tokens: list[str] = []
 
-    class Caller:
+    class Caller(NoModel):
         def raw(self, service: str, op: str, params: dict[str, Any], svc: str) -> Any:
             tokens.append(params["ClientRequestToken"])
             return {"QueryExecutionId": "q", "ResponseMetadata": {}}
@@ -118,7 +118,17 @@ def test_other_sync_jobs_are_still_refused_at_creation() -> None:
     from engine.errors import UnsupportedFeature
 
     with pytest.raises(UnsupportedFeature, match=".sync integration pattern"):
-        run("arn:aws:states:::batch:submitJob.sync", {"JobName": "j"})
+        run("arn:aws:states:::eks:runJob.sync", {"ClusterName": "c"})
+
+
+class NoModel:
+    """A caller without botocore's models (requests and answers pass as written)."""
+
+    def input_shape(self, service: str, operation: str) -> Any:
+        return None
+
+    def output_shape(self, service: str, operation: str) -> Any:
+        return None
 
 
 def _context() -> TaskContext:

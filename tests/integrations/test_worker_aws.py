@@ -5,6 +5,7 @@ S3 through the AWS SDK integration, SQS, SNS), a real redis-server holding the s
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -104,3 +105,34 @@ def test_the_orders_batch_example_on_a_worker_reads_and_writes_s3(
     entries = json.loads(s3.get_object(Bucket=bucket, Key=results["Key"])["Body"].read())
     assert [json.loads(e["Output"]) for e in entries] == [
         {"orderId": f"o-{i}", "total": 2 * i} for i in range(25)]
+
+
+def test_stopping_an_execution_stops_its_ecs_task_from_the_worker(
+    aws_worker: Worker, aws_emulator: AwsEmulator, redis_url: str, unique: str
+) -> None:
+    """StopExecution (here the API's client, which calls no AWS) asks the workers to stop
+    the `.sync` job: a worker makes ECS's StopTask, with AWS's reason."""
+    ecs: Any = aws_emulator.client("ecs")
+    cluster = f"jobs-{unique}"
+    ecs.create_cluster(clusterName=cluster)
+    ecs.register_task_definition(family=f"work-{unique}", containerDefinitions=[
+        {"name": "main", "image": "busybox", "memory": 128, "essential": True}])
+    client = connect(Settings(redis_url=redis_url))
+    client.create_state_machine(f"Ecs{unique}", {"StartAt": "Run", "States": {"Run": {
+        "Type": "Task", "Resource": "arn:aws:states:::ecs:runTask.sync",
+        "Parameters": {"Cluster": cluster, "TaskDefinition": f"work-{unique}",
+                       "LaunchType": "FARGATE"}, "End": True}}})
+    arn = client.start_execution(f"Ecs{unique}", {}).arn
+    deadline = time.monotonic() + 30
+    while not any(e["type"] == "TaskSubmitted" for e in client.get_history(arn)):
+        assert time.monotonic() < deadline, "the ECS task was never submitted"
+        time.sleep(0.2)
+    client.stop_execution(arn)
+    [task_arn] = ecs.list_tasks(cluster=cluster)["taskArns"]
+    reason = ""
+    while "was aborted" not in reason:
+        assert time.monotonic() < deadline + 30, f"not stopped: {reason!r}"
+        time.sleep(1.0)
+        reason = ecs.describe_tasks(cluster=cluster, tasks=[task_arn])["tasks"][0].get(
+            "stoppedReason") or ""
+    assert arn in reason
