@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from engine import arns, deletion, execution_logs
 from engine.asl import resources
@@ -51,10 +51,10 @@ from engine.runtime.messages import Message
 from engine.starts import (
     START_BATCH,
     checked_input,
+    create_and_send,
     existing_or_conflict,
     machine_of,
     new_execution,
-    send_all,
 )
 from engine.store.base import (
     TERMINAL,
@@ -65,6 +65,9 @@ from engine.store.base import (
     Store,
 )
 from engine.versions import Versions
+
+if TYPE_CHECKING:
+    from engine.direct_starts import DirectStarts
 
 #: `wait` looks once, after this long, for a reason the execution is not moving.
 WAIT_WARN_AFTER_SECONDS = 2.0
@@ -98,6 +101,7 @@ class Client:
         self.versions = Versions(self)
         self._tokens: TaskTokens | None = None
         self._activities: Activities | None = None
+        self._direct: DirectStarts | None | Literal[False] = False
 
     # --- state machines ---------------------------------------------------------------
 
@@ -268,15 +272,23 @@ class Client:
         text = checked_input(input, input_text)
         machine = machine_of(target)
         new, first = self._new_execution(target, machine, text, name)
-        created, existing = self.store.create_execution(
-            new.record, new.root, new.events, new.outbox
+        ((created, existing),) = create_and_send(
+            self.store, self.dispatcher, self._direct_starts(), [(new, first)]
         )
         if not created:
             return existing_or_conflict(existing, text)
         execution_logs.committed(new.record, new.events, 1)
-        self.dispatcher.send(first)
         self._warn_if_nothing_runs(machine)
         return new.record
+
+    def _direct_starts(self) -> DirectStarts | None:
+        """The start messages' way into the store's own write, when the broker is this
+        Redis (engine/direct_starts.py); looked up once."""
+        if self._direct is False:
+            from engine.direct_starts import DirectStarts  # Celery only where it is used
+
+            self._direct = DirectStarts.for_dispatcher(self.dispatcher, self.store)
+        return self._direct
 
     def _warn_if_nothing_runs(self, machine: StateMachine) -> None:
         """A NoWorkerWarning when no live worker consumes the control queue or serves one of
@@ -335,20 +347,19 @@ class Client:
                 )
                 for i, text in enumerate(chunk)
             ]
-            outcomes = self.store.create_executions([new for new, _ in prepared])
-            to_send: list[Message] = []
-            for (new, message), (created, existing), text in zip(
+            outcomes = create_and_send(
+                self.store, self.dispatcher, self._direct_starts(), prepared
+            )
+            for (new, _), (created, existing), text in zip(
                 prepared, outcomes, chunk, strict=True
             ):
                 if created:
                     execution_logs.committed(new.record, new.events, 1)
                     records.append(new.record)
-                    to_send.append(message)
                 elif existing.input == text and existing.status == "RUNNING":
                     records.append(existing)
                 else:
                     conflicts.append(existing.arn)
-            send_all(self.dispatcher, to_send)
         self._warn_if_nothing_runs(machine)
         if conflicts:
             raise ExecutionAlreadyExists(f"Execution Already Exists: '{conflicts[0]}'")

@@ -2,7 +2,9 @@
 
 A start writes the execution record, the root run, ExecutionStarted and the outbox (the
 start message, and the execution's own timeout when it has one) in one atomic step, then
-sends the start message; what is written but not sent is sent by the recovery sweep.
+sends the start message; what is written but not sent is sent by the recovery sweep. When
+the broker is the store's own Redis, the step queues the message itself
+(engine/direct_starts.py): written and queued at once, one round trip.
 """
 
 from __future__ import annotations
@@ -94,6 +96,23 @@ def existing_or_conflict(existing: ExecutionRecord, text: str) -> ExecutionRecor
     if existing.input == text and existing.status == "RUNNING":
         return existing
     raise ExecutionAlreadyExists(f"Execution Already Exists: '{existing.arn}'")
+
+
+def create_and_send(
+    store: Any, dispatcher: Any, direct: Any, batch: list[tuple[NewExecution, Message]]
+) -> list[tuple[bool, ExecutionRecord]]:
+    """Write `batch` (one Redis round trip) and send the start message of each execution
+    it created. With `direct` (engine/direct_starts.py: the broker is this Redis) each
+    message is queued by the store's script in the same atomic step as its execution;
+    else the messages are sent through Celery once every execution is written, and one
+    not sent is sent by the recovery sweep from the committed outbox."""
+    news = [new for new, _ in batch]
+    if direct is not None and direct.eligible():
+        return list(store.create_executions(news, [direct.wire(m) for _, m in batch]))
+    outcomes: list[tuple[bool, ExecutionRecord]] = store.create_executions(news)
+    send_all(dispatcher, [m for (_, m), (created, _) in zip(batch, outcomes, strict=True)
+                          if created])
+    return outcomes
 
 
 def send_all(dispatcher: Any, batch: list[Message]) -> None:
