@@ -17,12 +17,13 @@ queued, and a bulk start's batch is one round trip, messages included. What the 
 receive is what `send_task` would have queued (tests/test_direct_starts.py compares the
 two and runs the executions on real workers).
 
-Everything else keeps `send_task` (`DirectStarts.for_dispatcher` answers None, or `wire`
-does per message): another broker (RabbitMQ, another Redis, a TLS or sentinel URL), a
-store that is not one Redis server (a Redis Cluster), routing configured in Celery
-(`task_routes`, `task_queues`), a Celery protocol or serializer other than 2 and JSON, a
-receiver of `before_task_publish`/`after_task_publish` (tracing), publish options set on
-the registered `sfn.step` task, and a start made from inside a Celery task (its message
+Everything else keeps `send_task` (`DirectStarts.for_dispatcher` answers None, or
+`eligible` False for that start): another broker (RabbitMQ, another Redis, a TLS or
+sentinel URL), a store that is not one Redis server (a Redis Cluster), routing configured
+in Celery (`task_routes`, `task_queues`), a dispatcher that overrides how it sends, a
+Celery protocol or serializer other than 2 and JSON, a receiver of
+`before_task_publish`/`after_task_publish` (tracing), publish options set on the
+registered `sfn.step` task, and a start made from inside a Celery task (its message
 carries the parent's ids).
 """
 
@@ -89,8 +90,11 @@ class DirectStarts:
         """A DirectStarts when `dispatcher` publishes through the engine's transport to the
         Redis server and database `store` writes to, with Celery's default routing, protocol
         2 and JSON; else None (the caller keeps `send_task`)."""
-        if not isinstance(dispatcher, CeleryDispatcher):
-            return None
+        if not isinstance(dispatcher, CeleryDispatcher) or any(
+            getattr(type(dispatcher), name) is not getattr(CeleryDispatcher, name)
+            for name in ("send", "send_many", "_publish")
+        ):
+            return None  # a dispatcher that sends its own way is asked to send
         conf = dispatcher.app.conf
         if (
             conf.broker_transport != TRANSPORT

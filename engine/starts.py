@@ -117,9 +117,9 @@ def create_and_send(
 
 def send_all(dispatcher: Any, batch: list[Message]) -> None:
     """Send `batch` through `dispatcher.send_many` when it has one (one broker connection
-    for all), else one by one."""
+    for all), else (and a single start) one by one."""
     send_many = getattr(dispatcher, "send_many", None)
-    if send_many is not None:
+    if send_many is not None and len(batch) > 1:
         send_many(batch)
         return
     for message in batch:

@@ -43,15 +43,15 @@ class IdleQueue(CeleryDispatcher):
         return self.idle
 
 
-class NoCelerySend(IdleQueue):
-    """Fails any message sent through Celery's `send_task`: what still gets queued was
-    queued by the store's write."""
+def no_send_task(app: Any) -> Any:
+    """`app`, its `send_task` failing: what still gets queued was queued by the store's
+    write."""
 
-    def send(self, message: messages.Message, *, countdown: float = 0.0) -> None:
+    def refuse(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("sent through send_task")
 
-    def send_many(self, batch: list[messages.Message]) -> None:
-        raise AssertionError("sent through send_task")
+    app.send_task = refuse
+    return app
 
 
 @pytest.fixture
@@ -95,12 +95,13 @@ def _both_ways(url: str, app: Any) -> tuple[dict[str, Any], dict[str, Any], list
     events.psubscribe("*")
     events.get_message(timeout=1)
     store = RedisStore.from_url(url)
-    client = Client(store, NoCelerySend(app, "direct-q"))
+    client = Client(store, IdleQueue(no_send_task(app), "direct-q"))
     client.create_state_machine("Same", PASS)
     record = client.start_execution("Same", {"a": 1}, name="n1")
     (direct_raw,) = r.lrange("direct-q", 0, -1)
     message = json.loads(base64.b64decode(json.loads(direct_raw)["body"]))[0][0]
     assert message["x"] == record.eid and message["k"] == "start"
+    del app.send_task
     IdleQueue(app, "direct-q").send(message)  # Celery's own way, same queue
     celery_raw = r.lrange("direct-q", 0, 0)[0]
     seen: list[Any] = []
@@ -157,7 +158,7 @@ def test_a_step_task_with_publish_options_of_its_own_keeps_send_task(url: str) -
 
 def test_written_and_queued_in_one_step_a_name_used_again_queues_nothing(url: str) -> None:
     r = redis.Redis.from_url(url, decode_responses=True)
-    client = Client(RedisStore.from_url(url), NoCelerySend(build_app(url), "once-q"))
+    client = Client(RedisStore.from_url(url), IdleQueue(no_send_task(build_app(url)), "once-q"))
     client.create_state_machine("Once", PASS)
     first = client.start_execution("Once", {"a": 1}, name="same")
     assert r.llen("once-q") == 1
@@ -177,7 +178,7 @@ def test_written_and_queued_in_one_step_a_name_used_again_queues_nothing(url: st
 @pytest.mark.worker
 def test_real_workers_run_what_the_store_queued(worker: Any, redis_url: str) -> None:
     client = connect(Settings(redis_url=redis_url))
-    client.dispatcher = NoCelerySend(client.dispatcher.app, "sfn")  # type: ignore[attr-defined]
+    no_send_task(client.dispatcher.app)  # type: ignore[attr-defined]
     name = f"Direct{time.monotonic_ns()}"
     client.create_state_machine(name, PASS)
     single = client.start_execution(name, {"one": 1})
@@ -215,3 +216,10 @@ def test_another_broker_database_or_an_in_memory_store_keeps_send_task(url: str)
     same = CeleryDispatcher(build_app(url), lambda handler: "q")
     assert DirectStarts.for_dispatcher(same, store) is not None
     assert DirectStarts.for_dispatcher(same, object()) is None
+
+    class Recording(CeleryDispatcher):
+        def send(self, message: messages.Message, *, countdown: float = 0.0) -> None:
+            super().send(message, countdown=countdown)
+
+    recording = Recording(build_app(url), lambda handler: "q")
+    assert DirectStarts.for_dispatcher(recording, store) is None
