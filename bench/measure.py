@@ -26,6 +26,7 @@ from bench.procs import CpuMeter, RssSampler, WorkerProcess, wait_until
 from engine.celery_app import CeleryDispatcher
 from engine.client import Client
 from engine.runtime.messages import Message
+from engine.starts import START_BATCH
 from engine.store.base import TERMINAL
 from engine.store.redis_store import RedisStore
 
@@ -316,7 +317,7 @@ def engine_starts(b: Bench, machine: str, count: int, app: Celery) -> dict[str, 
 
 
 def engine_bulk_starts(
-    b: Bench, machine: str, count: int, app: Celery, batch: int = 500
+    b: Bench, machine: str, count: int, app: Celery, batch: int = START_BATCH
 ) -> dict[str, Any]:
     """`Client.start_executions`: `batch` executions per Redis round trip, their start
     messages published over one producer."""

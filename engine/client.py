@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -55,6 +55,7 @@ from engine.starts import (
     existing_or_conflict,
     machine_of,
     new_execution,
+    write_batches,
 )
 from engine.store.base import (
     TERMINAL,
@@ -317,7 +318,8 @@ class Client:
         """Start many executions of one state machine: each as `start_execution` would
         (the same checks, records, events and messages), but the definition is resolved
         once and the executions are written `batch_size` at a time, one Redis round trip
-        per batch; their start messages are then published over one broker connection.
+        per batch, each start message queued with its execution when the broker is the
+        store's Redis (engine/direct_starts.py), else published over one connection.
         `input_texts` (JSON texts, kept as written) instead of `inputs`; `names` (None or
         an entry None: a UUID). Returns the records in order; a name already used with the
         same input returns that execution (idempotent, as StartExecution). A name used
@@ -339,24 +341,23 @@ class Client:
         machine = machine_of(target)
         records: list[ExecutionRecord] = []
         conflicts: list[str] = []
-        for first in range(0, len(texts), batch_size):
-            chunk = texts[first : first + batch_size]
-            prepared = [
-                self._new_execution(
-                    target, machine, text, names[first + i] if names is not None else None
-                )
-                for i, text in enumerate(chunk)
-            ]
-            outcomes = create_and_send(
-                self.store, self.dispatcher, self._direct_starts(), prepared
-            )
-            for (new, _), (created, existing), text in zip(
-                prepared, outcomes, chunk, strict=True
-            ):
+
+        def prepared() -> Iterator[list[tuple[NewExecution, Message]]]:
+            for first in range(0, len(texts), batch_size):
+                yield [
+                    self._new_execution(
+                        target, machine, text, names[first + i] if names is not None else None
+                    )
+                    for i, text in enumerate(texts[first : first + batch_size])
+                ]
+
+        batches = write_batches(self.store, self.dispatcher, self._direct_starts(), prepared())
+        for batch, outcomes in batches:
+            for (new, _), (created, existing) in zip(batch, outcomes, strict=True):
                 if created:
                     execution_logs.committed(new.record, new.events, 1)
                     records.append(new.record)
-                elif existing.input == text and existing.status == "RUNNING":
+                elif existing.input == new.record.input and existing.status == "RUNNING":
                     records.append(existing)
                 else:
                     conflicts.append(existing.arn)

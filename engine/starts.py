@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from engine import arns, execution_logs
@@ -113,6 +114,16 @@ def create_and_send(
     send_all(dispatcher, [m for (_, m), (created, _) in zip(batch, outcomes, strict=True)
                           if created])
     return outcomes
+
+
+def write_batches(
+    store: Any, dispatcher: Any, direct: Any,
+    batches: Iterable[list[tuple[NewExecution, Message]]],
+) -> Iterator[tuple[list[tuple[NewExecution, Message]], list[tuple[bool, ExecutionRecord]]]]:
+    """Each batch of `batches` (prepared as they are asked for) with its outcomes, written
+    by `create_and_send`: one Redis round trip per batch."""
+    for batch in batches:
+        yield batch, create_and_send(store, dispatcher, direct, batch)
 
 
 def send_all(dispatcher: Any, batch: list[Message]) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -118,6 +119,8 @@ def test_the_store_queues_the_message_celery_would_with_its_task_sent_event(url:
     app = build_app(url)
     direct, celery, events = _both_ways(url, app)
     assert direct["headers"]["id"] != celery["headers"]["id"]
+    for field in (direct["headers"]["id"], direct["properties"]["delivery_tag"]):
+        assert uuid.UUID(field).version == 4 and str(uuid.UUID(field)) == field
     assert _normalized(direct) == _normalized(celery)
     assert direct["headers"]["shadow"] == "Same.P"
     assert direct["headers"]["ignore_result"] is None

@@ -8,9 +8,12 @@
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return {0, redis.call('HGET', KEYS[1], 'input'), redis.call('HGET', KEYS[1], 'status')}
 end
+local fields = {}
 for field, value in pairs(cjson.decode(ARGV[1])) do
-  redis.call('HSET', KEYS[1], field, value)
+  fields[#fields + 1] = field
+  fields[#fields + 1] = value
 end
+redis.call('HSET', KEYS[1], unpack(fields))
 redis.call('HSET', KEYS[3], 'v', 1, 'd', ARGV[2], 'p', 'new', 'a', 0)
 redis.call('RPUSH', KEYS[2], '{"id":1,"previousEventId":0,' .. ARGV[3])
 for _, e in ipairs(cjson.decode(ARGV[4])) do
