@@ -35,6 +35,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     p.add_argument("--quick", action="store_true", help="a tiny run (proves the harness)")
     p.add_argument("--concurrency", type=int, default=2, help="worker processes (both)")
+    # Every run now measures plain Celery on both channels; the old switch is accepted.
+    p.add_argument("--plain-channel", choices=["stock", "engine"], help=argparse.SUPPRESS)
     p.add_argument("--results", type=Path, default=report.RESULTS, help="where the JSON goes")
     for name, value in FULL.items():
         if isinstance(value, int):
