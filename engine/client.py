@@ -55,7 +55,7 @@ from engine.starts import (
     existing_or_conflict,
     machine_of,
     new_execution,
-    write_batches,
+    start_batches,
 )
 from engine.store.base import (
     TERMINAL,
@@ -339,8 +339,6 @@ class Client:
         target = self.versions.resolve(state_machine)
         deletion.refuse_if_deleting(target.machine)
         machine = machine_of(target)
-        records: list[ExecutionRecord] = []
-        conflicts: list[str] = []
 
         def prepared() -> Iterator[list[tuple[NewExecution, Message]]]:
             for first in range(0, len(texts), batch_size):
@@ -351,16 +349,9 @@ class Client:
                     for i, text in enumerate(texts[first : first + batch_size])
                 ]
 
-        batches = write_batches(self.store, self.dispatcher, self._direct_starts(), prepared())
-        for batch, outcomes in batches:
-            for (new, _), (created, existing) in zip(batch, outcomes, strict=True):
-                if created:
-                    execution_logs.committed(new.record, new.events, 1)
-                    records.append(new.record)
-                elif existing.input == new.record.input and existing.status == "RUNNING":
-                    records.append(existing)
-                else:
-                    conflicts.append(existing.arn)
+        records, conflicts = start_batches(
+            self.store, self.dispatcher, self._direct_starts(), prepared()
+        )
         self._warn_if_nothing_runs(machine)
         if conflicts:
             raise ExecutionAlreadyExists(f"Execution Already Exists: '{conflicts[0]}'")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
 from engine import arns, execution_logs
@@ -116,14 +116,27 @@ def create_and_send(
     return outcomes
 
 
-def write_batches(
+def start_batches(
     store: Any, dispatcher: Any, direct: Any,
     batches: Iterable[list[tuple[NewExecution, Message]]],
-) -> Iterator[tuple[list[tuple[NewExecution, Message]], list[tuple[bool, ExecutionRecord]]]]:
-    """Each batch of `batches` (prepared as they are asked for) with its outcomes, written
-    by `create_and_send`: one Redis round trip per batch."""
+) -> tuple[list[ExecutionRecord], list[str]]:
+    """Write each batch of `batches` (prepared as they are asked for) by `create_and_send`,
+    one Redis round trip per batch. Returns the records in order (an execution of the same
+    name and input that still runs stands for its start, as StartExecution answers) and
+    the ARNs of the names already used with another input."""
+    records: list[ExecutionRecord] = []
+    conflicts: list[str] = []
     for batch in batches:
-        yield batch, create_and_send(store, dispatcher, direct, batch)
+        outcomes = create_and_send(store, dispatcher, direct, batch)
+        for (new, _), (created, existing) in zip(batch, outcomes, strict=True):
+            if created:
+                execution_logs.committed(new.record, new.events, 1)
+                records.append(new.record)
+            elif existing.input == new.record.input and existing.status == "RUNNING":
+                records.append(existing)
+            else:
+                conflicts.append(existing.arn)
+    return records, conflicts
 
 
 def send_all(dispatcher: Any, batch: list[Message]) -> None:
