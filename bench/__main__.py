@@ -4,7 +4,6 @@ the same Redis and identical workers, print the table and the headline, save the
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import statistics
 import subprocess
@@ -36,8 +35,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     p.add_argument("--quick", action="store_true", help="a tiny run (proves the harness)")
     p.add_argument("--concurrency", type=int, default=2, help="worker processes (both)")
-    p.add_argument("--plain-channel", choices=["stock", "engine"], default="stock",
-                   help="plain Celery's Redis channel: kombu's (default) or the engine's")
+    # Every run now measures plain Celery on both channels; the old switch is accepted.
+    p.add_argument("--plain-channel", choices=["stock", "engine"], help=argparse.SUPPRESS)
     p.add_argument("--results", type=Path, default=report.RESULTS, help="where the JSON goes")
     for name, value in FULL.items():
         if isinstance(value, int):
@@ -61,9 +60,6 @@ def main(argv: list[str] | None = None) -> int:
         if given is not None:
             cfg[name] = given
     cfg["concurrency"] = args.concurrency
-    cfg["plain_channel"] = args.plain_channel
-    # Read by bench/plain.py, in this process (the plain client) and in the plain worker.
-    os.environ["BENCH_PLAIN_CHANNEL"] = args.plain_channel
     cfg["quick"] = args.quick
     with tempfile.TemporaryDirectory(prefix="sfn-bench-") as tmp:
         results = run(cfg, Path(tmp))
@@ -94,14 +90,22 @@ def run(cfg: dict[str, Any], tmp: Path) -> dict[str, Any]:
                                log_path=tmp / "engine-worker.log").start()
         workers.append(engine)
         plain = WorkerProcess("bench.plain", plain_mod.QUEUE, url, concurrency=cfg["concurrency"],
-                              log_path=tmp / "plain-worker.log").start()
+                              log_path=tmp / "plain-worker.log",
+                              extra_env={"BENCH_PLAIN_CHANNEL": "stock"}).start()
         workers.append(plain)
+        # Plain Celery on the engine's broker channel: the like-for-like comparison.
+        channel = WorkerProcess("bench.plain", plain_mod.CHANNEL_QUEUE, url,
+                                concurrency=cfg["concurrency"],
+                                log_path=tmp / "plain-channel-worker.log",
+                                extra_env={"BENCH_PLAIN_CHANNEL": "engine"}).start()
+        workers.append(channel)
         wait_until(lambda: r.hexists("sfn:handlers", "BenchStamp"), 60, "the engine worker")
         assert redis_server.process is not None
         b = measure.Bench(url, r, connect(Settings(redis_url=url)),
-                          plain_mod.make_app(url), engine, plain, redis_server.process.pid)
+                          plain_mod.make_app(url, "stock"), engine, plain,
+                          redis_server.process.pid, plain_mod.make_app(url, "engine"), channel)
         results.update(_run_all(b, cfg))
-        results["logs"] = {w.app: _tail(w.log_path) for w in workers}
+        results["logs"] = {w.log_path.stem: _tail(w.log_path) for w in workers}
     finally:
         for w in workers:
             w.stop()
@@ -126,42 +130,49 @@ def _run_all(b: measure.Bench, cfg: dict[str, Any]) -> dict[str, Any]:
     c.create_state_machine("BenchMap", wl.fan_out(cfg["map_concurrency"]))
     c.create_state_machine("BenchPass", wl.single_pass())
 
-    log("warming up both workers")
+    ch = b.plain_channel
+    log("warming up the three workers")
     for _ in range(2):
         measure.engine_throughput(b, "BenchThroughput", 4, length)
         measure.plain_throughput(b, 4, length)
+        measure.plain_throughput(b, 4, length, ch, b.channel_worker)
     measure.engine_latency(b, "BenchLatency", hops)
     measure.plain_latency(b, hops)
+    measure.plain_latency(b, hops, ch)
     out: dict[str, Any] = {}
 
+    # Engine, plain Celery (kombu's channel) and plain Celery on the engine's channel take
+    # turns; the engine and plain Celery alternate who goes first, as before, and the
+    # like-for-like side runs between them.
     log(f"1. latency: {cfg['rounds']} rounds of a {hops}-hop chain, alternating")
     eng: list[dict[str, Any]] = []
     pla: list[dict[str, Any]] = []
+    plc: list[dict[str, Any]] = []
     for i in range(cfg["rounds"]):
-        pair = [("e", lambda: measure.engine_latency(b, "BenchLatency", hops)),
-                ("p", lambda: measure.plain_latency(b, hops))]
-        for kind, fn in pair if i % 2 == 0 else reversed(pair):
-            (eng if kind == "e" else pla).append(fn())
+        sides = [(eng, lambda: measure.engine_latency(b, "BenchLatency", hops)),
+                 (plc, lambda: measure.plain_latency(b, hops, ch)),
+                 (pla, lambda: measure.plain_latency(b, hops))]
+        for runs, fn in sides if i % 2 == 0 else reversed(sides):
+            runs.append(fn())
     out["latency"] = _latency(eng, pla, hops)
+    out["latency_channel"] = _latency(eng, plc, hops)
 
     log(f"2. throughput: {cfg['throughput_rounds']} rounds of {cfg['executions']} x {length}")
     te: list[dict[str, Any]] = []
     tp: list[dict[str, Any]] = []
+    tc: list[dict[str, Any]] = []
     for i in range(cfg["throughput_rounds"]):
-        pair = [
-            ("e", lambda: measure.engine_throughput(
+        sides = [
+            (te, lambda: measure.engine_throughput(
                 b, "BenchThroughput", cfg["executions"], length)),
-            ("p", lambda: measure.plain_throughput(b, cfg["executions"], length)),
+            (tc, lambda: measure.plain_throughput(
+                b, cfg["executions"], length, ch, b.channel_worker)),
+            (tp, lambda: measure.plain_throughput(b, cfg["executions"], length)),
         ]
-        for kind, fn in pair if i % 2 == 0 else reversed(pair):
-            (te if kind == "e" else tp).append(fn())
-    ratios = [e["transitions_per_s"] / p["transitions_per_s"] for e, p in zip(te, tp, strict=True)]
-    out["throughput"] = {
-        "executions": cfg["executions"], "length": length,
-        "engine": _median_of(te), "plain": _median_of(tp),
-        "round_ratios": ratios, "ratio": statistics.median(ratios),
-        "engine_runs": te, "plain_runs": tp,
-    }
+        for runs, fn in sides if i % 2 == 0 else reversed(sides):
+            runs.append(fn())
+    out["throughput"] = _throughput(te, tp, cfg["executions"], length)
+    out["throughput_channel"] = _throughput(te, tc, cfg["executions"], length)
 
     states = wl.counter_loop_states(cfg["loop"])
     log(f"3. control flow: {cfg['loop_rounds']} runs of {states} states")
@@ -179,6 +190,10 @@ def _run_all(b: measure.Bench, cfg: dict[str, Any]) -> dict[str, Any]:
         maps.append(best)
         log(f"   {items} items: {best['wall_s']:.1f} s")
     out["map"] = maps
+    big = cfg["map_items"][-1]
+    log(f"4b. plain Celery: a group of {big} no-op tasks")
+    out["group"] = measure.plain_group(b, big)
+    log(f"   {big} tasks: {out['group']['wall_s']:.1f} s")
     if len(maps) >= 2:
         small, big = maps[0], maps[-1]
         out["map_growth"] = {
@@ -214,6 +229,17 @@ def _run_all(b: measure.Bench, cfg: dict[str, Any]) -> dict[str, Any]:
     c.create_state_machine("BenchProfile", wl.task_chain(cfg["profile_hops"]))
     out["profile"] = profile_hops(b.redis_url, b.engine_app, "BenchProfile", cfg["profile_hops"])
     return out
+
+
+def _throughput(te: list[dict[str, Any]], tp: list[dict[str, Any]], executions: int,
+                length: int) -> dict[str, Any]:
+    ratios = [e["transitions_per_s"] / p["transitions_per_s"] for e, p in zip(te, tp, strict=True)]
+    return {
+        "executions": executions, "length": length,
+        "engine": _median_of(te), "plain": _median_of(tp),
+        "round_ratios": ratios, "ratio": statistics.median(ratios),
+        "engine_runs": te, "plain_runs": tp,
+    }
 
 
 def _latency(eng: list[dict[str, Any]], pla: list[dict[str, Any]], hops: int) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from bench.procs import CpuMeter, RssSampler, WorkerProcess, wait_until
 from engine.celery_app import CeleryDispatcher
 from engine.client import Client
 from engine.runtime.messages import Message
+from engine.starts import START_BATCH
 from engine.store.base import TERMINAL
 from engine.store.redis_store import RedisStore
 
@@ -42,6 +43,11 @@ class Bench:
     engine_worker: WorkerProcess
     plain_worker: WorkerProcess
     redis_pid: int
+    #: Plain Celery on the engine's broker channel, and its worker (like for like).
+    plain_channel: Celery | None = None
+    channel_worker: WorkerProcess | None = None
+    #: The start-rate benchmarks' client (`_idle_client`).
+    idle_client: Client | None = None
 
     @property
     def engine_app(self) -> Celery:
@@ -122,11 +128,12 @@ def engine_latency(b: Bench, machine: str, hops: int) -> dict[str, Any]:
     return out
 
 
-def plain_latency(b: Bench, hops: int) -> dict[str, Any]:
+def plain_latency(b: Bench, hops: int, app: Celery | None = None) -> dict[str, Any]:
+    """`app`: the plain app to measure (default the one on kombu's stock channel)."""
     key = b.new_key("lat")
     before = _command_stats(b.r)
     t0 = time.time()
-    plain_mod.task_chain(b.plain, hops, {"key": key}, task="bench.stamp").apply_async()
+    plain_mod.task_chain(app or b.plain, hops, {"key": key}, task="bench.stamp").apply_async()
     stamps = _stamps(b, key, hops, timeout=30 + hops)
     out = _hop_figures(stamps)
     out["wall_s"] = stamps[-1] - t0
@@ -173,12 +180,14 @@ def engine_throughput(b: Bench, machine: str, executions: int, length: int) -> d
     return _throughput(executions * length, t0, submitted, end, cpu)
 
 
-def plain_throughput(b: Bench, executions: int, length: int) -> dict[str, Any]:
+def plain_throughput(b: Bench, executions: int, length: int, app: Celery | None = None,
+                     worker: WorkerProcess | None = None) -> dict[str, Any]:
     key = b.new_key("thr")
-    with CpuMeter(b.plain_worker, b.redis_pid) as cpu:
+    app = app or b.plain
+    with CpuMeter(worker or b.plain_worker, b.redis_pid) as cpu:
         t0 = time.time()
         for _ in range(executions):
-            plain_mod.task_chain(b.plain, length, {"key": key}, last="bench.stamp").apply_async()
+            plain_mod.task_chain(app, length, {"key": key}, last="bench.stamp").apply_async()
         submitted = time.time()
         stamps = _stamps(b, key, executions, timeout=60 + executions * length / 20)
     return _throughput(executions * length, t0, submitted, max(stamps), cpu)
@@ -252,6 +261,29 @@ def fan_out(b: Bench, machine: str, items: int) -> dict[str, Any]:
     }
 
 
+def plain_group(b: Bench, items: int) -> dict[str, Any]:
+    """Plain Celery's fan-out as users write it: a group of `items` no-op tasks, sent from
+    the client, each counting itself done (one INCR) so that the end can be seen."""
+    key = b.new_key("grp")
+    idle = b.plain_worker.rss_bytes()
+    with RssSampler(b.plain_worker) as rss:
+        t0 = time.time()
+        plain_mod.task_group(b.plain, items, key).apply_async()
+        submitted = time.time()
+        wait_until(lambda: int(b.r.get(key) or 0) >= items, 120 + items / 10,
+                   f"{items} group tasks")
+        end = time.time()
+    b.r.delete(key)
+    return {
+        "items": items,
+        "wall_s": end - t0,
+        "submit_s": submitted - t0,
+        "items_per_s": items / (end - t0),
+        "worker_rss_idle_mb": max(idle.values()) / 2**20 if idle else 0.0,
+        "worker_rss_peak_process_mb": rss.peak_process / 2**20,
+    }
+
+
 def _execution_memory(r: redis.Redis, eid: str) -> tuple[int, int]:
     total, count = 0, 0
     for key in r.scan_iter(match=f"sfn:x:{{{eid}}}:*", count=1000):
@@ -274,9 +306,18 @@ class IdleDispatcher(CeleryDispatcher):
         return IDLE_QUEUE
 
 
+def _idle_client(b: Bench, app: Celery) -> Client:
+    """One client publishing to the idle queue, kept across rounds as an application keeps
+    its client (its first start sets up the start messages' path: engine/direct_starts.py)."""
+    if b.idle_client is None:
+        store: RedisStore = b.client.store  # type: ignore[assignment]
+        b.idle_client = Client(store, IdleDispatcher(app),
+                               redeliver_seconds=b.client.redeliver_seconds)
+    return b.idle_client
+
+
 def engine_starts(b: Bench, machine: str, count: int, app: Celery) -> dict[str, Any]:
-    store: RedisStore = b.client.store  # type: ignore[assignment]
-    client = Client(store, IdleDispatcher(app), redeliver_seconds=b.client.redeliver_seconds)
+    client = _idle_client(b, app)
     t0 = time.perf_counter()
     eids = [client.start_execution(machine, {"i": i}).eid for i in range(count)]
     elapsed = time.perf_counter() - t0
@@ -287,12 +328,11 @@ def engine_starts(b: Bench, machine: str, count: int, app: Celery) -> dict[str, 
 
 
 def engine_bulk_starts(
-    b: Bench, machine: str, count: int, app: Celery, batch: int = 500
+    b: Bench, machine: str, count: int, app: Celery, batch: int = START_BATCH
 ) -> dict[str, Any]:
     """`Client.start_executions`: `batch` executions per Redis round trip, their start
-    messages published over one producer."""
-    store: RedisStore = b.client.store  # type: ignore[assignment]
-    client = Client(store, IdleDispatcher(app), redeliver_seconds=b.client.redeliver_seconds)
+    messages queued with their executions (or published over one producer)."""
+    client = _idle_client(b, app)
     t0 = time.perf_counter()
     records = client.start_executions(machine, [{"i": i} for i in range(count)],
                                       batch_size=batch)

@@ -52,13 +52,11 @@ def table(results: dict[str, Any]) -> list[str]:
     lines: list[str] = []
     add = lines.append
     m = results["machine"]
-    plain_channel = results["settings"].get("plain_channel", "stock")
     add(f"machine: {m['cpu']}, {m['cores']} cores; Python {m['python']}, Celery {m['celery']}, "
         f"redis-server {results.get('redis_server', '?')}; worker --concurrency "
         f"{results['settings']['concurrency']} (both)")
-    add("broker channel: the engine's (engine/broker.py) for the engine; "
-        + ("kombu's stock one for plain Celery" if plain_channel == "stock"
-           else "the same for plain Celery (--plain-channel engine)"))
+    add("broker channel: the engine's (engine/broker.py) for the engine; kombu's stock one for "
+        "plain Celery; 1b/2b: plain Celery on the engine's channel (like for like)")
     add(f"load average before/after: {results['load_before']} / {results['load_after']}")
     add("")
     add(f"{'benchmark':<46}{'engine':>12}{'plain':>12}{'ratio':>9}")
@@ -78,6 +76,16 @@ def table(results: dict[str, Any]) -> list[str]:
         f"{_f(sum(lat['plain']['redis_commands_per_hop'].values()), 1):>12}")
     add(f"{'   per-round p50 ratios (noise)':<46}"
         f"{' '.join(_f(x) for x in lat['round_ratios_p50']):>33}")
+    lc = results.get("latency_channel")
+    if lc:
+        add(f"{'1b. like for like: p50 per hop ms':<46}"
+            f"{_f(lc['engine']['p50_ms']):>12}{_f(lc['plain']['p50_ms']):>12}"
+            f"{_f(lc['ratio_p50']):>9}")
+        add(f"{'   per-round p50 ratios (noise)':<46}"
+            f"{' '.join(_f(x) for x in lc['round_ratios_p50']):>33}")
+        add(f"{'   Redis commands per hop (incl. in Lua)':<46}"
+            f"{_f(sum(lc['engine']['redis_commands_per_hop'].values()), 1):>12}"
+            f"{_f(sum(lc['plain']['redis_commands_per_hop'].values()), 1):>12}")
     label = f"2. throughput, {thr['executions']} x {thr['length']} Tasks: transitions/s"
     add(f"{label:<46}{_f(thr['engine']['transitions_per_s'], 0):>12}"
         f"{_f(thr['plain']['transitions_per_s'], 0):>12}{_f(thr['ratio']):>9}")
@@ -96,6 +104,16 @@ def table(results: dict[str, Any]) -> list[str]:
         f"{pair(tp, 'cpu_ms_redis', 'cpu_ms_client'):>12}")
     add(f"{'     all processes':<46}{_f(te['cpu_ms_total']):>12}{_f(tp['cpu_ms_total']):>12}"
         f"{_f(te['cpu_ms_total'] / tp['cpu_ms_total']):>9}")
+    tc = results.get("throughput_channel")
+    if tc:
+        add(f"{'2b. like for like: transitions/s':<46}"
+            f"{_f(tc['engine']['transitions_per_s'], 0):>12}"
+            f"{_f(tc['plain']['transitions_per_s'], 0):>12}{_f(tc['ratio']):>9}")
+        add(f"{'   per-round ratios (noise)':<46}"
+            f"{' '.join(_f(x) for x in tc['round_ratios']):>33}")
+        add(f"{'   CPU ms per transition, all processes':<46}"
+            f"{_f(tc['engine']['cpu_ms_total']):>12}{_f(tc['plain']['cpu_ms_total']):>12}"
+            f"{_f(tc['engine']['cpu_ms_total'] / tc['plain']['cpu_ms_total']):>9}")
     label = f"3. control flow, {cf['states']} Pass/Choice: transitions/s"
     add(f"{label:<46}{_f(cf['transitions_per_s'], 0):>12}{'':>12}{'':>9}")
     add(f"{'   wall s (start to final commit)':<46}{_f(cf['wall_s'], 3):>12}")
@@ -114,6 +132,15 @@ def table(results: dict[str, Any]) -> list[str]:
         label = f"   growth {growth['items']:.0f}x items: wall x, Redis x, worker peak x"
         figures = f"{_f(growth['wall'])}, {_f(growth['redis'])}, {_f(growth['worker_peak'])}"
         add(f"{label:<46}{figures:>33}")
+    grp = results.get("group")
+    if grp:
+        big = results["map"][-1]
+        label = f"4b. vs plain Celery group of {grp['items']}: items/s"
+        add(f"{label:<46}{_f(big['items_per_s'], 0):>12}{_f(grp['items_per_s'], 0):>12}"
+            f"{_f(big['items_per_s'] / grp['items_per_s']):>9}")
+        rss = (f"{_f(big['worker_rss_peak_process_mb'], 1)}"
+               f"{_f(grp['worker_rss_peak_process_mb'], 1):>12}")
+        add(f"{'   worker RSS peak per process MB':<46}{rss:>24}")
     st = results["starts"]
     add(f"{'5. starts/s from one client (plain: sends/s)':<46}{_f(st['engine_per_s'], 0):>12}"
         f"{_f(st['plain_per_s'], 0):>12}{_f(st['ratio']):>9}")
@@ -147,6 +174,18 @@ def headline(results: dict[str, Any]) -> str:
         f"starts {results['starts']['ratio']:.2f}x sends, "
         f"bulk starts {results['starts']['bulk_ratio']:.1f}x single, "
         + _dbos_headline(results)
+        + _channel_headline(results)
+    )
+
+
+def _channel_headline(results: dict[str, Any]) -> str:
+    """The like-for-like ratios (plain Celery on the engine's channel) and the Map against
+    plain Celery's group, appended to the fixed part of the headline."""
+    lc, tc, grp = results["latency_channel"], results["throughput_channel"], results["group"]
+    big = results["map"][-1]
+    return (
+        f", like for like: latency {lc['ratio_p50']:.2f}, throughput {tc['ratio']:.2f}, "
+        f"map vs group {big['items_per_s'] / grp['items_per_s']:.2f}x"
     )
 
 

@@ -74,7 +74,7 @@ class CeleryDispatcher:
             "shadow": display_name(message),
             # What Flower shows as the task's arguments: the message as JSON. Given here,
             # Celery skips its saferepr of the arguments (~0.07 ms of every publish).
-            "argsrepr": _argsrepr(message),
+            "argsrepr": argsrepr(message),
             "kwargsrepr": "{}",
         }
         if countdown > 0:
@@ -100,7 +100,7 @@ class CeleryDispatcher:
 _encode = json.JSONEncoder(separators=(", ", ": "), ensure_ascii=False).encode
 
 
-def _argsrepr(message: Message) -> str:
+def argsrepr(message: Message) -> str:
     """The message as Flower lists a task's arguments (Celery cuts its own at 1,024)."""
     text = _encode([message])
     return text if len(text) <= 1024 else text[:1020] + "...]"

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from engine import arns, deletion, execution_logs
 from engine.asl import resources
@@ -51,10 +51,11 @@ from engine.runtime.messages import Message
 from engine.starts import (
     START_BATCH,
     checked_input,
+    create_and_send,
     existing_or_conflict,
     machine_of,
     new_execution,
-    send_all,
+    start_batches,
 )
 from engine.store.base import (
     TERMINAL,
@@ -65,6 +66,9 @@ from engine.store.base import (
     Store,
 )
 from engine.versions import Versions
+
+if TYPE_CHECKING:
+    from engine.direct_starts import DirectStarts
 
 #: `wait` looks once, after this long, for a reason the execution is not moving.
 WAIT_WARN_AFTER_SECONDS = 2.0
@@ -101,6 +105,7 @@ class Client:
         #: RedriveExecution's window and limits (engine/runtime/redrive.py; connect() sets
         #: them from the settings).
         self.redrive_rules = redrive.RedriveRules(redeliver_seconds=redeliver_seconds)
+        self._direct: DirectStarts | None | Literal[False] = False
 
     # --- state machines ---------------------------------------------------------------
 
@@ -271,15 +276,23 @@ class Client:
         text = checked_input(input, input_text)
         machine = machine_of(target)
         new, first = self._new_execution(target, machine, text, name)
-        created, existing = self.store.create_execution(
-            new.record, new.root, new.events, new.outbox
+        ((created, existing),) = create_and_send(
+            self.store, self.dispatcher, self._direct_starts(), [(new, first)]
         )
         if not created:
             return existing_or_conflict(existing, text)
         execution_logs.committed(new.record, new.events, 1)
-        self.dispatcher.send(first)
         self._warn_if_nothing_runs(machine)
         return new.record
+
+    def _direct_starts(self) -> DirectStarts | None:
+        """The start messages' way into the store's own write, when the broker is this
+        Redis (engine/direct_starts.py); looked up once."""
+        if self._direct is False:
+            from engine.direct_starts import DirectStarts  # Celery only where it is used
+
+            self._direct = DirectStarts.for_dispatcher(self.dispatcher, self.store)
+        return self._direct
 
     def _warn_if_nothing_runs(self, machine: StateMachine) -> None:
         """A NoWorkerWarning when no live worker consumes the control queue or serves one of
@@ -308,7 +321,8 @@ class Client:
         """Start many executions of one state machine: each as `start_execution` would
         (the same checks, records, events and messages), but the definition is resolved
         once and the executions are written `batch_size` at a time, one Redis round trip
-        per batch; their start messages are then published over one broker connection.
+        per batch, each start message queued with its execution when the broker is the
+        store's Redis (engine/direct_starts.py), else published over one connection.
         `input_texts` (JSON texts, kept as written) instead of `inputs`; `names` (None or
         an entry None: a UUID). Returns the records in order; a name already used with the
         same input returns that execution (idempotent, as StartExecution). A name used
@@ -328,30 +342,19 @@ class Client:
         target = self.versions.resolve(state_machine)
         deletion.refuse_if_deleting(target.machine)
         machine = machine_of(target)
-        records: list[ExecutionRecord] = []
-        conflicts: list[str] = []
-        for first in range(0, len(texts), batch_size):
-            chunk = texts[first : first + batch_size]
-            prepared = [
-                self._new_execution(
-                    target, machine, text, names[first + i] if names is not None else None
-                )
-                for i, text in enumerate(chunk)
-            ]
-            outcomes = self.store.create_executions([new for new, _ in prepared])
-            to_send: list[Message] = []
-            for (new, message), (created, existing), text in zip(
-                prepared, outcomes, chunk, strict=True
-            ):
-                if created:
-                    execution_logs.committed(new.record, new.events, 1)
-                    records.append(new.record)
-                    to_send.append(message)
-                elif existing.input == text and existing.status == "RUNNING":
-                    records.append(existing)
-                else:
-                    conflicts.append(existing.arn)
-            send_all(self.dispatcher, to_send)
+
+        def prepared() -> Iterator[list[tuple[NewExecution, Message]]]:
+            for first in range(0, len(texts), batch_size):
+                yield [
+                    self._new_execution(
+                        target, machine, text, names[first + i] if names is not None else None
+                    )
+                    for i, text in enumerate(texts[first : first + batch_size])
+                ]
+
+        records, conflicts = start_batches(
+            self.store, self.dispatcher, self._direct_starts(), prepared()
+        )
         self._warn_if_nothing_runs(machine)
         if conflicts:
             raise ExecutionAlreadyExists(f"Execution Already Exists: '{conflicts[0]}'")

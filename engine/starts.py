@@ -2,13 +2,16 @@
 
 A start writes the execution record, the root run, ExecutionStarted and the outbox (the
 start message, and the execution's own timeout when it has one) in one atomic step, then
-sends the start message; what is written but not sent is sent by the recovery sweep.
+sends the start message; what is written but not sent is sent by the recovery sweep. When
+the broker is the store's own Redis, the step queues the message itself
+(engine/direct_starts.py): written and queued at once, one round trip.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from engine import arns, execution_logs
@@ -96,11 +99,51 @@ def existing_or_conflict(existing: ExecutionRecord, text: str) -> ExecutionRecor
     raise ExecutionAlreadyExists(f"Execution Already Exists: '{existing.arn}'")
 
 
+def create_and_send(
+    store: Any, dispatcher: Any, direct: Any, batch: list[tuple[NewExecution, Message]]
+) -> list[tuple[bool, ExecutionRecord]]:
+    """Write `batch` (one Redis round trip) and send the start message of each execution
+    it created. With `direct` (engine/direct_starts.py: the broker is this Redis) each
+    message is queued by the store's script in the same atomic step as its execution;
+    else the messages are sent through Celery once every execution is written, and one
+    not sent is sent by the recovery sweep from the committed outbox."""
+    news = [new for new, _ in batch]
+    if direct is not None and direct.eligible():
+        return list(store.create_executions(news, [direct.wire(m) for _, m in batch]))
+    outcomes: list[tuple[bool, ExecutionRecord]] = store.create_executions(news)
+    send_all(dispatcher, [m for (_, m), (created, _) in zip(batch, outcomes, strict=True)
+                          if created])
+    return outcomes
+
+
+def start_batches(
+    store: Any, dispatcher: Any, direct: Any,
+    batches: Iterable[list[tuple[NewExecution, Message]]],
+) -> tuple[list[ExecutionRecord], list[str]]:
+    """Write each batch of `batches` (prepared as they are asked for) by `create_and_send`,
+    one Redis round trip per batch. Returns the records in order (an execution of the same
+    name and input that still runs stands for its start, as StartExecution answers) and
+    the ARNs of the names already used with another input."""
+    records: list[ExecutionRecord] = []
+    conflicts: list[str] = []
+    for batch in batches:
+        outcomes = create_and_send(store, dispatcher, direct, batch)
+        for (new, _), (created, existing) in zip(batch, outcomes, strict=True):
+            if created:
+                execution_logs.committed(new.record, new.events, 1)
+                records.append(new.record)
+            elif existing.input == new.record.input and existing.status == "RUNNING":
+                records.append(existing)
+            else:
+                conflicts.append(existing.arn)
+    return records, conflicts
+
+
 def send_all(dispatcher: Any, batch: list[Message]) -> None:
     """Send `batch` through `dispatcher.send_many` when it has one (one broker connection
-    for all), else one by one."""
+    for all), else (and a single start) one by one."""
     send_many = getattr(dispatcher, "send_many", None)
-    if send_many is not None:
+    if send_many is not None and len(batch) > 1:
         send_many(batch)
         return
     for message in batch:

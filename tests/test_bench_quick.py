@@ -24,7 +24,8 @@ HEADLINE = re.compile(
     r"control-flow transitions/s (\d+), map (\d+) items (\d+\.\d+) s, "
     r"Redis commands per hop (\d+\.\d) vs (\d+\.\d), CPU per transition (\d+\.\d+)x plain, "
     r"starts (\d+\.\d+)x sends, bulk starts (\d+\.\d)x single, "
-    r"vs DBOS: (?:latency (\d+\.\d+), throughput (\d+\.\d+)|skipped)"
+    r"vs DBOS: (?:latency (\d+\.\d+), throughput (\d+\.\d+)|skipped), "
+    r"like for like: latency (\d+\.\d+), throughput (\d+\.\d+), map vs group (\d+\.\d+)x"
 )
 
 
@@ -59,6 +60,14 @@ def test_quick_benchmark_reports_every_figure(tmp_path: Path) -> None:
         assert lat[side]["hops_measured"] == data["settings"]["rounds"] * (lat["hops"] - 1)
         assert _positive(thr[side]["transitions_per_s"])
     assert _positive(lat["ratio_p50"]) and _positive(thr["ratio"])
+    # Like for like: plain Celery on the engine's channel, in the same rounds.
+    lc, tc = data["latency_channel"], data["throughput_channel"]
+    assert lc["plain"]["hops_measured"] == lat["plain"]["hops_measured"]
+    assert _positive(lc["ratio_p50"]) and _positive(tc["ratio"])
+    assert _positive(tc["plain"]["cpu_ms_total"])
+    group = data["group"]  # plain Celery's group beside the biggest Map
+    assert group["items"] == data["settings"]["map_items"][-1]
+    assert _positive(group["items_per_s"]) and _positive(group["worker_rss_peak_process_mb"])
     assert data["control_flow"]["states"] == 2 * data["settings"]["loop"] + 3
     assert _positive(data["control_flow"]["transitions_per_s"])
     assert [m["items"] for m in data["map"]] == data["settings"]["map_items"]

@@ -71,8 +71,6 @@ IDLE_LOOK_SECONDS = 60.0
 ITEMS_IN_SCRIPT = 256
 #: Items written ahead of a commit that never applied expire after this.
 WRITE_AHEAD_TTL = 86400
-#: Commands `_queue_create` queues per execution (create.lua first).
-_QUEUED_PER_CREATE = 6
 #: AWS keeps a closed Standard execution 90 days.
 DEFAULT_RETENTION_SECONDS = 90 * 86400.0
 
@@ -279,19 +277,22 @@ class RedisStore(RedisVersions, RetentionMixin, RedisHeartbeats, RedisRedrive):
         return self.create_executions([NewExecution(record, root, events, outbox)])[0]
 
     def create_executions(
-        self, batch: list[NewExecution]
+        self, batch: list[NewExecution], wires: list[Any] | None = None
     ) -> list[tuple[bool, ExecutionRecord]]:
         """One pipeline for the whole batch: each execution's create.lua (atomic for that
-        execution) and its index updates. Those already there are read back afterwards."""
+        execution) and its index updates. Those already there are read back afterwards.
+        `wires`: each execution's start message for its broker queue on this Redis, queued
+        by create.lua when it creates the execution (engine/direct_starts.py)."""
 
         def build(pipe: Any) -> None:
-            for new in batch:
-                self._queue_create(pipe, new)
+            for position, new in enumerate(batch):
+                self._queue_create(pipe, new, wires[position] if wires else None)
+            self._queue_start_indexes(pipe, batch)
 
         results = self._pipeline(build)
         out: list[tuple[bool, ExecutionRecord]] = []
         for position, new in enumerate(batch):
-            if int(results[position * _QUEUED_PER_CREATE][0]) == 0:
+            if int(results[position][0]) == 0:
                 existing = self.get_execution(new.record.eid)
                 assert existing is not None
                 out.append((False, existing))
@@ -299,26 +300,42 @@ class RedisStore(RedisVersions, RetentionMixin, RedisHeartbeats, RedisRedrive):
                 out.append((True, new.record))
         return out
 
-    def _queue_create(self, pipe: Any, new: NewExecution) -> None:
+    def _queue_create(self, pipe: Any, new: NewExecution, wire: Any = None) -> None:
         record, root, events, outbox = new.record, new.root, new.events, new.outbox
         eid = record.eid
         entries = [[e.id, _dumps(e.message), e.deadline] for e in outbox]
-        first = min((e.deadline for e in outbox), default=record.start + IDLE_LOOK_SECONDS)
         self._create.queue(
             pipe,
             [keys.meta(eid), keys.history(eid), keys.run(eid, root.id), keys.outbox(eid),
-             keys.outbox_due(eid)],
+             keys.outbox_due(eid), *(wire.script_keys() if wire else ())],
             [_dumps({k: storable(v) for k, v in record.to_fields().items()}),
-             _dumps(root.doc), _body(events[0]), _dumps(entries)],
+             _dumps(root.doc), _body(events[0]), _dumps(entries),
+             *(wire.script_args() if wire else ())],
         )
-        # The indexes in the same round trip. When the execution existed already these
-        # change nothing that matters: NX keeps the first start time, and an earlier
-        # look of the sweep at an execution finds nothing due.
-        pipe.zadd(keys.executions(), {eid: record.start}, nx=True)
-        pipe.zadd(keys.sm_executions(record.state_machine_name), {eid: record.start}, nx=True)
-        for index in (keys.recent(), keys.recent(record.state_machine_name)):
-            pipe.zadd(index, {eid: record.start}, nx=True)
-        pipe.zadd(keys.due_index(), {eid: first}, lt=True)
+
+    def _queue_start_indexes(self, pipe: Any, batch: list[NewExecution]) -> None:
+        """The indexes of a batch of starts, in the same round trip: one ZADD per index for
+        the whole batch. When an execution existed already these change nothing that
+        matters: NX keeps the first start time, and an earlier look of the sweep at an
+        execution finds nothing due."""
+        if not batch:
+            return
+        started: dict[str, float] = {}
+        by_machine: dict[str, dict[str, float]] = {}
+        due: dict[str, float] = {}
+        for new in batch:
+            record = new.record
+            started[record.eid] = record.start
+            by_machine.setdefault(record.state_machine_name, {})[record.eid] = record.start
+            due[record.eid] = min(
+                (e.deadline for e in new.outbox), default=record.start + IDLE_LOOK_SECONDS
+            )
+        pipe.zadd(keys.executions(), started, nx=True)
+        pipe.zadd(keys.recent(), started, nx=True)
+        for machine, members in by_machine.items():
+            pipe.zadd(keys.sm_executions(machine), members, nx=True)
+            pipe.zadd(keys.recent(machine), members, nx=True)
+        pipe.zadd(keys.due_index(), due, lt=True)
 
     def get_execution(self, eid: str) -> ExecutionRecord | None:
         fields = self.r.hgetall(keys.meta(eid))
