@@ -42,6 +42,7 @@ def connect(
     store = RedisStore.from_url(
         settings.redis_url, max_connections=max_connections,
         retention_seconds=settings.retention_seconds,
+        wait_replicas=settings.redis_wait_replicas, wait_ms=settings.redis_wait_ms,
     )
     app = build_app(settings.broker)
     local = registry.names() if registry else {}

@@ -15,6 +15,7 @@ import pytest
 import redis
 
 from engine.embedded import EmbeddedRedisError, RedisServer, find_redis_server
+from tests.redis_cluster import LocalCluster
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,6 +36,17 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """A 6-node Redis Cluster (3 primaries, 3 replicas) on free ports: tests/redis_cluster.py.
+    Shared by the session; a test that fails a primary over leaves it healthy again."""
+    if not _redis_available():
+        pytest.fail("redis-server is not installed: run `make setup`")
+    cluster = LocalCluster(tmp_path_factory.mktemp("redis-cluster")).start()
+    yield cluster
+    cluster.stop()
 
 
 @pytest.fixture
