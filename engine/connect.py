@@ -37,7 +37,7 @@ def connect(
     settings = resolve(settings)
     assert settings.redis_url is not None
     if check:
-        for warning in preflight(settings.redis_url):
+        for warning in preflight(settings.redis_url, broker_url=settings.broker_url):
             logging.getLogger("engine.redis").warning("%s", warning)
     store = RedisStore.from_url(
         settings.redis_url, max_connections=max_connections,

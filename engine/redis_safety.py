@@ -171,12 +171,14 @@ def check_config(
     return warnings
 
 
-def preflight(url: str, env: Mapping[str, str] | None = None) -> list[str]:
-    """Probe `url` and check its configuration: the warnings, or RedisSetupError."""
+def preflight(
+    url: str, env: Mapping[str, str] | None = None, *, broker_url: str | None = None
+) -> list[str]:
+    """Probe `url` and check its configuration: the warnings, or RedisSetupError.
+    `broker_url`: the broker configured (else BROKER_URL in `env`)."""
     e = os.environ if env is None else env
     allow = e.get(ALLOW_EVICTION_ENV, "").strip().lower() in ("1", "true", "yes")
-    cluster = is_cluster_url(url)
-    if cluster and not e.get("BROKER_URL"):
+    if is_cluster_url(url) and not (broker_url or e.get("BROKER_URL")):
         raise RedisSetupError(
             f"REDIS_URL names a Redis Cluster ({mask_url(url)}), which cannot be Celery's "
             "broker: set BROKER_URL to a plain Redis (redis://...) or RabbitMQ (amqp://...)"

@@ -15,6 +15,7 @@ import pytest
 import redis
 
 from engine.embedded import EmbeddedRedisError, RedisServer, find_redis_server
+from engine.store.redis_client import client_from_url
 from tests.redis_cluster import LocalCluster
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,7 +90,7 @@ class Worker:
         return self
 
     def _wait_announced(self, timeout: float = 30.0) -> None:
-        client = redis.Redis.from_url(self.redis_url, decode_responses=True)
+        client = client_from_url(self.redis_url, decode_responses=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.process is not None

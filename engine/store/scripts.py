@@ -146,7 +146,10 @@ class ScriptRunner:
         for script in self.scripts:
             script.sha = str(self.r.script_load(script.text))
 
-    def _note_wait(self, acked: Any, wait: int) -> None:
+    def _note_wait(self, acked: Any, wait: int, replies: list[Any]) -> None:
+        # (Not after a NOSCRIPT: the run is sent again, and its WAIT counted then.)
+        if any(isinstance(x, NoScriptError) for x in replies):
+            return
         if isinstance(acked, int) and acked < wait:
             self.short_waits += 1
             log.warning("WAIT %d %d: %d replica(s) acknowledged a commit in time", wait,
@@ -162,7 +165,7 @@ class ScriptRunner:
             pipe.execute_command("WAIT", wait, self.wait_ms)
         results = list(pipe.execute(raise_on_error=False))
         if wait:
-            self._note_wait(results.pop(), wait)
+            self._note_wait(results.pop(), wait, results)
         return results
 
     # --- a Redis Cluster --------------------------------------------------------------
@@ -232,7 +235,7 @@ class ScriptRunner:
             pipe.execute_command("WAIT", wait, self.wait_ms)
         replies = list(pipe.execute(raise_on_error=False))
         if wait:
-            self._note_wait(replies.pop(), wait)
+            self._note_wait(replies.pop(), wait, replies)
         for reply in replies:
             if isinstance(reply, _UNREACHABLE):
                 raise reply
