@@ -228,7 +228,10 @@ def check_mode(client: Any, url: str) -> list[str]:
         raise RedisSetupError(
             f"the Redis Cluster at {at} does not serve every slot: {ok} of {CLUSTER_SLOTS} "
             f"slots served, cluster_state:{info.get('cluster_state')} (a primary down with "
-            "no replica, or slots never assigned: see CLUSTER NODES)"
+            "no replica, or slots never assigned: see CLUSTER NODES)",
+            # A failover in progress looks the same for a second or two: a worker waits
+            # for the slots to be served again (saying so), a command gives up.
+            unreachable=True,
         )
     return sorted(
         address.split("@", 1)[0]
