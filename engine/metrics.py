@@ -66,7 +66,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Protocol
 
-import redis
 from prometheus_client import CollectorRegistry, make_wsgi_app
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -86,7 +85,7 @@ from engine.interpreter.types import (
 )
 from engine.store import keys
 from engine.store.base import TERMINAL, CommitResult, ExecutionRecord, Store
-from engine.store.redis_client import is_cluster
+from engine.store.redis_client import is_cluster, is_redis
 
 log = logging.getLogger(__name__)
 
@@ -347,7 +346,7 @@ class MemorySink:
 def sink_for(store: Store) -> MetricsSink | None:
     """The sink beside `store`: its Redis (a RedisStore), else none."""
     client = getattr(store, "r", None)
-    return RedisSink(client) if isinstance(client, redis.Redis) else None
+    return RedisSink(client) if is_redis(client) else None
 
 
 class NullRecorder:
@@ -600,7 +599,7 @@ def build_registry(store: Store, sink: MetricsSink | None = None) -> CollectorRe
 
     registry.register(WaitingCollector(store))
     client = getattr(store, "r", None)
-    if isinstance(client, redis.Redis):  # the live fleet's gauges (engine/fleet.py)
+    if is_redis(client):  # the live fleet's gauges (engine/fleet.py)
         from engine.fleet import Fleet, FleetCollector
 
         registry.register(FleetCollector(Fleet(client)))

@@ -155,3 +155,35 @@ def test_a_single_redis_waits_when_asked(redis_url: str, unique: str) -> None:
     store = RedisStore.from_url(redis_url, wait_replicas=1, wait_ms=10)
     _start_and_commit(store, f"W:{unique}")
     assert store._runner.short_waits == 2
+
+
+def test_worker_metrics_and_the_fleet_are_read_from_a_cluster(
+    redis_cluster: LocalCluster, unique: str
+) -> None:
+    from engine.fleet import Fleet
+    from engine.metrics import RedisSink, build_registry, sink_for
+
+    store = RedisStore.from_url(redis_cluster.url)
+    sink = sink_for(store)
+    assert isinstance(sink, RedisSink)
+    # Two families: two hashes in different slots, one MULTI each on a cluster.
+    sink.add({("state_transitions", (f"M{unique}", "Pass"), ""): 2.0,
+              ("state_duration_seconds", (f"M{unique}", "Pass"), "sum"): 0.5})
+    read = sink.read()
+    assert read["state_transitions"][json_field(f"M{unique}", "Pass")] == 2.0
+    assert read["state_duration_seconds"][json_field(f"M{unique}", "Pass", "sum")] == 0.5
+    fleet = Fleet(store.r)
+    fleet.announce(f"n{unique}", {"Echo": "sfn"}, ["sfn"], ttl=30)
+    fleet.announce(f"m{unique}", {"Ship": "sfn"}, ["sfn"], ttl=30)
+    assert {f"n{unique}", f"m{unique}"} <= {w.node for w in fleet.live()}
+    fleet.withdraw(f"n{unique}")
+    fleet.withdraw(f"m{unique}")
+    # /metrics on a cluster store has the workers' samples and the fleet's gauges.
+    names = {m.name for m in build_registry(store).collect()}
+    assert {"sfn_state_transitions", "sfn_workers_live"} <= names
+
+
+def json_field(*labels: str) -> str:
+    import json
+
+    return json.dumps(list(labels), ensure_ascii=False, separators=(",", ":"))

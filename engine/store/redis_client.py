@@ -40,6 +40,11 @@ def is_cluster(client: Any) -> bool:
     return isinstance(client, RedisCluster)
 
 
+def is_redis(client: Any) -> bool:
+    """Whether `client` is a Redis client, of one Redis or of a cluster."""
+    return isinstance(client, (redis.Redis, RedisCluster))
+
+
 def cluster_seeds(url: str) -> tuple[str, list[tuple[str, int]]]:
     """A cluster URL as a plain URL on its first seed, and every seed as (host, port).
     ValueError names what is wrong with it."""
