@@ -187,3 +187,34 @@ def json_field(*labels: str) -> str:
     import json
 
     return json.dumps(list(labels), ensure_ascii=False, separators=(",", ":"))
+
+
+def test_the_api_answers_503_while_the_cluster_cannot_answer(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """A cluster store that cannot answer (here: every node stopped) is the store being
+    unavailable, as a Redis that is down: 503 ServiceUnavailable, not a 500."""
+    from botocore.exceptions import ClientError
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    from engine.api import server
+    from engine.connect import connect
+    from tests.api_stack import sfn_client
+
+    cluster = LocalCluster(tmp_path / "cluster", primaries=3, replicas=0).start()
+    client = connect(Settings(redis_url=cluster.url, broker_url=redis_url))
+    store_client = client.store.r  # type: ignore[attr-defined]
+    store_client.set_retry(Retry(NoBackoff(), 0))  # fail at once, not after ~30 s
+    for node in store_client.get_nodes():
+        node.redis_connection.connection_pool.connection_kwargs["retry"] = Retry(NoBackoff(), 0)
+    running = server.start_background(server.build_app(client))
+    try:
+        cluster.stop()
+        with pytest.raises(ClientError) as caught:
+            sfn_client(running.url).list_state_machines()
+        assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
+        assert caught.value.response["Error"]["Code"] == "ServiceUnavailable"
+    finally:
+        running.stop()
+        cluster.stop()
