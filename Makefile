@@ -9,7 +9,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test test-fast lint typecheck bench chaos multihost stop clean worker flower fuzz
+.PHONY: setup demo test test-fast lint typecheck bench chaos chaos-rabbitmq chaos-cluster multihost stop clean worker flower fuzz
 
 setup: $(STAMP)
 	@scripts/ensure-redis.sh
@@ -47,6 +47,17 @@ fuzz: setup
 # SIGKILLed, Redis is restarted and messages are duplicated. QUICK=1: the 1-2 minute run.
 chaos: setup
 	$(BIN)/python -m chaos $(if $(QUICK),--quick)
+
+# The same run with RabbitMQ as the broker (the store on Redis), RabbitMQ restarted at the
+# restart points instead of Redis (needs rabbitmq-server: scripts/ensure-rabbitmq.sh).
+chaos-rabbitmq: setup
+	$(BIN)/python -m chaos --topology rabbitmq $(if $(QUICK),--quick)
+
+# The same run with the store on a 6-node Redis Cluster (3 primaries, 3 replicas; commits
+# WAIT for a replica) and a plain Redis as the broker; at the restart points a primary is
+# SIGKILLed and its replica takes over (docs/fleets.md).
+chaos-cluster: setup
+	$(BIN)/python -m chaos --topology cluster $(if $(QUICK),--quick)
 
 # Several hosts on this machine (multihost/, needs root): Redis, the API and two worker
 # hosts in network namespaces on a bridge (10.203.0.0/24, only addresses it creates), the

@@ -44,6 +44,7 @@ from chaos.faults import QUEUE_KEY, ROOT, Duplicator, RedisRestarter, WorkerKill
 from chaos.ledger import ENV as LEDGER_ENV
 from chaos.ledger import Ledger
 from chaos.report import FaultLog, Report, summarize, write_report
+from chaos.topology import RESTART_LABEL, TOPOLOGIES, NoDuplicates, Topology
 from engine.api import server
 from engine.client import Client
 from engine.connect import connect
@@ -52,6 +53,7 @@ from engine.errors import ExecutionAlreadyExists
 from engine.settings import Settings
 from engine.store import keys
 from engine.store.base import TERMINAL
+from engine.store.redis_client import client_from_url
 from engine.store.redis_store import RedisStore
 
 log = logging.getLogger(__name__)
@@ -91,6 +93,9 @@ class Config:
     grace_seconds: float = 90.0
     results_dir: Path = RESULTS
     keep: bool = False
+    #: redis, rabbitmq or cluster (chaos/topology.py): where the store and the broker run,
+    #: and what the restart points restart.
+    topology: str = "redis"
 
 
 PRESETS: dict[str, Config] = {
@@ -106,11 +111,12 @@ PRESETS: dict[str, Config] = {
 
 
 def worker_env(config: Config, redis_url: str, ledger_url: str,
-               aws: dict[str, str] | None = None) -> dict[str, str]:
+               extra: dict[str, str] | None = None) -> dict[str, str]:
     return {
         **os.environ,
-        # The integration workload's AWS (chaos/integrations.py): the emulator's proxy.
-        **(aws or {}),
+        # The topology's settings (chaos/topology.py) and the integration workload's AWS
+        # (chaos/integrations.py: the emulator's proxy).
+        **(extra or {}),
         "REDIS_URL": redis_url,
         "SFN_HANDLER_MODULES": "chaos.workload",
         LEDGER_ENV: ledger_url,
@@ -184,7 +190,8 @@ def run(config: Config, out: Callable[[str], None] = print) -> Report:
         aws.start()
         aws.export()
     plan = workload.plan(config.executions, config.seed, with_integrations=aws is not None)
-    out(f"chaos ({config.mode}): {len(plan)} executions, {config.workers} workers x "
+    out(f"chaos ({config.mode}, {config.topology}): {len(plan)} executions, "
+        f"{config.workers} workers x "
         f"{config.concurrency}, SFN_LEASE_SECONDS={config.lease_seconds:g}, "
         f"SFN_REDELIVER_SECONDS={config.redeliver_seconds:g}; run folder {run_dir}")
     if aws is None:
@@ -197,7 +204,7 @@ def run(config: Config, out: Callable[[str], None] = print) -> Report:
         raise
     out("fault-free results computed in-process")
 
-    engine_redis = RedisServer(run_dir / "redis")  # AOF, appendfsync everysec
+    topology = Topology(config.topology, run_dir)
     ledger_redis = RedisServer(run_dir / "ledger", appendonly=False)
     pool: WorkerPool | None = None
     api: server.Running | None = None
@@ -206,14 +213,17 @@ def run(config: Config, out: Callable[[str], None] = print) -> Report:
     rng = random.Random(config.seed)
     config_json = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()}
     try:
-        engine_redis.start()
+        topology.start()
+        store_url, broker_url = topology.store_url, topology.broker_url
         ledger_redis.start()
         pool = WorkerPool(config.workers, config.concurrency,
-                          worker_env(config, engine_redis.url, ledger_redis.url,
-                                     aws.env if aws is not None else None), run_dir / "logs")
+                          worker_env(config, store_url, ledger_redis.url,
+                                     {**topology.worker_env(),
+                                      **(aws.env if aws is not None else {})}),
+                          run_dir / "logs")
         pool.start()
         out("redis and workers are up")
-        client = connect(Settings(redis_url=engine_redis.url,
+        client = connect(Settings(redis_url=store_url, broker_url=broker_url,
                                   redeliver_seconds=config.redeliver_seconds,
                                   lease_seconds=config.lease_seconds))
         for name, definition in workload.DEFINITIONS.items():
@@ -221,7 +231,8 @@ def run(config: Config, out: Callable[[str], None] = print) -> Report:
         # ChaosActivity's workers: boto3-only processes, through the HTTP API.
         activity = client.activities.create(activities.ACTIVITY).arn
         api = server.start_background(server.build_app(connect(Settings(
-            redis_url=engine_redis.url, redeliver_seconds=config.redeliver_seconds,
+            redis_url=store_url, broker_url=broker_url,
+            redeliver_seconds=config.redeliver_seconds,
             lease_seconds=config.lease_seconds))))
         pollers = activities.Pollers(api.url, activity, run_dir / "pollers")
 
@@ -230,10 +241,14 @@ def run(config: Config, out: Callable[[str], None] = print) -> Report:
                               (config.lease_seconds + config.pause_past_lease[0],
                                config.lease_seconds + config.pause_past_lease[1]),
                               random.Random(rng.random()), stop)
-        restarter = RedisRestarter(engine_redis, config.redis_downtime,
-                                   random.Random(rng.random()), stop)
-        duplicator = Duplicator(engine_redis.url, client.dispatcher, config.duplicate_every,
-                                config.duplicates_per_round, random.Random(rng.random()), stop)
+        restarter = RedisRestarter(topology.restartable(random.Random(rng.random())),
+                                   config.redis_downtime, random.Random(rng.random()), stop)
+        queue_url = topology.queue_redis_url
+        duplicator: Duplicator | NoDuplicates = (
+            Duplicator(queue_url, client.dispatcher, config.duplicate_every,
+                       config.duplicates_per_round, random.Random(rng.random()), stop)
+            if queue_url is not None else NoDuplicates()
+        )
         for thread in (killer, restarter, duplicator):
             thread.start()
         # The outside world of the callbacks: runs until the very end (the grace period).
@@ -241,7 +256,7 @@ def run(config: Config, out: Callable[[str], None] = print) -> Report:
         answerer = Answerer(client, ledger_redis.url, answers_stop)
         answerer.start()
 
-        status = redis.Redis.from_url(engine_redis.url, decode_responses=True, socket_timeout=5)
+        status = client_from_url(store_url, decode_responses=True, socket_timeout=5)
         executions = _Executions(client, status, plan)
         began = time.monotonic()
         _drive(config, executions, restarter, killer, duplicator, out, began)
@@ -271,8 +286,9 @@ def run(config: Config, out: Callable[[str], None] = print) -> Report:
             callbacks={**dict(answerer.counts),
                        **{f"activity_{k}": v for k, v in pollers.counts().items()}},
         )
-        report = summarize(config_json, plan, expected, RedisStore.from_url(engine_redis.url),
+        report = summarize(config_json, plan, expected, RedisStore.from_url(store_url),
                            Ledger(ledger_redis.url), fault_log)
+        report.details.update(topology.details())
         if aws is not None:
             report.details["integrations"] = {**aws.counts(), "items_saved": aws.saved_items()}
     finally:
@@ -283,7 +299,7 @@ def run(config: Config, out: Callable[[str], None] = print) -> Report:
             api.stop()
         if pool is not None:
             pool.stop()
-        engine_redis.stop()
+        topology.stop()
         ledger_redis.stop()
         if aws is not None:
             aws.stop()
@@ -295,7 +311,7 @@ def run(config: Config, out: Callable[[str], None] = print) -> Report:
 
 def _drive(
     config: Config, executions: _Executions, restarter: RedisRestarter, killer: WorkerKiller,
-    duplicator: Duplicator, out: Callable[[str], None], began: float,
+    duplicator: Duplicator | NoDuplicates, out: Callable[[str], None], began: float,
 ) -> None:
     """Start executions at a bounded pace and rate, ask for the Redis restarts when evenly
     spaced shares of the plan have finished (so they fall in the busy middle of the run as
@@ -320,7 +336,8 @@ def _drive(
             out(f"[{now - began:5.0f}s] started {executions.started}/{total}, "
                 f"running {len(executions.running)}, finished {len(executions.finished)}, "
                 f"queued messages {executions.queued()} | "
-                f"worker kills {len(killer.kills)}, redis restarts {len(restarter.restarts)}, "
+                f"worker kills {len(killer.kills)}, {RESTART_LABEL[config.topology]} "
+                f"{len(restarter.restarts)}, "
                 f"duplicated messages {sum(duplicator.sent.values())}")
         time.sleep(tick)
     for _ in restart_at:  # the plan ended early (the time limit): still restart as many times
@@ -335,6 +352,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--executions", type=int, help="override the number of executions")
     parser.add_argument("--seed", type=int, help="workload and fault schedule seed")
     parser.add_argument("--keep", action="store_true", help="keep logs and Redis data")
+    parser.add_argument("--topology", choices=TOPOLOGIES, default="redis",
+                        help="redis (one Redis), rabbitmq (RabbitMQ broker, restarted) or "
+                             "cluster (a Redis Cluster store, a primary failed over)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     config = PRESETS[args.preset or ("quick" if args.quick else "full")]
@@ -344,6 +364,7 @@ def main(argv: list[str] | None = None) -> int:
         config = replace(config, seed=args.seed)
     if args.keep:
         config = replace(config, keep=True)
+    config = replace(config, topology=args.topology)
     # SIGTERM (e.g. CI's timeout) unwinds like Ctrl-C, so workers and Redis are stopped.
     signal.signal(signal.SIGTERM, _interrupt)
     report = run(config, out=lambda text: print(text, flush=True))

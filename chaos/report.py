@@ -20,6 +20,7 @@ from typing import Any
 from chaos import checks, workload
 from chaos.faults import ROOT, RedisRestart
 from chaos.ledger import Ledger
+from chaos.topology import RESTART_LABEL
 from engine.store.redis_store import RedisStore
 
 
@@ -43,7 +44,8 @@ class Report:
             f"lost {self.lost}, wrong {self.wrong}, "
             f"duplicate transitions {self.duplicate_transitions}, "
             f"handler re-runs {self.handler_reruns}, worker kills {self.worker_kills}, "
-            f"redis restarts {self.redis_restarts}"
+            f"{RESTART_LABEL.get(str(self.config.get('topology', 'redis')), 'redis restarts')} "
+            f"{self.redis_restarts}"
         )
 
 

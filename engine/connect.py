@@ -38,11 +38,12 @@ def connect(
     settings = resolve(settings)
     assert settings.redis_url is not None
     if check:
-        for warning in preflight(settings.redis_url):
+        for warning in preflight(settings.redis_url, broker_url=settings.broker_url):
             logging.getLogger("engine.redis").warning("%s", warning)
     store = RedisStore.from_url(
         settings.redis_url, max_connections=max_connections,
         retention_seconds=settings.retention_seconds,
+        wait_replicas=settings.redis_wait_replicas, wait_ms=settings.redis_wait_ms,
     )
     app = build_app(settings.broker)
     local = registry.names() if registry else {}

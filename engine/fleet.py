@@ -103,7 +103,12 @@ class Fleet:
         if not nodes:
             return []
         found: list[LiveWorker] = []
-        for node, raw in zip(nodes, self.r.mget([keys.worker(n) for n in nodes]), strict=True):
+        # GETs in a pipeline, not MGET: on a Redis Cluster the workers' keys lie in
+        # different slots, which one MGET may not span.
+        pipe = self.r.pipeline(transaction=False)
+        for node in nodes:
+            pipe.get(keys.worker(node))
+        for node, raw in zip(nodes, pipe.execute(), strict=True):
             if raw is None:
                 continue
             body = json.loads(_text(raw))

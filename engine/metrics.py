@@ -66,7 +66,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Protocol
 
-import redis
 from prometheus_client import CollectorRegistry, make_wsgi_app
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -86,6 +85,7 @@ from engine.interpreter.types import (
 )
 from engine.store import keys
 from engine.store.base import TERMINAL, CommitResult, ExecutionRecord, Store
+from engine.store.redis_client import is_cluster, is_redis
 
 log = logging.getLogger(__name__)
 
@@ -294,14 +294,25 @@ class RedisSink:
         # One round trip. MULTI/EXEC: a connection dropped mid-way applies all or nothing
         # (the recorder keeps refused counts for the next flush; only a reply lost after
         # EXEC, then retried by the client, could count a flush twice).
-        pipe = self.r.pipeline(transaction=True)
+        # On a Redis Cluster a transaction may not span slots: one per family's hash
+        # there (each family's samples stay all or nothing).
+        cluster = is_cluster(self.r)
+        by_family: dict[str, list[tuple[str, str, float]]] = {}
         for (family, labels, slot), value in counts.items():
-            key, name = keys.metrics(family), field(labels, slot)
-            if slot == "sum":
-                pipe.hincrbyfloat(key, name, value)
-            else:
-                pipe.hincrby(key, name, int(value))
-        pipe.execute()
+            by_family.setdefault(family, []).append((field(labels, slot), slot, value))
+        pipe = self.r.pipeline(transaction=True)
+        for family, samples in by_family.items():
+            key = keys.metrics(family)
+            for name, slot, value in samples:
+                if slot == "sum":
+                    pipe.hincrbyfloat(key, name, value)
+                else:
+                    pipe.hincrby(key, name, int(value))
+            if cluster:
+                pipe.execute()
+                pipe = self.r.pipeline(transaction=True)
+        if not cluster:
+            pipe.execute()
 
     def read(self) -> dict[str, dict[str, float]]:
         pipe = self.r.pipeline(transaction=False)
@@ -335,7 +346,7 @@ class MemorySink:
 def sink_for(store: Store) -> MetricsSink | None:
     """The sink beside `store`: its Redis (a RedisStore), else none."""
     client = getattr(store, "r", None)
-    return RedisSink(client) if isinstance(client, redis.Redis) else None
+    return RedisSink(client) if is_redis(client) else None
 
 
 class NullRecorder:
@@ -588,7 +599,7 @@ def build_registry(store: Store, sink: MetricsSink | None = None) -> CollectorRe
 
     registry.register(WaitingCollector(store))
     client = getattr(store, "r", None)
-    if isinstance(client, redis.Redis):  # the live fleet's gauges (engine/fleet.py)
+    if is_redis(client):  # the live fleet's gauges (engine/fleet.py)
         from engine.fleet import Fleet, FleetCollector
 
         registry.register(FleetCollector(Fleet(client)))

@@ -18,6 +18,16 @@ Three things are checked before a worker, `sfn serve` or the CLI builds its stor
 
 A Redis with CONFIG disabled (renamed away, as managed services do) cannot be asked; that
 is said in a warning and the engine carries on.
+
+And the kind of server the URL's scheme promises (engine/store/redis_client.py):
+
+- `redis://` on a node of a Redis Cluster: refused (its keys would be answered MOVED
+  whenever they live on another node), naming the cluster URL to use instead;
+- `redis+cluster://` on a Redis that is not in cluster mode: refused;
+- a cluster whose slots are not all served (a primary down with no replica to take over, or
+  slots never assigned): refused, with how many of the 16384 slots are served;
+- a cluster URL with no BROKER_URL: refused (a cluster cannot be Celery's broker).
+  Every primary's configuration is checked as above.
 """
 
 from __future__ import annotations
@@ -31,10 +41,14 @@ from urllib.parse import urlsplit, urlunsplit
 
 import redis
 
+from engine.store.redis_client import cluster_seeds, is_cluster_url
+
 #: The environment variable that lets the engine run on an evicting `maxmemory-policy`.
 ALLOW_EVICTION_ENV: Final = "SFN_ALLOW_EVICTION"
 #: Seconds the probe waits to connect and for an answer.
 PROBE_TIMEOUT: Final = 5.0
+#: The hash slots of a Redis Cluster, every one of which must be served.
+CLUSTER_SLOTS: Final = 16384
 #: The policies under which Redis never deletes a key to make room.
 SAFE_POLICIES: Final = frozenset({"noeviction"})
 
@@ -79,7 +93,10 @@ def where(url: str) -> str:
 
 
 def probe(url: str, *, timeout: float = PROBE_TIMEOUT) -> redis.Redis:
-    """A client on `url` that has answered PING, or RedisSetupError naming the problem."""
+    """A client on `url` that has answered PING, or RedisSetupError naming the problem.
+    A cluster URL: a client on the first of its seeds that answers."""
+    if is_cluster_url(url):
+        return _probe_seeds(url, timeout)
     at = where(url)
     try:
         client = redis.Redis.from_url(
@@ -154,15 +171,102 @@ def check_config(
     return warnings
 
 
-def preflight(url: str, env: Mapping[str, str] | None = None) -> list[str]:
-    """Probe `url` and check its configuration: the warnings, or RedisSetupError."""
+def preflight(
+    url: str, env: Mapping[str, str] | None = None, *, broker_url: str | None = None
+) -> list[str]:
+    """Probe `url` and check its configuration: the warnings, or RedisSetupError.
+    `broker_url`: the broker configured (else BROKER_URL in `env`)."""
     e = os.environ if env is None else env
     allow = e.get(ALLOW_EVICTION_ENV, "").strip().lower() in ("1", "true", "yes")
+    if is_cluster_url(url) and not (broker_url or e.get("BROKER_URL")):
+        raise RedisSetupError(
+            f"REDIS_URL names a Redis Cluster ({mask_url(url)}), which cannot be Celery's "
+            "broker: set BROKER_URL to a plain Redis (redis://...) or RabbitMQ (amqp://...)"
+        )
     client = probe(url)
     try:
-        return check_config(client, allow_eviction=allow)
+        primaries = check_mode(client, url)
+        if not primaries:
+            return check_config(client, allow_eviction=allow)
     finally:
         client.close()
+    warnings: list[str] = []
+    for at in primaries:  # each primary keeps its share of the truth: each is checked
+        node = probe(_on(url, at))
+        try:
+            warnings.extend(
+                f"{at}: {w}" for w in check_config(node, allow_eviction=allow)
+            )
+        finally:
+            node.close()
+    return warnings
+
+
+def check_mode(client: Any, url: str) -> list[str]:
+    """RedisSetupError when the server is not the kind `url`'s scheme says (see the
+    module's doc); for a cluster, its primaries as host:port."""
+    at = where(_on(url, None) if is_cluster_url(url) else url)
+    try:
+        enabled = str(client.info("cluster").get("cluster_enabled", 0)) == "1"
+    except redis.ResponseError:
+        enabled = False  # INFO disabled: a managed Redis, taken at its URL's word
+    if not is_cluster_url(url):
+        if enabled:
+            raise RedisSetupError(
+                f"Redis at {at} is a node of a Redis Cluster: the store would be answered "
+                f"MOVED for keys on other nodes; use REDIS_URL=redis+cluster://{at}"
+            )
+        return []
+    if not enabled:
+        raise RedisSetupError(
+            f"Redis at {at} is not in cluster mode (cluster_enabled:0) but REDIS_URL says "
+            f"redis+cluster://: use redis://{at}/0, or enable cluster mode"
+        )
+    info = client.cluster("info")
+    ok = int(info.get("cluster_slots_ok", 0))
+    if info.get("cluster_state") != "ok" or ok < CLUSTER_SLOTS:
+        raise RedisSetupError(
+            f"the Redis Cluster at {at} does not serve every slot: {ok} of {CLUSTER_SLOTS} "
+            f"slots served, cluster_state:{info.get('cluster_state')} (a primary down with "
+            "no replica, or slots never assigned: see CLUSTER NODES)",
+            # A failover in progress looks the same for a second or two: a worker waits
+            # for the slots to be served again (saying so), a command gives up.
+            unreachable=True,
+        )
+    return sorted(
+        address.split("@", 1)[0]
+        for address, entry in client.cluster("nodes").items()
+        if "master" in entry["flags"] and "fail" not in entry["flags"] and entry["slots"]
+    )
+
+
+def _on(url: str, address: str | None) -> str:
+    """A plain redis:// URL on `address` (host:port; None: the first seed) with `url`'s
+    credentials and TLS."""
+    plain, seeds = cluster_seeds(url)
+    if address is None:
+        return plain
+    parts = urlsplit(plain)
+    userinfo = parts.netloc.rpartition("@")[0]
+    return urlunsplit((parts.scheme, f"{userinfo}@{address}" if userinfo else address,
+                       "", parts.query, ""))
+
+
+def _probe_seeds(url: str, timeout: float) -> redis.Redis:
+    try:
+        _, seeds = cluster_seeds(url)
+    except ValueError as exc:
+        raise RedisSetupError(f"bad Redis Cluster URL {mask_url(url)}: {exc}") from None
+    failure: RedisSetupError | None = None
+    for host, port in seeds:
+        try:
+            return probe(_on(url, f"{host}:{port}"), timeout=timeout)
+        except RedisSetupError as exc:
+            if not exc.unreachable:
+                raise
+            failure = exc
+    assert failure is not None
+    raise failure
 
 
 def preflight_worker(url: str, *, retry_every: float = 2.0) -> None:

@@ -1,8 +1,13 @@
 """One frozen settings object, built from the environment once and passed down.
 
     REDIS_URL            the execution store (and the broker unless BROKER_URL is set);
-                         unset: the embedded redis-server (see engine/embedded.py)
+                         unset: the embedded redis-server (see engine/embedded.py);
+                         redis+cluster://HOST:PORT[,HOST:PORT...]: a Redis Cluster
+                         (engine/store/redis_client.py), which needs BROKER_URL
     BROKER_URL           a separate Celery broker (e.g. amqp://... for RabbitMQ)
+    SFN_REDIS_WAIT_REPLICAS  commits and starts wait for this many replicas to hold them
+                         (Redis WAIT) before the step is acknowledged (0: none)
+    SFN_REDIS_WAIT_MS    how long that WAIT may take, in milliseconds (1000)
     SFN_REGION           region in ARNs (default us-east-1)
     SFN_ACCOUNT          account in ARNs (default 000000000000)
     SFN_HANDLER_MODULES  comma-separated modules whose @handler functions workers serve
@@ -43,6 +48,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from engine.runtime.driver import DriverSettings
+from engine.store.redis_client import is_cluster_url
 
 #: What marks a project's root folder, looked for upward from the current directory.
 PROJECT_MARKERS = (".sfn", "pyproject.toml", ".git")
@@ -91,6 +97,8 @@ class Settings:
     map_run_max_concurrency: int = 10_000
     chain_max_tasks: int = 32
     chain_max_seconds: float = 0.5
+    redis_wait_replicas: int = 0
+    redis_wait_ms: int = 1000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -125,6 +133,9 @@ class Settings:
                 e, "SFN_MAP_RUN_MAX_CONCURRENCY", cls.map_run_max_concurrency)),
             chain_max_tasks=int(_not_negative(e, "SFN_CHAIN_MAX_TASKS", cls.chain_max_tasks)),
             chain_max_seconds=_not_negative(e, "SFN_CHAIN_MAX_SECONDS", cls.chain_max_seconds),
+            redis_wait_replicas=int(
+                _not_negative(e, "SFN_REDIS_WAIT_REPLICAS", cls.redis_wait_replicas)),
+            redis_wait_ms=int(_not_negative(e, "SFN_REDIS_WAIT_MS", cls.redis_wait_ms)),
         )
 
     def with_redis(self, url: str) -> Settings:
@@ -135,6 +146,12 @@ class Settings:
         url = self.broker_url or self.redis_url
         if url is None:
             raise ValueError("no Redis configured: set REDIS_URL or start the embedded one")
+        if self.broker_url is None and is_cluster_url(url):
+            # kombu's Redis transport speaks to one Redis: it has no cluster client.
+            raise ValueError(
+                "REDIS_URL names a Redis Cluster, which cannot be Celery's broker: set "
+                "BROKER_URL to a plain Redis (redis://...) or RabbitMQ (amqp://...)"
+            )
         return url
 
     def driver_settings(self) -> DriverSettings:

@@ -55,7 +55,8 @@ assert settings.redis_url is not None
 preflight_worker(settings.redis_url)
 # Steps wait for memory while Redis answers OOM (back-pressure) instead of failing.
 store = RedisStore.from_url(
-    settings.redis_url, retry_oom=True, retention_seconds=settings.retention_seconds
+    settings.redis_url, retry_oom=True, retention_seconds=settings.retention_seconds,
+    wait_replicas=settings.redis_wait_replicas, wait_ms=settings.redis_wait_ms,
 )
 app = build_app(settings.broker)
 queues = HandlerQueues(default_registry.names(), store.announced_handlers)
@@ -93,7 +94,8 @@ poison = PoisonGuard(store, RedisDeliveries(store.r), max_deliveries=settings.ma
 # its first Task, seen once. So the main process's threads get a client and a dispatcher
 # of their own, which the pool processes never use.
 main_store = RedisStore.from_url(
-    settings.redis_url, retry_oom=True, retention_seconds=settings.retention_seconds
+    settings.redis_url, retry_oom=True, retention_seconds=settings.retention_seconds,
+    wait_replicas=settings.redis_wait_replicas, wait_ms=settings.redis_wait_ms,
 )
 # The sweep keeps an ended execution's child runs while it can be redriven.
 main_store.redrive_seconds = settings.redrive_seconds

@@ -15,6 +15,8 @@ import pytest
 import redis
 
 from engine.embedded import EmbeddedRedisError, RedisServer, find_redis_server
+from engine.store.redis_client import client_from_url
+from tests.redis_cluster import LocalCluster
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,6 +37,17 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """A 6-node Redis Cluster (3 primaries, 3 replicas) on free ports: tests/redis_cluster.py.
+    Shared by the session; a test that fails a primary over leaves it healthy again."""
+    if not _redis_available():
+        pytest.fail("redis-server is not installed: run `make setup`")
+    cluster = LocalCluster(tmp_path_factory.mktemp("redis-cluster")).start()
+    yield cluster
+    cluster.stop()
 
 
 @pytest.fixture
@@ -77,7 +90,7 @@ class Worker:
         return self
 
     def _wait_announced(self, timeout: float = 30.0) -> None:
-        client = redis.Redis.from_url(self.redis_url, decode_responses=True)
+        client = client_from_url(self.redis_url, decode_responses=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.process is not None

@@ -7,17 +7,17 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import redis
-
 from engine.handlers import TaskContext, handler
+from engine.store.redis_client import client_from_url
 
-_client: redis.Redis | None = None
+_client: Any = None
 
 
-def _redis() -> redis.Redis:
+def _redis() -> Any:
+    """The store's Redis (a Redis Cluster too: tests/test_cluster_e2e.py)."""
     global _client
     if _client is None:
-        _client = redis.Redis.from_url(os.environ["REDIS_URL"], decode_responses=True)
+        _client = client_from_url(os.environ["REDIS_URL"], decode_responses=True)
     return _client
 
 

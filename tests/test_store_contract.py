@@ -25,13 +25,22 @@ from engine.store.base import (
 from engine.store.memory import MemoryStore
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "cluster"])
 def store(request: pytest.FixtureRequest) -> Iterator[Store]:
     if request.param == "memory":
         yield MemoryStore()
         return
     from engine.store.redis_store import RedisStore
 
+    if request.param == "cluster":
+        # The same contract on a Redis Cluster (redis-py's cluster client): every script
+        # on one slot, the indexes across executions on whichever primary holds them.
+        cluster = request.getfixturevalue("redis_cluster")
+        c = RedisStore.from_url(cluster.url)
+        c.r.flushdb(target_nodes="primaries")
+        yield c
+        c.r.flushdb(target_nodes="primaries")
+        return
     server = request.getfixturevalue("redis_server")
     # A database of its own: flushing it must not wipe what the workers announced in db 0.
     s = RedisStore.from_url(server.url.rsplit("/", 1)[0] + "/15")

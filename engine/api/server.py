@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 import redis
+from redis.exceptions import ClusterDownError, RedisClusterException, TryAgainError
 
 from engine import metrics
 from engine.api import auth
@@ -126,7 +127,7 @@ class AwsJsonApp:
         except ApiError as error:
             status, payload = error.status, error.body()
         except (redis.OutOfMemoryError, redis.ConnectionError, redis.TimeoutError,
-                redis.BusyLoadingError) as exc:
+                redis.BusyLoadingError, *CLUSTER_UNAVAILABLE) as exc:
             status, payload = _redis_error(exc)
             log.warning("%s throttled (request %s): %s", action, request_id, exc)
         except Exception as exc:  # a bug: answer like AWS's InternalFailure, keep serving
@@ -176,6 +177,11 @@ class AwsJsonApp:
                 f"The request body ended after {length - remaining} of {length} bytes",
             )
         return b"".join(chunks)
+
+
+#: A Redis Cluster store that cannot answer for now (a failover, every seed down): as a
+#: Redis that is down, 503 (engine/store/redis_client.py).
+CLUSTER_UNAVAILABLE = (RedisClusterException, ClusterDownError, TryAgainError)
 
 
 def _redis_error(exc: Exception) -> tuple[int, dict[str, Any]]:

@@ -277,11 +277,10 @@ def _stop_worker(proc: subprocess.Popen[bytes], settings: Any) -> None:
 def _await_announcement(redis_url: str, pid: int, timeout: float = 5.0) -> None:
     """The worker announces itself (engine/fleet.py) from a thread as it starts: wait a
     moment for it, so that the start's no-worker check sees this worker."""
-    import redis
-
     from engine.fleet import Fleet
+    from engine.store.redis_client import client_from_url
 
-    fleet = Fleet(redis.Redis.from_url(redis_url, decode_responses=True))
+    fleet = Fleet(client_from_url(redis_url, decode_responses=True))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and not any(w.pid == pid for w in fleet.live()):
         time.sleep(0.1)

@@ -26,7 +26,7 @@ from typing import Any
 from redis.exceptions import NoScriptError
 
 from engine.store import keys
-from engine.store.redis_store import _Lua
+from engine.store.scripts import Lua as _Lua
 
 
 @dataclass(frozen=True)

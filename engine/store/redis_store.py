@@ -3,22 +3,20 @@
 Every multi-key write of one execution is one Lua script over keys that share the
 execution's hash tag. Global indexes (`sfn:due`, `sfn:executions`, ...) are updated in the
 same round trip by pipelining, outside the atomic step: losing one of those updates costs a
-delay (the recovery sweep's periodic look catches it), never a transition.
+delay (the recovery sweep's periodic look catches it), never a transition. How the scripts
+and those updates are sent, to one Redis or a Redis Cluster: `engine/store/scripts.py`;
+which client a REDIS_URL gives: `engine/store/redis_client.py`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
-import time
 from collections.abc import Callable
-from importlib import resources as importlib_resources
 from typing import Any
 
 import redis
 from redis.backoff import ExponentialBackoff
-from redis.exceptions import NoScriptError
 from redis.retry import Retry
 
 from engine.asl.jsonvalues import storable
@@ -34,15 +32,13 @@ from engine.store.base import (
     OutboxEntry,
     StateMachineRecord,
 )
+from engine.store.listing import RedisListing
+from engine.store.redis_client import client_from_url, is_cluster_url
 from engine.store.redis_versions import RedisVersions
 from engine.store.redrive import RedisRedrive
 from engine.store.retention import WRITE_CHUNK, RetentionMixin
+from engine.store.scripts import Lua, ScriptRunner, script_text
 from engine.store.tokens import RedisHeartbeats
-
-
-def _script(name: str) -> str:
-    return importlib_resources.files("engine.store").joinpath(f"lua/{name}.lua").read_text()
-
 
 #: Compact JSON, non-ASCII kept, and JSON only: NaN or Infinity here is an engine fault
 #: (what comes in is checked: engine/asl/jsonvalues.py), never text that is not JSON in
@@ -75,28 +71,15 @@ WRITE_AHEAD_TTL = 86400
 DEFAULT_RETENTION_SECONDS = 90 * 86400.0
 
 
-class _Lua:
-    """A script run by EVALSHA inside a pipeline. redis-py's own `Script` makes a pipeline
-    ask `SCRIPT EXISTS` before every execute (one more round trip per commit); here a
-    NOSCRIPT reply (a restarted or flushed Redis) loads the script and runs the pipeline
-    again, which is safe: a NOSCRIPT script ran nothing, and the other commands queued
-    beside scripts are index updates that may be applied twice."""
-
-    def __init__(self, name: str) -> None:
-        self.text = _script(name)
-        self.sha = hashlib.sha1(self.text.encode()).hexdigest()  # noqa: S324 - Redis's id
-
-    def queue(self, pipe: Any, keys: list[str], args: list[Any]) -> None:
-        pipe.evalsha(self.sha, len(keys), *keys, *args)
-
-
-class RedisStore(RedisVersions, RetentionMixin, RedisHeartbeats, RedisRedrive):
+class RedisStore(RedisListing, RedisVersions, RetentionMixin, RedisHeartbeats, RedisRedrive):
     def __init__(
         self,
         client: redis.Redis,
         *,
         retention_seconds: float = DEFAULT_RETENTION_SECONDS,
         oom_wait: float = 0.0,
+        wait_replicas: int = 0,
+        wait_ms: int = 1000,
     ) -> None:
         # Any: redis-py types replies as bytes | str; this client decodes (decode_responses).
         self.r: Any = client
@@ -106,42 +89,21 @@ class RedisStore(RedisVersions, RetentionMixin, RedisHeartbeats, RedisRedrive):
         self.retention_seconds = retention_seconds
         #: Seconds a pipeline waits for memory while Redis answers OOM (0: fail at once).
         self.oom_wait = oom_wait
-        self._commit = _Lua("commit")
-        self._claim = _Lua("claim")
-        self._extend = _Lua("extend_lease")
-        self._create = _Lua("create")
-        self._due_entries = client.register_script(_script("due_entries"))
-        self._due_executions = client.register_script(_script("due_executions"))
-        self._scripts = [self._commit, self._claim, self._extend, self._create]
+        self._commit = Lua("commit")
+        self._claim = Lua("claim")
+        self._extend = Lua("extend_lease")
+        self._create = Lua("create")
+        self._due_entries = client.register_script(script_text("due_entries"))
+        self._due_executions = client.register_script(script_text("due_executions"))
+        self._runner = ScriptRunner(
+            client, [self._commit, self._claim, self._extend, self._create],
+            oom_wait=oom_wait, wait_replicas=wait_replicas, wait_ms=wait_ms,
+        )
 
-    def _pipeline(self, build: Callable[[Any], None]) -> list[Any]:
-        """Run the commands `build` queues in one round trip (no MULTI); see `_Lua`.
-
-        An OOM answer (Redis full under noeviction) is waited out for `oom_wait` seconds
-        and the pipeline sent again: a refused script wrote nothing (Redis checks memory
-        before a script's first write), and the index updates beside it are idempotent."""
-        deadline = time.monotonic() + self.oom_wait
-        delay = 0.1
-        attempts = 0
-        while attempts < 3:
-            pipe = self.r.pipeline(transaction=False)
-            build(pipe)
-            results = pipe.execute(raise_on_error=False)
-            if any(isinstance(x, redis.OutOfMemoryError) for x in results) and (
-                time.monotonic() + delay < deadline
-            ):
-                time.sleep(delay)
-                delay = min(delay * 2, 2.0)
-                continue
-            attempts += 1
-            if not any(isinstance(x, NoScriptError) for x in results):
-                for x in results:
-                    if isinstance(x, Exception):
-                        raise x
-                return list(results)
-            for script in self._scripts:
-                script.sha = str(self.r.script_load(script.text))
-        raise RuntimeError("Redis keeps answering NOSCRIPT for the store's scripts")
+    def _pipeline(self, build: Callable[[Any], None], *, durable: bool = False) -> list[Any]:
+        """Run the commands `build` queues in one round trip per node (engine/store/
+        scripts.py); `durable`: a commit or a start, which WAITs for the replicas asked."""
+        return self._runner.run(build, durable=durable)
 
     @property
     def retention_ttl(self) -> int:
@@ -160,6 +122,8 @@ class RedisStore(RedisVersions, RetentionMixin, RedisHeartbeats, RedisRedrive):
         max_connections: int | None = None,
         pool_timeout: float = 5.0,
         retry_oom: bool = False,
+        wait_replicas: int = 0,
+        wait_ms: int = 1000,
     ) -> RedisStore:
         """A store on `url` that rides out a Redis restart: a command or pipeline that
         meets a dropped connection (or Redis still loading its AOF) is sent again with
@@ -171,7 +135,9 @@ class RedisStore(RedisVersions, RetentionMixin, RedisHeartbeats, RedisRedrive):
         available", which a server answers as throttling) instead of redis-py's default
         pool failing with MaxConnectionsError. `retry_oom`: an OOM answer (Redis full under
         noeviction) is retried with the same backoff, so a worker waits for memory to be
-        freed instead of failing its step; a server answers it at once as throttling."""
+        freed instead of failing its step; a server answers it at once as throttling.
+        `url` may name a Redis Cluster (engine/store/redis_client.py). `wait_replicas`:
+        commits and starts WAIT for that many replicas (engine/store/scripts.py)."""
         retry = Retry(ExponentialBackoff(cap=1.0, base=0.05), outage_retries)
         errors: list[type[Exception]] = [
             redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError,
@@ -184,15 +150,19 @@ class RedisStore(RedisVersions, RetentionMixin, RedisHeartbeats, RedisRedrive):
             "retry_on_error": errors,
             "health_check_interval": 30,
         }
-        if max_connections is not None:
+        if max_connections is not None and not is_cluster_url(url):
             pool = redis.BlockingConnectionPool.from_url(
                 url, max_connections=max_connections, timeout=pool_timeout, **options
             )
             client = redis.Redis(connection_pool=pool)
         else:
-            client = redis.Redis.from_url(url, **options)
+            # A cluster keeps a pool per node (redis-py's), of `max_connections` each.
+            if max_connections is not None:
+                options["max_connections"] = max_connections
+            client = client_from_url(url, **options)
         return cls(
-            client, retention_seconds=retention_seconds, oom_wait=60.0 if retry_oom else 0.0
+            client, retention_seconds=retention_seconds, oom_wait=60.0 if retry_oom else 0.0,
+            wait_replicas=wait_replicas, wait_ms=wait_ms,
         )
 
     # --- definitions and state machines ---------------------------------------------
@@ -289,7 +259,7 @@ class RedisStore(RedisVersions, RetentionMixin, RedisHeartbeats, RedisRedrive):
                 self._queue_create(pipe, new, wires[position] if wires else None)
             self._queue_start_indexes(pipe, batch)
 
-        results = self._pipeline(build)
+        results = self._pipeline(build, durable=True)
         out: list[tuple[bool, ExecutionRecord]] = []
         for position, new in enumerate(batch):
             if int(results[position][0]) == 0:
@@ -340,80 +310,6 @@ class RedisStore(RedisVersions, RetentionMixin, RedisHeartbeats, RedisRedrive):
     def get_execution(self, eid: str) -> ExecutionRecord | None:
         fields = self.r.hgetall(keys.meta(eid))
         return ExecutionRecord.from_fields(fields) if fields else None
-
-    def _recent_index(self, state_machine: str | None) -> str:
-        """The recency index, filled in first for executions started before it existed
-        (a store written by an earlier version): once, when it counts fewer executions
-        than the start index."""
-        recent = keys.recent(state_machine)
-        by_start = keys.sm_executions(state_machine) if state_machine else keys.executions()
-        pipe = self.r.pipeline(transaction=False)
-        pipe.zcard(recent)
-        pipe.zcard(by_start)
-        have, total = pipe.execute()
-        if have < total:
-            known = set(self.r.zrange(recent, 0, -1))
-            missing = [e for e in self.r.zrange(by_start, 0, -1) if e not in known]
-            pipe = self.r.pipeline(transaction=False)
-            for eid in missing:
-                pipe.hmget(keys.meta(eid), "start", "stop")
-            scores = {
-                eid: float(stop if stop is not None else start)
-                for eid, (start, stop) in zip(missing, pipe.execute(), strict=True)
-                if start is not None
-            }
-            if scores:
-                self.r.zadd(recent, scores, nx=True)
-        return recent
-
-    def list_executions(
-        self, state_machine: str | None, offset: int, limit: int
-    ) -> list[ExecutionRecord]:
-        index = self._recent_index(state_machine)
-        eids = self.r.zrevrange(index, offset, offset + limit - 1)
-        pipe = self.r.pipeline(transaction=False)
-        for eid in eids:
-            pipe.hgetall(keys.meta(eid))
-        return [ExecutionRecord.from_fields(f) for f in pipe.execute() if f]
-
-    def list_executions_after(
-        self,
-        state_machine: str | None,
-        after: tuple[float, str] | None,
-        limit: int,
-        *,
-        by_recency: bool = False,
-    ) -> list[ExecutionRecord]:
-        """Newest first (by start, or by `ExecutionRecord.recency` when `by_recency`; then
-        eid descending, Redis's order for equal scores), strictly after `after` = (that
-        time, eid) of the last record of the previous page: a cursor, so pages stay put
-        while new executions start (an offset would shift)."""
-        if by_recency:
-            index = self._recent_index(state_machine)
-        else:
-            index = keys.sm_executions(state_machine) if state_machine else keys.executions()
-        top: float | str = "+inf" if after is None else after[0]
-        eids: list[str] = []
-        offset = 0
-        while len(eids) < limit:
-            rows: list[tuple[str, float]] = self.r.zrevrangebyscore(
-                index, top, "-inf", start=offset, num=limit + 16, withscores=True
-            )
-            if not rows:
-                break
-            offset += len(rows)
-            for eid, score in rows:
-                if after is not None and score == after[0] and eid >= after[1]:
-                    continue  # the previous page's tail, at the cursor's own start time
-                eids.append(str(eid))
-        pipe = self.r.pipeline(transaction=False)
-        for eid in eids[:limit]:
-            pipe.hgetall(keys.meta(eid))
-        return [ExecutionRecord.from_fields(f) for f in pipe.execute() if f]
-
-    def count_executions(self, state_machine: str | None) -> int:
-        index = keys.sm_executions(state_machine) if state_machine else keys.executions()
-        return int(self.r.zcard(index))
 
     def history(self, eid: str, start: int = 0, stop: int = -1) -> list[dict[str, Any]]:
         return [json.loads(e) for e in self.r.lrange(keys.history(eid), start, stop)]
@@ -642,7 +538,7 @@ class RedisStore(RedisVersions, RetentionMixin, RedisHeartbeats, RedisRedrive):
                 # order reads.
                 self._queue_closed(pipe, eid, float(stop))
 
-        result = self._pipeline(build)[0]
+        result = self._pipeline(build, durable=True)[0]
         if int(result[0]) == 0:
             return CommitResult(False, str(result[1]))
         if int(result[0]) == 2:
