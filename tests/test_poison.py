@@ -114,3 +114,24 @@ def test_a_fault_text_is_cut_and_always_encodable() -> None:
     text = fault_text(ValueError("\ud800" + "x" * 5000))
     text.encode("utf-8")
     assert text.startswith("ValueError: \\ud800x") and text.endswith("...")
+
+
+def test_redeliveries_whose_step_returned_are_not_counted_as_failures(
+    world: tuple[Client, RedisStore, Queue], unique: str
+) -> None:
+    """Copies of one message arriving together (the sweep's re-sends and the broker's
+    requeued messages after a broker outage), each returning at once as a duplicate while
+    the first still runs, are no poison: only deliveries that raised or died count."""
+    client, store, _ = world
+    eid, message = started(world, unique)
+    guard = PoisonGuard(store, RedisDeliveries(store.r), max_deliveries=2)
+    for _ in range(6):
+        assert guard.deliver(message, redelivered=True, step=lambda: "busy") == "busy"
+    assert client.describe_execution(eid).status == "RUNNING"
+    assert store.r.hget(keys.deliveries(eid), messages.entry_id(message)) == "0"
+    # A step that then raises twice is poison all the same.
+    with pytest.raises(UnicodeEncodeError):
+        guard.deliver(message, redelivered=True, step=boom)
+    with pytest.raises(UnicodeEncodeError):
+        guard.deliver(message, redelivered=True, step=boom)
+    assert client.describe_execution(eid).status == "FAILED"

@@ -5,8 +5,9 @@ RecursionError in a parser) is not consumed: its outbox entry stays, the recover
 sends it again, and it raises again, forever. Likewise a step that kills its worker process
 (the step watchdog's hard limit, the kernel's OOM killer) comes back from the broker. So
 each *redelivery* of a message (one the sweep re-sent, marked `n`, or one the broker
-redelivered) is counted durably before its step runs (engine/store/deliveries.py); a first
-delivery costs nothing. After `max_deliveries` deliveries that did not complete, the
+redelivered) is counted durably before its step runs (engine/store/deliveries.py), and the
+count is taken back when the step returns; a first delivery costs nothing. So the count is
+of deliveries that raised or whose process died. After `max_deliveries` of those, the
 execution fails with `States.Runtime` and a cause saying what happened; the worker log has
 each delivery's traceback (Celery logs a task's exception).
 
@@ -40,6 +41,7 @@ MAX_FAULT_CHARS: Final = 2000
 
 class DeliveryLog(Protocol):
     def count(self, eid: str, entry: str) -> int: ...
+    def uncount(self, eid: str, entry: str) -> None: ...
     def record_fault(self, eid: str, entry: str, text: str) -> None: ...
     def last_fault(self, eid: str, entry: str) -> str | None: ...
     def pending(self, eid: str, entry: str) -> bool: ...
@@ -77,10 +79,28 @@ class PoisonGuard:
         if number is None:
             return "execution failed (poison message)"
         try:
-            return step()
+            outcome = step()
         except Exception as exc:
             self.failed(message, number, exc)
             raise
+        if redelivered:
+            self._completed(message)
+        return outcome
+
+    def _completed(self, message: Message) -> None:
+        """A redelivery whose step returned is no failed delivery: take its count back.
+        What counts toward `max_deliveries` is only deliveries that raised or whose process
+        died. Without this, copies that arrive together (the sweep's re-sends and the
+        broker's requeued messages after a broker outage), each dropped at once as a
+        duplicate while the first copy still runs its handler, were counted as failures
+        and failed a healthy execution (seen in a chaos run with RabbitMQ restarts)."""
+        eid = message.get("x")
+        if not isinstance(eid, str):
+            return
+        try:
+            self.deliveries.uncount(eid, messages.entry_id(message))
+        except Exception:  # noqa: BLE001 - Redis down: the count stays, erring to caution
+            log.warning("could not take back the delivery count of %s", message, exc_info=True)
 
     def admit(self, message: Message, *, redelivered: bool) -> int | None:
         """This delivery's number (1 for a first delivery). None when the message was

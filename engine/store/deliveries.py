@@ -30,6 +30,11 @@ class RedisDeliveries:
         counted, _ = pipe.execute()
         return int(counted)
 
+    def uncount(self, eid: str, entry: str) -> None:
+        """Take back one count of `entry`: its delivery's step returned (it was no failure).
+        Only after `count` for the same delivery, so the count never goes below zero."""
+        self.r.hincrby(keys.deliveries(eid), entry, -1)
+
     def record_fault(self, eid: str, entry: str, text: str) -> None:
         key = keys.deliveries(eid)
         pipe = self.r.pipeline(transaction=False)
