@@ -21,24 +21,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from engine import arns, deletion, execution_logs
-from engine.asl import resources
-from engine.asl.jsonvalues import has_lone_surrogate
-from engine.asl.loader import load, parse_definition
-from engine.asl.model import MapState, ParallelState, StateMachine, TaskState
+from engine.asl.loader import load
+from engine.asl.model import StateMachine
+from engine.definitions import (
+    check_resources,
+    check_tags,
+    configured,
+    definition_text,
+    task_handlers,
+)
 from engine.errors import (
     ExecutionAlreadyExists,
     ExecutionDoesNotExist,
     ExecutionNotRunning,
-    InvalidDefinition,
     MissingRequiredParameter,
     StateMachineAlreadyExists,
     StateMachineDoesNotExist,
-    TooManyTags,
-    UnknownResource,
-    UnsupportedFeature,
     ValidationException,
 )
-from engine.feature_support import find_unsupported
 from engine.fleet import Fleet, WaitingTask
 from engine.handlers import Registry
 from engine.interpreter import history as h
@@ -124,9 +124,9 @@ class Client:
         (running executions keep the definition they started with). `configuration`:
         `logging`, `tracing`, `encryption` as engine/machine_config.py checked them."""
         arns.check_name(name, "state machine name")
-        text = _definition_text(definition)
+        text = definition_text(definition)
         machine = load(text, state_machine_type=type)
-        self._check_resources(machine)
+        check_resources(machine, self.registry, self.store)
         sha = self.store.put_definition(text)
         now = self.clock()
         existing = self.store.get_state_machine(name)
@@ -152,9 +152,9 @@ class Client:
             created=existing.created if existing else now,
             updated=now,
             revision=(existing.revision + 1) if existing else 1,
-            tags=_check_tags(tags, limit=True) if tags else (existing.tags if existing else {}),
+            tags=check_tags(tags, limit=True) if tags else (existing.tags if existing else {}),
         )
-        record = _configured(record, configuration)
+        record = configured(record, configuration)
         self.store.put_state_machine(record, create=existing is None)
         return record
 
@@ -191,8 +191,8 @@ class Client:
         deletion.refuse_if_deleting(existing)
         text = existing.definition
         if definition is not None:
-            text = _definition_text(definition)
-            self._check_resources(load(text, state_machine_type=existing.type))
+            text = definition_text(definition)
+            check_resources(load(text, state_machine_type=existing.type), self.registry, self.store)
         record = replace(
             existing,
             definition=text,
@@ -201,7 +201,7 @@ class Client:
             updated=self.clock(),
             revision=existing.revision + 1,
         )
-        record = _configured(record, settings)
+        record = configured(record, settings)
         self.store.put_state_machine(record, create=False)
         return record
 
@@ -222,7 +222,7 @@ class Client:
         """Add or overwrite tags (AWS's limits: 50 tags, keys 1-128 and values 0-256
         characters, no `aws:` prefix); returns all the machine's tags."""
         record = self.describe_state_machine(name_or_arn)
-        merged = _check_tags({**record.tags, **tags}, limit=True)
+        merged = check_tags({**record.tags, **tags}, limit=True)
         self.store.put_state_machine(replace(record, tags=merged), create=False)
         return merged
 
@@ -231,32 +231,6 @@ class Client:
         remaining = {k: v for k, v in record.tags.items() if k not in set(keys)}
         self.store.put_state_machine(replace(record, tags=remaining), create=False)
         return remaining
-
-    def _check_resources(self, machine: StateMachine) -> None:
-        """Refuse what this engine cannot run yet, and report a Task resource no handler
-        answers when the handlers are known here (this process registered some, or running
-        workers announced theirs)."""
-        unsupported = find_unsupported(machine.states, "/States")
-        if unsupported:
-            raise UnsupportedFeature("Not supported by this engine yet: " + "; ".join(unsupported))
-        known: set[str] = set(self.registry.names()) if self.registry else set()
-        announced = getattr(self.store, "announced_handlers", None)
-        if announced is not None:
-            known |= set(announced())
-        if not known:
-            return
-        missing = [
-            (pointer, resource, name)
-            for pointer, resource, name in _task_handlers(machine.states, "/States")
-            if name is not None and name not in known and resource not in known
-        ]
-        if missing:
-            error = UnknownResource("Unknown Task resource: " + "; ".join(
-                f"{pointer}/Resource: no handler is registered for '{name}' ({resource})"
-                for pointer, resource, name in missing
-            ))
-            error.names = tuple(dict.fromkeys(name for _, _, name in missing))
-            raise error
 
     # --- executions -------------------------------------------------------------------
 
@@ -299,7 +273,7 @@ class Client:
         the definition's handlers: the execution is stored and will run once one starts."""
         if self.fleet is None:
             return
-        self.fleet.warn(name for _, _, name in _task_handlers(machine.states, "/States"))
+        self.fleet.warn(name for _, _, name in task_handlers(machine.states, "/States"))
 
     def _new_execution(
         self, target: Any, machine: StateMachine, text: str, name: str | None
@@ -583,74 +557,3 @@ class Client:
                 clock=self.clock,
             )
         return self._activities
-
-
-MAX_TAGS = 50
-
-
-def _check_tags(tags: Mapping[str, str], *, limit: bool = False) -> dict[str, str]:
-    """AWS's rules for tags (and, with `limit`, their number)."""
-    if limit and len(tags) > MAX_TAGS:
-        raise TooManyTags(f"Too many tags: {len(tags)} (at most {MAX_TAGS})")
-    for key, value in tags.items():
-        if not isinstance(key, str) or not 1 <= len(key) <= 128 or key.startswith("aws:"):
-            raise ValidationException(
-                f"Invalid tag key: '{key}' (1 to 128 characters, not starting with 'aws:')"
-            )
-        if not isinstance(value, str) or len(value) > 256:
-            raise ValidationException(f"Invalid value for tag '{key}' (at most 256 characters)")
-        if has_lone_surrogate(key) or has_lone_surrogate(value):
-            raise ValidationException(f"Invalid tag {key!r}: a lone surrogate is not valid Unicode")
-    return dict(tags)
-
-
-def _configured(
-    record: StateMachineRecord, configuration: Mapping[str, dict[str, Any] | None] | None
-) -> StateMachineRecord:
-    """`record` with the configurations given (logging, tracing, encryption); the others
-    as they were."""
-    given = configuration or {}
-    return replace(
-        record,
-        logging=given.get("logging") or record.logging,
-        tracing=given.get("tracing") or record.tracing,
-        encryption=given.get("encryption") or record.encryption,
-    )
-
-
-def _definition_text(definition: str | Mapping[str, Any] | Path) -> str:
-    if isinstance(definition, Path):
-        return definition.read_text()
-    if isinstance(definition, str):
-        parse_definition(definition)  # a clear error for text that is not JSON
-        if has_lone_surrogate(definition):
-            raise InvalidDefinition(
-                "Invalid State Machine Definition: the text holds a lone surrogate "
-                "(not valid Unicode)"
-            )
-        return definition
-    return json.dumps(definition)
-
-
-def _task_handlers(states: Mapping[str, Any], pointer: str) -> list[tuple[str, str, str | None]]:
-    """(JSON pointer, resource, handler name) of every Task whose handler is static."""
-    found: list[tuple[str, str, str | None]] = []
-    for name, state in states.items():
-        here = f"{pointer}/{name}"
-        if isinstance(state, TaskState):
-            ref = resources.parse_resource(state.resource)
-            # Activities are served by pollers, child executions by the engine itself; of the
-            # rest only Lambda has no built-in integration (the others may be served by boto3
-            # or HTTP at run time, engine/integrations), so only an unknown Lambda is refused.
-            if (
-                ref is not None and ref.family != "activity"
-                and not nested.is_nested(state.resource) and ref.service == "lambda"
-            ):
-                params = state.parameters if isinstance(state.parameters, dict) else {}
-                found.append((here, state.resource, resources.handler_name(ref, params)))
-        elif isinstance(state, ParallelState):
-            for i, branch in enumerate(state.branches):
-                found.extend(_task_handlers(branch.states, f"{here}/Branches/{i}/States"))
-        elif isinstance(state, MapState):
-            found.extend(_task_handlers(state.processor.states, f"{here}/ItemProcessor/States"))
-    return found

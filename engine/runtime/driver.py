@@ -30,42 +30,42 @@ from engine.integrations import Integrations, IntegrationSettings
 from engine.interpreter import (
     advance,
     new_child_doc,
-    task_started_event,
 )
-from engine.interpreter import history as h
 from engine.interpreter.types import (
-    Continue,
     Ctx,
     ExecutionInfo,
     JobRunning,
     Occurrence,
     Resumed,
     RunStarted,
-    ScheduleTask,
-    StartChildren,
-    StartTimer,
     TaskFailed,
     TaskSubmitted,
     TaskSucceeded,
     TimerFired,
     Transition,
-    epoch_millis,
     iso_timestamp,
 )
 from engine.metrics import NullRecorder
-from engine.runtime import job_stops, map_runs, messages, nested, redrive
+from engine.runtime import (
+    commits,
+    execution_timeout,
+    job_stops,
+    map_runs,
+    messages,
+    nested,
+    redrive,
+)
 from engine.runtime.activities import hand_off, is_activity_task, rearm_timeout
 from engine.runtime.callbacks import index_waiting, new_token, rearm_heartbeat
 from engine.runtime.chaining import Chain
+from engine.runtime.commits import started_event
 from engine.runtime.joins import Joins
 from engine.runtime.leases import LeaseRenewer
 from engine.runtime.messages import Message
-from engine.runtime.quotas import history_limit
 from engine.runtime.unknown import unknown_resource
 from engine.store.base import (
     ClaimNext,
     Commit,
-    DocWrite,
     ExecutionRecord,
     LoadedRun,
     OutboxEntry,
@@ -263,7 +263,7 @@ class Driver:
         if kind == "start":
             return self._start(message)
         if kind == "exec_timeout":
-            return self._execution_timeout(message)
+            return execution_timeout.fire(self, message)
         if kind == job_stops.KIND:  # a `.sync` job abandoned (runtime/job_stops.py)
             return job_stops.handle(self, message)
         loaded = self.store.load_run(eid, message["r"])
@@ -379,7 +379,7 @@ class Driver:
                     if record.map_run_arn:
                         map_runs.child_ended(self, record)
                 index_waiting(self, eid, run, loaded.doc, tr.doc, now)
-                self._stop_abandoned_jobs(eid, run, record, loaded, occurrence)
+                job_stops.stop_abandoned(self, eid, run, record, loaded, occurrence)
                 if inline is None:
                     self._send(to_send, now)
                     return "applied"
@@ -396,109 +396,19 @@ class Driver:
                 return "stale"  # the run itself moved on: a duplicate got there first
         raise RuntimeError(f"join of {eid}/{run} kept conflicting")
 
-    def _stop_abandoned_jobs(
-        self, eid: str, run: str, record: ExecutionRecord, loaded: LoadedRun,
-        occurrence: Occurrence,
-    ) -> None:
-        """A committed step left `.sync` jobs behind: the Task's own timeout, or siblings
-        aborted by a failed Parallel/Map (engine/runtime/job_stops.py)."""
-        aborted = self.joins.take_abandoned()
-        if aborted:
-            job_stops.request_stops(self.dispatcher, eid, record.arn, aborted, "aborted")
-        if isinstance(occurrence, TimerFired) and occurrence.kind in ("task_timeout",
-                                                                       "heartbeat"):
-            found = job_stops.waited_job(loaded.doc)
-            if found is not None:
-                job_stops.request_stops(self.dispatcher, eid, record.arn,
-                                        [(run, found[0], found[1])], "timed out")
-
     def _build_commit(
-        self,
-        eid: str,
-        run: str,
-        loaded: LoadedRun,
-        tr: Transition,
-        consumed: str,
-        now: float,
-        record: ExecutionRecord,
+        self, eid: str, run: str, loaded: LoadedRun, tr: Transition, consumed: str,
+        now: float, record: ExecutionRecord,
     ) -> tuple[Commit, list[OutboxEntry]]:
-        version = loaded.version + 1
-        commit = Commit(
-            events=list(tr.events),
-            history_limit=history_limit(self.settings.max_history_events, now),
+        return commits.build_commit(
+            self.settings, self.joins, eid, run, loaded, tr, consumed, now, record
         )
-        entries: list[OutboxEntry] = []
-        own: list[str] = []
-        doc = dict(tr.doc)
-        for command in tr.commands:
-            entries.extend(
-                self._command_entries(eid, run, version, doc, command, now, commit, record)
-            )
-        own = [e.id for e in entries if e.message["r"] == run]
-        commit.outbox_remove = [*loaded.doc.get("outbox", []), consumed]
-        doc["outbox"] = own
-        commit.writes.append(
-            DocWrite("run", run, loaded.version, doc, doc.get("phase", ""), doc.get("attempt", 0))
-        )
-        parent_join = (doc.get("parent") or {}).get("join")
-        if parent_join is not None:
-            # A branch or iteration moves on (or ends) only while its Parallel/Map still
-            # waits for it: once a sibling failed the join (or the parent was aborted), it
-            # is aborted too, and its steps are refused.
-            commit.joins_running.append(parent_join)
-        if tr.outcome is not None:
-            parent = doc.get("parent")
-            if parent is None:
-                commit.execution = _closing_fields(tr, now)
-                commit.clear_outbox = True
-                entries = []
-            else:
-                entries.extend(self.joins.finish_child(eid, parent, tr, commit, now, record))
-        commit.outbox_add = entries
-        return commit, [e for e in entries if e.immediate]
 
     def entry(self, message: Message, now: float, delay: float = 0.0) -> OutboxEntry:
-        return self._entry(message, now, delay)
+        return commits.outbox_entry(self.settings, message, now, delay)
 
     def _entry(self, message: Message, now: float, delay: float = 0.0) -> OutboxEntry:
-        due = now + delay
-        immediate = delay <= self.settings.countdown_max_seconds
-        deadline = (due + self.settings.redeliver_seconds) if immediate else due
-        return OutboxEntry(messages.entry_id(message), message, due, deadline, immediate)
-
-    def _command_entries(
-        self,
-        eid: str,
-        run: str,
-        version: int,
-        doc: dict[str, Any],
-        command: Any,
-        now: float,
-        commit: Commit,
-        record: ExecutionRecord,
-    ) -> list[OutboxEntry]:
-        sm, state = record.state_machine_name, doc.get("state")
-        if isinstance(command, ScheduleTask):
-            msg = messages.make(
-                "task", eid, run, version, a=command.attempt, res=command.resource,
-                h=(doc.get("task") or {}).get("handler"), s=state, m=sm,
-                # A DISTRIBUTED Map's iterations are child executions on AWS: their
-                # TaskStarted is not in the parent's history either; nor is a `.sync`
-                # job's poll (the Task started once).
-                q=1 if doc.get("quiet") or _unlogged(doc.get("task") or {}) else None,
-            )
-            return [self._entry(msg, now)]
-        if isinstance(command, StartTimer):
-            msg = messages.make(  # d: when it is due (sfn_timer_lag_seconds)
-                "timer", eid, run, version, t=command.kind, a=command.attempt, s=state, m=sm,
-                d=round(now + command.delay, 3),
-            )
-            return [self._entry(msg, now, command.delay)]
-        if isinstance(command, Continue):
-            return [self._entry(messages.make("resume", eid, run, version, s=state, m=sm), now)]
-        if isinstance(command, StartChildren):
-            return self.joins.open(eid, version, doc, command, commit, now, sm)
-        raise TypeError(f"unknown command {command!r}")
+        return commits.outbox_entry(self.settings, message, now, delay)
 
     def _claim_next(self, entry: OutboxEntry, now: float) -> ClaimNext:
         """What the commit scheduling `entry` claims with it (see `run_task`'s claim)."""
@@ -667,64 +577,8 @@ class Driver:
             occurrence = TaskSubmitted(attempt, outcome.result)
         done = self.step(eid, run, loaded, occurrence, consumed=consumed)
         if outcome.ok and outcome.job is not None and done != "applied":
-            self._orphaned_job(eid, run, outcome.job, loaded)
+            job_stops.stop_orphaned(self, eid, run, outcome.job, loaded)
         return done
-
-    def _orphaned_job(self, eid: str, run: str, job: Any, loaded: LoadedRun) -> None:
-        """A job runs but this step's commit was refused: stop it, unless the run (another
-        worker's commit of the same delivery) waits for that very job."""
-        now = self.store.load_run(eid, run)
-        if now is not None and now.status == "RUNNING" and now.doc.get("phase") == "task" and (
-            (now.doc.get("task") or {}).get("job") == job
-        ):
-            return
-        found = job_stops.waited_job(
-            {"phase": "task", "task": {**(loaded.doc.get("task") or {}), "job": job}}
-        )
-        record = self.execution(eid)
-        if found is not None and record is not None:
-            job_stops.request_stops(self.dispatcher, eid, record[0].arn,
-                                    [(run, found[0], found[1])], "aborted")
-
-    # --- the execution's own timeout -----------------------------------------------------
-
-    def _execution_timeout(self, message: Message) -> str:
-        eid = message["x"]
-        if not redrive.current_timeout(self.store, eid, message):
-            return "stale"  # an earlier attempt's timeout (the execution was redriven)
-        now = self.clock()
-        jobs = job_stops.running_jobs(self.store, eid)
-        commit = Commit(
-            events=[h.execution_timed_out(iso_timestamp(now), "States.Timeout", None)],
-            execution={
-                "status": "TIMED_OUT", "error": "States.Timeout", "stop": epoch_millis(now)
-            },
-            clear_outbox=True,
-        )
-        result = self.store.commit(eid, commit)
-        if not result.ok:
-            return "stale"
-        known = self.execution(eid)
-        if known is not None:
-            execution_logs.committed(known[0], commit.events, result.last_event_id)
-            job_stops.request_stops(self.dispatcher, eid, known[0].arn, jobs, "timed out")
-        nested.wake_parent(self.store, self.dispatcher, eid)
-        if self.map_runs:  # its Map Runs stop with it, and their children
-            map_runs.abort_all(map_runs.client_of(self), eid)
-        return "applied"
-
-
-def started_event(message: Message, now: float) -> dict[str, Any] | None:
-    """The TaskStarted (or LambdaFunctionStarted) event a claim logs for a task message;
-    None for a DISTRIBUTED Map's iterations, whose events stay out of the history."""
-    if message.get("q"):
-        return None
-    return task_started_event({"task": {"resource": message.get("res", "")}}, iso_timestamp(now))
-
-
-def _unlogged(task: dict[str, Any]) -> bool:
-    """A `.sync` job's poll and a Map's ItemReader/ResultWriter log no TaskStarted."""
-    return "job" in task or "reader" in task or "writer" in task or "map_run" in task
 
 
 def _private(value: Any) -> Any:
@@ -732,20 +586,6 @@ def _private(value: Any) -> Any:
     if value is None or isinstance(value, str | int | float | bool):
         return value
     return json.loads(json.dumps(value))
-
-
-def _closing_fields(tr: Transition, now: float) -> dict[str, Any]:
-    outcome = tr.outcome
-    assert outcome is not None
-    if outcome.status == "SUCCEEDED":
-        return {
-            "status": "SUCCEEDED", "output": h.to_json_text(outcome.output),
-            "stop": epoch_millis(now),
-        }
-    return {
-        "status": "FAILED", "error": outcome.error, "cause": outcome.cause,
-        "stop": epoch_millis(now),
-    }
 
 
 def _seed(eid: str, run: str, version: int) -> int:

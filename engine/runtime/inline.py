@@ -18,7 +18,8 @@ from typing import Any
 from engine.client import Client
 from engine.handlers import Registry
 from engine.integrations import Integrations
-from engine.runtime.driver import Driver, DriverSettings, started_event
+from engine.runtime.commits import started_event
+from engine.runtime.driver import Driver, DriverSettings
 from engine.runtime.messages import Message, entry_id
 from engine.runtime.recovery import Sweeper
 from engine.store.base import TERMINAL, ExecutionRecord

@@ -25,12 +25,14 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from engine.integrations.jobs import stoppable
+from engine.interpreter.types import TimerFired
 from engine.runtime import messages
 from engine.runtime.messages import Message
 
 if TYPE_CHECKING:
+    from engine.interpreter.types import Occurrence
     from engine.runtime.driver import Dispatcher, Driver
-    from engine.store.base import Store
+    from engine.store.base import ExecutionRecord, LoadedRun, Store
 
 log = logging.getLogger(__name__)
 
@@ -117,4 +119,41 @@ def handle(driver: Driver, message: Message) -> str:
 
 
 __all__ = ["KIND", "children_jobs", "handle", "reason_text", "request_stops", "running_jobs",
-           "waited_job"]
+           "stop_abandoned", "stop_orphaned", "waited_job"]
+
+
+# --- the driver's side (engine/runtime/driver.py) ----------------------------------------
+
+
+def stop_abandoned(
+    driver: Driver, eid: str, run: str, record: ExecutionRecord, loaded: LoadedRun,
+    occurrence: Occurrence,
+) -> None:
+    """A committed step left `.sync` jobs behind: the Task's own timeout, or siblings
+    aborted by a failed Parallel/Map (the joins collected their jobs)."""
+    aborted = driver.joins.take_abandoned()
+    if aborted:
+        request_stops(driver.dispatcher, eid, record.arn, aborted, "aborted")
+    if isinstance(occurrence, TimerFired) and occurrence.kind in ("task_timeout",
+                                                                   "heartbeat"):
+        found = waited_job(loaded.doc)
+        if found is not None:
+            request_stops(driver.dispatcher, eid, record.arn, [(run, found[0], found[1])],
+                          "timed out")
+
+
+def stop_orphaned(driver: Driver, eid: str, run: str, job: Any, loaded: LoadedRun) -> None:
+    """A job runs but this step's commit was refused: stop it, unless the run (another
+    worker's commit of the same delivery) waits for that very job."""
+    now = driver.store.load_run(eid, run)
+    if now is not None and now.status == "RUNNING" and now.doc.get("phase") == "task" and (
+        (now.doc.get("task") or {}).get("job") == job
+    ):
+        return
+    found = waited_job(
+        {"phase": "task", "task": {**(loaded.doc.get("task") or {}), "job": job}}
+    )
+    record = driver.execution(eid)
+    if found is not None and record is not None:
+        request_stops(driver.dispatcher, eid, record[0].arn, [(run, found[0], found[1])],
+                      "aborted")

@@ -30,7 +30,7 @@ from engine.interpreter import history as h
 from engine.interpreter.types import TaskFailed, TaskSubmitted, TaskSucceeded, iso_timestamp
 from engine.runtime import messages, nested
 from engine.runtime.activities import activity_name, is_activity_task
-from engine.runtime.driver import started_event
+from engine.runtime.commits import started_event
 from engine.runtime.messages import Message
 from engine.store.base import LoadedRun
 
