@@ -12,12 +12,14 @@ that handler consume, or to its group's queue when registered with `queue="email
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
 from typing import Any
 
 from celery import Celery
+from kombu.exceptions import OperationalError
 
 from engine.broker import transport_for, transport_options_for
 from engine.handlers import DEFAULT_QUEUE
@@ -25,6 +27,12 @@ from engine.routing import CONTROL_QUEUE, task_queue
 from engine.runtime.messages import Message, display_name
 
 STEP_TASK = "sfn.step"
+
+log = logging.getLogger(__name__)
+
+#: What a publish raises while the broker is down or restarting (kombu wraps socket errors
+#: as OperationalError after its publish retries; some paths raise the socket error itself).
+BROKER_DOWN = (OperationalError, ConnectionError, OSError)
 
 
 def build_app(broker_url: str, *, name: str = "sfn") -> Celery:
@@ -66,7 +74,16 @@ class CeleryDispatcher:
         return self.queue_of(message.get("h")) if message.get("k") == "task" else DEFAULT_QUEUE
 
     def send(self, message: Message, *, countdown: float = 0.0) -> None:
-        self._publish(message, countdown, None)
+        """Publish `message`; while the broker is down, log and return. Every message the
+        engine sends is either in a committed outbox (the recovery sweep sends it again after
+        SFN_REDELIVER_SECONDS) or a wake-up that a poll also covers, so a failed publish
+        delays it and loses nothing, whereas raising would tell the caller (SendTaskSuccess,
+        StartExecution, StopExecution...) that an action failed that has been committed
+        (a chaos run with RabbitMQ restarts: its callback answerer died of it)."""
+        try:
+            self._publish(message, countdown, None)
+        except BROKER_DOWN as exc:
+            _left_to_sweep(message, exc)
 
     def _publish(self, message: Message, countdown: float, producer: Any) -> None:
         options: dict[str, Any] = {
@@ -90,11 +107,22 @@ class CeleryDispatcher:
         unsent starts to the recovery sweep (they are in the committed outbox)."""
         if not batch:
             return
-        with self.app.producer_or_acquire() as producer:
-            batching = getattr(producer, "batch", None)
-            with batching() if batching is not None else nullcontext():
-                for message in batch:
-                    self._publish(message, 0.0, producer)
+        try:
+            with self.app.producer_or_acquire() as producer:
+                batching = getattr(producer, "batch", None)
+                with batching() if batching is not None else nullcontext():
+                    for message in batch:
+                        self._publish(message, 0.0, producer)
+        except BROKER_DOWN as exc:  # as `send`: the starts are in their committed outboxes
+            _left_to_sweep(batch[0], exc, more=len(batch) - 1)
+
+
+def _left_to_sweep(message: Message, exc: BaseException, more: int = 0) -> None:
+    log.warning(
+        "broker unavailable (%s): %s step of %s%s not sent now; it stays in the outbox and "
+        "the recovery sweep sends it", exc, message.get("k"), message.get("x"),
+        f" and {more} more" if more else "",
+    )
 
 
 _encode = json.JSONEncoder(separators=(", ", ": "), ensure_ascii=False).encode

@@ -89,3 +89,29 @@ def test_a_long_message_has_a_cut_argsrepr_and_a_whole_body(
     assert len(envelope["headers"]["argsrepr"]) <= 1024
     assert envelope["headers"]["argsrepr"].endswith("...]")
     assert json.loads(base64.b64decode(envelope["body"]))[0] == [message]
+
+
+def test_an_action_committed_while_the_broker_is_down_is_not_reported_as_failed(
+    redis_url: str, unique: str
+) -> None:
+    """A start (or an answer, a stop) is committed with its message in the outbox before
+    the message is published; a broker that is down then must not turn the committed action
+    into an exception for its caller: the recovery sweep sends the message later."""
+    import socket
+
+    from engine.client import Client
+    from engine.store.redis_store import RedisStore
+
+    with socket.socket() as s:  # a port with nothing listening: the broker is down
+        s.bind(("127.0.0.1", 0))
+        dead = f"redis://127.0.0.1:{s.getsockname()[1]}/0"
+    store = RedisStore.from_url(redis_url)
+    client = Client(store, CeleryDispatcher(build_app(dead), lambda handler: "sfn"))
+    definition = {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}
+    client.create_state_machine(f"Down{unique}", definition)
+    record = client.start_execution(f"Down{unique}", {}, name="while-down")
+    assert client.describe_execution(record.eid).status == "RUNNING"
+    outbox = store.r.hkeys(f"sfn:x:{{{record.eid}}}:outbox")
+    assert len(outbox) == 1  # the start, for the sweep to send
+    stopped = client.stop_execution(record.eid)
+    assert stopped.status == "ABORTED"
