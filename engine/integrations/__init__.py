@@ -135,6 +135,9 @@ def builtin_warning(resource: str) -> str | None:
         return None
     if (ref.service, ref.action) in (("states", "startExecution"), ("lambda", "invoke")):
         return None
+    kubernetes = kubernetes_only(ref)
+    if kubernetes is not None:
+        return str(kubernetes.cause)
     return (
         f"{resource} calls AWS: workers need {AWS_SWITCH}=1 (and AWS credentials) or a "
         "handler registered for it"

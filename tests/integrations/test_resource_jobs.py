@@ -20,7 +20,7 @@ import pytest
 from engine.asl.resources import OPTIMIZED, SYNC, parse_resource
 from engine.feature_support import find_unsupported, unsupported_warnings
 from engine.handlers import Registry
-from engine.integrations import jobs
+from engine.integrations import builtin_warning, jobs
 from engine.runtime import nested
 from tests.integrations.conftest import AwsEmulator
 from tests.integrations.test_job_kinds import Answers, _context, run, runner, sent
@@ -123,6 +123,9 @@ def test_eks_run_job_is_accepted_and_fails_at_run_time_unless_a_handler_serves_i
     served = inline.run("M", input={})
     assert served.status == "SUCCEEDED", served.cause
     assert json.loads(served.output) == {"status": {"succeeded": 1}}
+    # `sfn validate` says so beforehand.
+    warning = builtin_warning("arn:aws:states:::eks:runJob.sync")
+    assert warning is not None and "Kubernetes API" in warning and "'eks:runJob'" in warning
 
 
 def test_emr_serverless_application_life_cycle(aws_env: AwsEmulator) -> None:
@@ -277,3 +280,38 @@ def test_a_mediaconvert_job_in_error_fails_the_state_and_is_cancelled_on_stop() 
     outcome = jobs.stop_job(caller, sync("mediaconvert", "createJob"),  # type: ignore[arg-type]
                             {"Id": "j"}, "stopped")
     assert outcome == "stopped" and caller.calls == [("CancelJob", {"Id": "j"})]
+
+
+class ModelledAnswers(Answers):
+    """Answers as AWS gives them, with botocore's models of the calls (the member names and
+    the idempotency tokens as a real client would send them)."""
+
+    def __init__(self, *answers: dict[str, Any]) -> None:
+        super().__init__(*answers)
+        from engine.integrations.aws import AwsCaller
+
+        self.models = AwsCaller("us-east-1")
+
+    def input_shape(self, service: str, operation: str) -> Any:
+        return self.models.input_shape(service, operation)
+
+    def output_shape(self, service: str, operation: str) -> Any:
+        return self.models.output_shape(service, operation)
+
+
+def test_a_mediaconvert_job_is_created_with_its_client_token_and_described_as_aws_does() -> None:
+    ref = parse_resource(sync("mediaconvert", "createJob"))
+    assert ref is not None
+    caller = ModelledAnswers(
+        {"Job": {"Id": "j1", "Status": "SUBMITTED", "Role": ROLE}, "ResponseMetadata": {}},
+        {"Job": {"Id": "j1", "Status": "COMPLETE", "Role": ROLE,
+                 "Timing": {"FinishTime": 1700000000}}})
+    task: dict[str, Any] = {"parameters": {"Role": ROLE, "Settings": {}}}
+    started = jobs.run_job(caller, ref, task, _context(), 5.0)  # type: ignore[arg-type]
+    assert started is not None and started.job == {"Id": "j1"}
+    done = jobs.run_job(caller, ref, {**task, "job": started.job},  # type: ignore[arg-type]
+                        _context(), 5.0)
+    assert done is not None and done.ok
+    assert done.result["Job"]["Status"] == "COMPLETE"
+    [(_, create), (_, get)] = caller.calls
+    assert len(create["ClientRequestToken"]) == 32 and get == {"Id": "j1"}
