@@ -83,7 +83,10 @@ def _walk(node: Any, rest: str) -> bool:
 
 def find_unsupported(states: Mapping[str, Any], pointer: str) -> list[str]:
     """Valid ASL that this engine would not run as AWS does, with its location: `.sync`
-    on an AWS job it cannot poll (engine/integrations/jobs.py knows which it can)."""
+    on an AWS job it cannot poll (engine/integrations/jobs.py knows which it can). Every
+    `.sync` AWS accepts today is polled, so this finds nothing in a valid definition; it
+    stays so that an integration added to engine/asl/resources.py before its job kind is
+    refused at creation rather than run wrongly."""
     found: list[str] = []
     for name, state in states.items():
         here = f"{pointer}/{name}"

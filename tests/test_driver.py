@@ -258,8 +258,16 @@ class _Kaput(Exception):
 _Kaput.__name__ = "Kaput"
 
 
-def test_valid_asl_the_engine_cannot_run_yet_is_refused_at_creation_with_its_location() -> None:
+def test_valid_asl_the_engine_cannot_run_yet_is_refused_at_creation_with_its_location(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from engine import feature_support
     from engine.errors import UnsupportedFeature
+
+    # Every `.sync` AWS accepts is polled now (tests/integrations/test_resource_jobs.py):
+    # an engine that could not poll `eks:runJob.sync`, to check the refusal.
+    monkeypatch.setattr(feature_support, "SYNC_JOBS",
+                        feature_support.SYNC_JOBS - {("eks", "runJob")})
 
     w = World()
     definition = {

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from engine import feature_support
 from engine.api import actions, protocol
 from engine.cli import app, executions  # noqa: F401  (registers the commands)
 from engine.errors import UnsupportedFeature
@@ -19,9 +20,11 @@ from engine.runtime.inline import InlineRunner
 
 LAMBDA = "arn:aws:lambda:us-east-1:000000000000:function:F"
 ACTIVITY = "arn:aws:states:us-east-1:000000000000:activity:a"
-# What `sfn create` still refuses: `.sync` on an AWS job the engine cannot poll (EKS;
-# engine/integrations/job_kinds.py lists those it polls), here inside a Parallel branch and a
-# Distributed Map. Beside them, what it accepts: a callback, an ItemReader, an activity.
+# What `sfn create` refuses: `.sync` on an AWS job the engine cannot poll. The engine now
+# polls every `.sync` AWS accepts (tests/integrations/test_resource_jobs.py), so the tests
+# below take two of them out of its table (`unpolled`) to check the refusal's contract,
+# here inside a Parallel branch and a Distributed Map. Beside them, what it accepts: a
+# callback, an ItemReader, an activity.
 DEFINITION = json.dumps({"StartAt": "Fan", "States": {
     "Fan": {"Type": "Parallel", "Next": "Each", "Branches": [
         {"StartAt": "a: b", "States": {"a: b": {
@@ -50,6 +53,19 @@ EXPECTED = {
     "/States/Fan/Branches/0/States/a: b/Resource",
     "/States/Each/ItemProcessor/States/Run/Resource",
 }
+
+
+@pytest.fixture(autouse=True)
+def unpolled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An engine that could not poll `eks:runJob.sync` and `eks:createCluster.sync`."""
+    monkeypatch.setattr(feature_support, "SYNC_JOBS", feature_support.SYNC_JOBS - {
+        ("eks", "runJob"), ("eks", "createCluster")})
+
+
+def test_nothing_is_refused_with_the_engine_as_it_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.undo()
+    assert unsupported_warnings(DEFINITION) == []
+    InlineRunner(Registry()).create_state_machine("M", DEFINITION)
 
 
 def refused_locations() -> set[str]:

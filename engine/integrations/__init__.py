@@ -26,7 +26,7 @@ from engine.asl import resources
 from engine.handlers import Handler, Invocation, Registry, TaskContext
 from engine.integrations.aws import AwsCaller
 from engine.integrations.http import HttpCaller
-from engine.integrations.jobs import call_once, run_job, stop_job, token_seed
+from engine.integrations.jobs import call_once, kubernetes_only, run_job, stop_job, token_seed
 from engine.integrations.readers import read_items
 from engine.integrations.writers import write_results
 
@@ -87,6 +87,9 @@ class Integrations:
             return self.http.invoke(parameters, timeout=task.get("timeout"))
         if (ref.service, ref.action) == ("states", "startExecution"):
             return None  # nested executions are served by the engine itself
+        kubernetes = kubernetes_only(ref)
+        if kubernetes is not None:
+            return kubernetes
         if not self.settings.aws:
             if ref.kind == "lambda-function" or (ref.service, ref.action) == ("lambda", "invoke"):
                 return None  # reported as AWS Lambda reports a missing function
@@ -132,6 +135,9 @@ def builtin_warning(resource: str) -> str | None:
         return None
     if (ref.service, ref.action) in (("states", "startExecution"), ("lambda", "invoke")):
         return None
+    kubernetes = kubernetes_only(ref)
+    if kubernetes is not None:
+        return str(kubernetes.cause)
     return (
         f"{resource} calls AWS: workers need {AWS_SWITCH}=1 (and AWS credentials) or a "
         "handler registered for it"

@@ -70,6 +70,10 @@ class JobKind:
     #: Request-response (no `.sync`) where the action is no API call of its own (EMR's
     #: wrappers): what AWS returns to the state from the start call's response.
     answer: Callable[[Params], Params] | None = None
+    #: A deletion's end: the error code with which the describe call says the resource no
+    #: longer exists (EKS's `ResourceNotFoundException`); the Task then returns the delete
+    #: call's answer, the last description AWS gave of the resource.
+    gone: str | None = None
 
 
 def _ecs_start_failed(response: Params) -> str | None:
@@ -227,6 +231,46 @@ KINDS: dict[tuple[str, str], JobKind] = {
         stop_params=lambda job, reason: {"ClusterId": job["ClusterId"],
                                          "StepIds": [job["StepId"]]},
     ),
+    ("codebuild", "retryBuildBatch"): JobKind(
+        "codebuild", "RetryBuildBatch",
+        handle=lambda response, params: {"Id": response["buildBatch"]["id"]},
+        describe="BatchGetBuildBatches",
+        describe_params=lambda job: {"ids": [job["Id"]]},
+        status=lambda d: str(_first(d.get("buildBatches")).get("buildBatchStatus", "")),
+        succeeded=frozenset({"SUCCEEDED"}),
+        failed=_BUILD_ENDS,
+        output=lambda d, raw: {"BuildBatch": _one(d, "BuildBatches")},
+        stop="StopBuildBatch",
+        stop_params=lambda job, reason: {"id": job["Id"]},
+        token="idempotencyToken",
+    ),
+    ("bedrock", "createModelCustomizationJob"): JobKind(
+        "bedrock", "CreateModelCustomizationJob",
+        # Described by its name, which `jobIdentifier` takes as well as the ARN (the
+        # emulator finds it only by name).
+        handle=lambda response, params: {"JobArn": response["jobArn"],
+                                         "JobName": params["jobName"]},
+        describe="GetModelCustomizationJob",
+        describe_params=lambda job: {"jobIdentifier": job["JobName"]},
+        status=lambda d: str(d.get("status", "")),
+        succeeded=frozenset({"Completed"}),
+        failed=frozenset({"Failed", "Stopped"}),
+        output=lambda d, raw: d,
+        stop="StopModelCustomizationJob",
+        stop_params=lambda job, reason: {"jobIdentifier": job["JobName"]},
+    ),
+    ("mediaconvert", "createJob"): JobKind(
+        "mediaconvert", "CreateJob",
+        handle=lambda response, params: {"Id": response["Job"]["Id"]},
+        describe="GetJob",
+        describe_params=lambda job: {"Id": job["Id"]},
+        status=lambda d: str(d["Job"]["Status"]),
+        succeeded=frozenset({"COMPLETE"}),
+        failed=frozenset({"ERROR", "CANCELED"}),
+        output=lambda d, raw: d,
+        stop="CancelJob",
+        stop_params=lambda job, reason: {"Id": job["Id"]},
+    ),
     ("emr-serverless", "startJobRun"): JobKind(
         "emr-serverless", "StartJobRun",
         handle=lambda response, params: {"ApplicationId": response["applicationId"],
@@ -293,4 +337,7 @@ KINDS.update({
     ("sagemaker", "createTrainingJob"): _sagemaker("CreateTrainingJob", "TrainingJob"),
     ("sagemaker", "createProcessingJob"): _sagemaker("CreateProcessingJob", "ProcessingJob"),
     ("sagemaker", "createTransformJob"): _sagemaker("CreateTransformJob", "TransformJob"),
+    ("sagemaker", "createHyperParameterTuningJob"): _sagemaker(
+        "CreateHyperParameterTuningJob", "HyperParameterTuningJob"),
+    ("sagemaker", "createLabelingJob"): _sagemaker("CreateLabelingJob", "LabelingJob"),
 })

@@ -12,7 +12,12 @@ The cycle, one Task message per step (no worker waits in between):
    snapshot (TaskSubmitted) before starting a `job_poll` timer;
 2. each poll describes the job: still running -> poll again; succeeded -> the Task's result
    is the final description as AWS hands it over; failed -> `States.TaskFailed` with the
-   description as the cause.
+   description as the cause. A deletion (`eks:deleteCluster.sync`...) ends when the
+   describe call no longer finds the resource (engine/integrations/resource_jobs.py).
+
+`eks:runJob` and `eks:call` talk to the cluster's Kubernetes API, not to an AWS API that
+botocore knows: they are accepted at creation (AWS accepts them) and fail at run time with
+States.Runtime saying so, unless a handler registered for them serves them.
 
 Stopping (`stop_job`): when the execution stops or times out, the Task times out or a
 sibling branch fails its Parallel/Map, the engine asks the service to stop the job (the
@@ -30,15 +35,29 @@ from typing import Any
 from engine.asl import errors
 from engine.asl.resources import ResourceRef, parse_resource
 from engine.handlers import Invocation, TaskContext
-from engine.integrations import api_shapes, shapes
+from engine.integrations import api_shapes, job_kinds, resource_jobs, shapes
 from engine.integrations.aws import AwsCaller
-from engine.integrations.job_kinds import KINDS, JobKind
+from engine.integrations.job_kinds import JobKind
 
 log = logging.getLogger(__name__)
 
-#: The `.sync` resources this engine runs (others are refused at creation).
-SYNC_JOBS = frozenset(KINDS)
+KINDS: dict[tuple[str, str], JobKind] = {**job_kinds.KINDS, **resource_jobs.KINDS}
+#: The Kubernetes API integrations (served only by a registered handler).
+KUBERNETES = frozenset({("eks", "runJob"), ("eks", "call")})
+#: The `.sync` resources `sfn create` accepts (others are refused at creation).
+SYNC_JOBS = frozenset(KINDS) | KUBERNETES
 JOBS = KINDS
+
+
+def kubernetes_only(ref: ResourceRef) -> Invocation | None:
+    """The run-time failure of an integration that calls a cluster's Kubernetes API (None
+    for any other resource)."""
+    if ref.kind != "optimized" or (ref.service, ref.action) not in KUBERNETES:
+        return None
+    return Invocation(False, error=errors.RUNTIME, cause=(
+        f"'{ref.service}:{ref.action}' calls the Kubernetes API of an EKS cluster (a "
+        "batch/v1 Job or any Kubernetes object), which this engine does not call itself: "
+        f"register a handler under '{ref.service}:{ref.action}' to serve it."))
 
 
 def token_seed(task: dict[str, Any], context: TaskContext) -> str:
@@ -61,6 +80,8 @@ def run_job(
                       poll_seconds)
     answer = aws.raw(kind.boto3_service, kind.describe, kind.describe_params(job), ref.service)
     if isinstance(answer, Invocation):
+        if kind.gone is not None and (answer.error or "").endswith("." + kind.gone):
+            return Invocation(True, result=job.get("Answer"), response=True)
         return answer
     status = kind.status(answer)
     if status not in kind.succeeded and status not in kind.failed:
@@ -101,10 +122,14 @@ def _start(
         submitted["ResponseMetadata"] = answer.get("ResponseMetadata")
     else:
         submitted = answer
+    job = kind.handle(answer, params)
+    if kind.gone is not None:
+        # What the Task returns once the resource is gone: the delete call's answer.
+        job["Answer"] = {k: v for k, v in submitted.items() if k != "ResponseMetadata"}
     return Invocation(
         True,
         result=shapes.optimized_response(submitted),
-        job=kind.handle(answer, params),
+        job=job,
         poll_seconds=poll_seconds,
     )
 

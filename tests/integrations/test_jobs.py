@@ -8,8 +8,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pytest
-
 from engine.asl.resources import parse_resource
 from engine.handlers import Invocation, Registry, TaskContext
 from engine.integrations import Integrations, IntegrationSettings, jobs
@@ -112,13 +110,6 @@ def test_a_registered_handler_replaces_the_whole_cycle() -> None:
     record, history, _ = run(ATHENA, {"QueryString": "SELECT 1"}, registry)
     assert record.status == "SUCCEEDED"
     assert "TaskSubmitted" not in [e["type"] for e in history]
-
-
-def test_other_sync_jobs_are_still_refused_at_creation() -> None:
-    from engine.errors import UnsupportedFeature
-
-    with pytest.raises(UnsupportedFeature, match=".sync integration pattern"):
-        run("arn:aws:states:::eks:runJob.sync", {"ClusterName": "c"})
 
 
 class NoModel:
