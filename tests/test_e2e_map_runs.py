@@ -361,3 +361,54 @@ def test_a_redrive_of_the_parent_redrives_only_the_failed_children_of_the_same_m
 def item_of(child: Any) -> str:
     """The item (as the ledger names it) a child execution ran."""
     return str(json.loads(child.input)["n"])
+
+
+def test_a_child_already_redriven_is_not_redriven_twice(
+    reader_worker: Worker, redis_url: str, unique: str, files: Path
+) -> None:
+    """What a worker dying between a child's redrive and its mark as running leaves: the
+    child redriven already (here by hand, and failed again) when the Map Run's admitter
+    comes to it. It is marked running, not redriven a second time: it counts as failed
+    again, and the next redrive of the parent redrives it."""
+    key = f"{unique}-twice.jsonl"
+    write_items(files, key, 4)
+    ledger = f"test:ledger:{unique}"
+    r = redis.Redis.from_url(redis_url, decode_responses=True)
+    r.sadd(ledger + ":bad", "1")
+    work = {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:000000000000:function:"
+            "MapRunItemLambda", "End": True}
+    definition = machine(key, work=work, MaxConcurrency=1)
+    definition["States"]["Each"]["ItemSelector"] = {"n.$": "$$.Map.Item.Value.n",
+                                                    "ledger": ledger}
+    client = connect(Settings(redis_url=redis_url))
+    client.create_state_machine(f"MRT{unique}", definition)
+    execution = client.start_execution(f"MRT{unique}", {})
+    assert client.wait(execution.arn, timeout=60).status == "FAILED"
+    [arn] = [m["mapRunArn"] for m in map_runs.list_runs(client, execution.arn)]
+    [child] = map_runs.list_children(client, arn, status="FAILED", limit=10)
+    client.redrive_execution(child.arn)
+    assert client.wait(child.arn, timeout=60).status == "FAILED"
+    assert r.hget(ledger, "1") == "2"
+
+    client.redrive_execution(execution.arn)
+    again = client.wait(execution.arn, timeout=60)
+    assert (again.status, again.error) == ("FAILED", "States.ExceedToleratedFailureThreshold")
+    assert r.hget(ledger, "1") == "2"  # not run a third time
+    assert [e["type"] for e in client.get_history(child.arn)].count("ExecutionRedriven") == 1
+
+    r.delete(ledger + ":bad")
+    client.redrive_execution(execution.arn)
+    done = client.wait(execution.arn, timeout=60)
+    assert done.status == "SUCCEEDED", (done.error, done.cause)
+    assert json.loads(done.output or "") == [{"n": n} for n in range(4)]
+    ran = r.hgetall(ledger)
+    # (item 2 may have been admitted, then aborted by the first redrive's failure: it ran
+    # again in the second)
+    assert (ran["0"], ran["1"], sorted(ran)) == ("1", "3", ["0", "1", "2", "3"])
+    assert [e["type"] for e in client.get_history(child.arn)].count("ExecutionRedriven") == 2
+    described = map_runs.describe(client, arn)
+    assert described["redriveCount"] == 2
+    counts = described["executionCounts"]
+    assert (counts["succeeded"], counts["failed"], counts["total"]) == (4, 0, 4)
+    types = [e["type"] for e in client.get_history(execution.arn)]
+    assert types.count("MapRunRedriven") == 2 and types.count("MapRunFailed") == 2

@@ -75,7 +75,7 @@ def describe(client: Any, arn: str) -> dict[str, Any]:
         "redriveCount": int(c.get("redrive_count") or 0),
     }
     if c.get("redrive_date"):
-        out["redriveDate"] = float(c["redrive_date"]) / 1000.0
+        out["redriveDate"] = float(c["redrive_date"])
     stop = _millis(c.get("stop"))
     if stop is not None and c.get("status") != "RUNNING":
         out["stopDate"] = stop

@@ -465,13 +465,21 @@ def _count(mr: RedisMapRuns, eid: str, rid: str, index: int, child: ExecutionRec
 
 def _sweep(driver: Driver, mr: RedisMapRuns, eid: str, rid: str) -> None:
     """Count the running children that have ended (their own report was lost)."""
+    sweep(driver.store, eid, rid)
+
+
+def sweep(store: Any, eid: str, rid: str) -> None:
+    """`_sweep` from a store: a redrive of the parent counts the children that ended
+    uncounted (stopped with their Map Run) before it reopens it, so that they are redriven."""
+    mr = store_of(store)
+    assert mr is not None
     plan = _plan(mr, eid, rid)
     machine = plan["_machine"]
     running = mr.running(eid, rid)
     ids = [f"{machine}:{plan_of.child_name(plan['arn'], index)}" for index in running]
     for index, child_id, status in zip(running, ids, mr.statuses(ids), strict=True):
         if status is not None and status != "RUNNING":
-            child = driver.store.get_execution(child_id)
+            child = store.get_execution(child_id)
             if child is not None:
                 _count(mr, eid, rid, index, child)
 

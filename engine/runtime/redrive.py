@@ -312,6 +312,7 @@ class _Planner:
         if found.get("run") != run or found.get("state") != name:
             return None  # not a Map Run's (an in-execution Distributed Map's ARN)
         if found.get("status") in ("FAILED", "ABORTED", "TIMED_OUT"):
+            map_runs.sweep(self.store, self.eid, rid)  # children stopped with it, uncounted
             count = int(found.get("redrive_count") or 0) + 1
             date = epoch_millis(self.now)
             self.plan.map_runs.append(MapRunReopen(rid, {
