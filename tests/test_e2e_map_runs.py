@@ -412,3 +412,38 @@ def test_a_child_already_redriven_is_not_redriven_twice(
     assert (counts["succeeded"], counts["failed"], counts["total"]) == (4, 0, 4)
     types = [e["type"] for e in client.get_history(execution.arn)]
     assert types.count("MapRunRedriven") == 2 and types.count("MapRunFailed") == 2
+
+
+def test_a_redriven_map_run_writes_each_item_once(
+    reader_worker: Worker, redis_url: str, unique: str, files: Path
+) -> None:
+    """With a ResultWriter: the failed children's entries written before the redrive are
+    no longer in the manifest's files; their redrive writes them again, each item once."""
+    key = f"{unique}-rw.jsonl"
+    write_items(files, key, 6)
+    ledger = f"test:ledger:{unique}"
+    r = redis.Redis.from_url(redis_url, decode_responses=True)
+    r.sadd(ledger + ":bad", "1", "4")
+    work = {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:000000000000:function:"
+            "MapRunItemLambda", "End": True}
+    definition = machine(key, writer=True, work=work, MaxConcurrency=3, ToleratedFailureCount=1)
+    definition["States"]["Each"]["ItemSelector"] = {"n.$": "$$.Map.Item.Value.n",
+                                                    "ledger": ledger}
+    client = connect(Settings(redis_url=redis_url))
+    client.create_state_machine(f"MRW{unique}", definition)
+    execution = client.start_execution(f"MRW{unique}", {})
+    assert client.wait(execution.arn, timeout=60).status == "FAILED"
+    [arn] = [m["mapRunArn"] for m in map_runs.list_runs(client, execution.arn)]
+    r.delete(ledger + ":bad")
+    client.redrive_execution(execution.arn)
+    done = client.wait(execution.arn, timeout=60)
+    assert done.status == "SUCCEEDED", (done.error, done.cause)
+    out = json.loads(done.output or "")
+    assert out["MapRunArn"] == arn
+    manifest = json.loads((files / "data" / out["ResultWriterDetails"]["Key"]).read_text())
+    assert manifest["ResultFiles"]["FAILED"] == []
+    entries = [e for f in manifest["ResultFiles"]["SUCCEEDED"]
+               for e in json.loads((files / "data" / f["Key"]).read_text())]
+    assert sorted(json.loads(e["Input"])["n"] for e in entries) == list(range(6))
+    assert all(e["Status"] == "SUCCEEDED" for e in entries)
+    assert map_runs.describe(client, arn)["executionCounts"]["resultsWritten"] == 6

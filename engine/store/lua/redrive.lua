@@ -59,6 +59,27 @@ for _, m in ipairs(h.mr) do
     end
   end
   redis.call('DEL', bad)
+  local writer = redis.call('HGET', rec, 'writer')
+  if writer and writer ~= 'null' then
+    -- ResultWriter: the failed children's entries go, buffered or in FAILED files (their
+    -- redrive writes them again: each item once in the manifest's files)
+    local buf, files = KEYS[m[1][4]], KEYS[m[1][5]]
+    local kept, dropped = {}, 0
+    for _, e in ipairs(redis.call('LRANGE', buf, 0, -1)) do
+      if cjson.decode(e)['Status'] == 'SUCCEEDED' then table.insert(kept, e)
+      else dropped = dropped + 1 end
+    end
+    redis.call('DEL', buf)
+    for _, e in ipairs(kept) do redis.call('RPUSH', buf, e) end
+    local written = #failed / 2 - dropped
+    if written > 0 then redis.call('HINCRBY', rec, 'results_written', -written) end
+    local listed = {}
+    for _, f in ipairs(redis.call('LRANGE', files, 0, -1)) do
+      if cjson.decode(f)['status'] ~= 'FAILED' then table.insert(listed, f) end
+    end
+    redis.call('DEL', files)
+    for _, f in ipairs(listed) do redis.call('RPUSH', files, f) end
+  end
   for _, f in ipairs({'failed', 'timed_out', 'aborted'}) do
     redis.call('HSET', rec, f, 0, 'items_' .. f, 0)
   end
