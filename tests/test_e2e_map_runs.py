@@ -446,4 +446,7 @@ def test_a_redriven_map_run_writes_each_item_once(
                for e in json.loads((files / "data" / f["Key"]).read_text())]
     assert sorted(json.loads(e["Input"])["n"] for e in entries) == list(range(6))
     assert all(e["Status"] == "SUCCEEDED" for e in entries)
+    # (the failed items, and any the Map Run's failure aborted, were redriven once)
+    redriven = {json.loads(e["Input"])["n"] for e in entries if e["RedriveCount"] == 1}
+    assert {1, 4} <= redriven and {e["RedriveCount"] for e in entries} <= {0, 1}
     assert map_runs.describe(client, arn)["executionCounts"]["resultsWritten"] == 6
