@@ -450,3 +450,38 @@ def test_a_redriven_map_run_writes_each_item_once(
     redriven = {json.loads(e["Input"])["n"] for e in entries if e["RedriveCount"] == 1}
     assert {1, 4} <= redriven and {e["RedriveCount"] for e in entries} <= {0, 1}
     assert map_runs.describe(client, arn)["executionCounts"]["resultsWritten"] == 6
+
+
+def test_a_map_run_recorded_before_redrive_tracking_is_run_again_as_a_new_one(
+    reader_worker: Worker, redis_url: str, unique: str, files: Path
+) -> None:
+    """A Map Run whose record lacks `redrivable` (recorded before its failed children were
+    kept) cannot be reopened: the redriven parent enters the Map again, a new Map Run."""
+    from engine.runtime.map_runs import run_id_of
+    from engine.store import keys
+
+    key = f"{unique}-old.jsonl"
+    write_items(files, key, 3)
+    ledger = f"test:ledger:{unique}"
+    r = redis.Redis.from_url(redis_url, decode_responses=True)
+    r.sadd(ledger + ":bad", "1")
+    work = {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:000000000000:function:"
+            "MapRunItemLambda", "End": True}
+    definition = machine(key, work=work)
+    definition["States"]["Each"]["ItemSelector"] = {"n.$": "$$.Map.Item.Value.n",
+                                                    "ledger": ledger}
+    client = connect(Settings(redis_url=redis_url))
+    client.create_state_machine(f"MRO{unique}", definition)
+    execution = client.start_execution(f"MRO{unique}", {})
+    assert client.wait(execution.arn, timeout=60).status == "FAILED"
+    [arn] = [m["mapRunArn"] for m in map_runs.list_runs(client, execution.arn)]
+    eid = execution.arn.split(":execution:", 1)[1]
+    assert r.hdel(keys.map_run(eid, run_id_of(arn)), "redrivable") == 1
+    r.delete(ledger + ":bad")
+    client.redrive_execution(execution.arn)
+    done = client.wait(execution.arn, timeout=60)
+    assert done.status == "SUCCEEDED", (done.error, done.cause)
+    runs = [m["mapRunArn"] for m in map_runs.list_runs(client, execution.arn)]
+    assert len(runs) == 2 and arn in runs
+    types = [e["type"] for e in client.get_history(execution.arn)]
+    assert "MapRunRedriven" not in types and types.count("MapRunStarted") == 2

@@ -169,6 +169,8 @@ def _create(driver: Driver, mr: RedisMapRuns, eid: str, run: str, record: Execut
         "admitted": "0", "items": "0", "total": "-1", "pos": "null", "dirty": "0",
         "writer": json.dumps(writer_fields), "results_written": "0", "bytes": "0",
         "role": record.role_arn,
+        # its failed children are kept for a redrive of the parent (older records: not)
+        "redrivable": "1",
         **{f: "0" for f in _STATUS_FIELD.values()},
         **{f"items_{f}": "0" for f in _STATUS_FIELD.values()},
     }

@@ -308,9 +308,12 @@ class _Planner:
         if not isinstance(arn, str) or mr is None:
             return None
         rid = map_runs.run_id_of(arn)
-        found = mr.record(self.eid, rid, ("status", "run", "state", "redrive_count"))
+        found = mr.record(self.eid, rid, ("status", "run", "state", "redrive_count",
+                                          "redrivable"))
         if found.get("run") != run or found.get("state") != name:
             return None  # not a Map Run's (an in-execution Distributed Map's ARN)
+        if found.get("redrivable") != "1":
+            return None  # a Map Run recorded before its failed children were: a new one
         if found.get("status") in ("FAILED", "ABORTED", "TIMED_OUT"):
             map_runs.sweep(self.store, self.eid, rid)  # children stopped with it, uncounted
             count = int(found.get("redrive_count") or 0) + 1
