@@ -336,7 +336,8 @@ def _redrive_children(driver: Driver, mr: RedisMapRuns, eid: str, rid: str,
         max_history_events=driver.settings.max_history_events,
         redeliver_seconds=driver.settings.redeliver_seconds,
     )
-    for index, redrives in mr.pending_redrive(eid, rid, room):
+    # A window at a time: the lock (LOCK_SECONDS) is not held across thousands of redrives.
+    for index, redrives in mr.pending_redrive(eid, rid, min(room, WINDOW)):
         child_id = f"{plan['_machine']}:{plan_of.child_name(plan['arn'], index)}"
         child = driver.store.get_execution(child_id)
         if child is None:  # gone past the retention: it stays a failure
