@@ -501,7 +501,10 @@ class Client:
     def redrive_status(self, record: ExecutionRecord) -> tuple[str, str | None]:
         """DescribeExecution's redriveStatus and redriveStatusReason of `record`."""
         reason = redrive.not_redrivable(self.store, record, self.clock(), self.redrive_rules)
-        return ("REDRIVABLE", None) if reason is None else ("NOT_REDRIVABLE", reason)
+        if reason is not None:
+            return ("NOT_REDRIVABLE", reason)
+        # AWS: a Map Run's child is redriven by its Map Run (a redrive of the parent).
+        return ("REDRIVABLE_BY_MAP_RUN" if record.map_run_arn else "REDRIVABLE", None)
 
     # --- task tokens (callbacks) -----------------------------------------------------------
 

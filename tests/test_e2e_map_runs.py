@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 
 from engine.connect import connect
 from engine.embedded import RedisServer
@@ -290,40 +291,197 @@ def test_a_registered_handler_serves_the_reader(
     assert json.loads(done.output or "") == [{"key": f"p/k{n}"} for n in range(450)]
 
 
-def test_a_redriven_execution_runs_its_distributed_map_again_as_a_new_map_run(
+def test_a_redrive_of_the_parent_redrives_only_the_failed_children_of_the_same_map_run(
     reader_worker: Worker, redis_url: str, unique: str, files: Path
 ) -> None:
-    """Redriving an execution that failed in a Map Run enters the Map again: a new Map Run
-    over the items as they are now (AWS would re-run only the failed children of the same
-    Map Run: docs/redrive.md says what that needs)."""
-    key = f"{unique}.jsonl"
-    (files / "data").mkdir(parents=True, exist_ok=True)
-    (files / "data" / key).write_text("".join(
-        json.dumps({"n": n, "bad": n == 3}) + "\n" for n in range(6)))
-    work = {"Type": "Choice", "Choices": [{"Variable": "$.bad", "BooleanEquals": True,
-                                             "Next": "Broken"}], "Default": "Fine"}
-    definition = machine(key, work=work)
-    inner = definition["States"]["Each"]["ItemProcessor"]["States"]
-    inner["Broken"] = {"Type": "Fail", "Error": "Bad", "Cause": "bad item"}
-    inner["Fine"] = {"Type": "Pass", "End": True}
+    """AWS's Map Run redrive: the parent redriven, its Map Run (the same ARN) redrives only
+    its failed child executions (the others keep their results and histories); the
+    parent's history has MapRunRedriven; DescribeMapRun shows redriveCount 1."""
+    key = f"{unique}-rd.jsonl"
+    write_items(files, key, 8)
+    ledger = f"test:ledger:{unique}"
+    r = redis.Redis.from_url(redis_url, decode_responses=True)
+    r.sadd(ledger + ":bad", "2", "5")
+    work = {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:000000000000:function:"
+            "MapRunItemLambda", "End": True}
+    # One failure tolerated: the second (item 5) fails the Map Run, after both ran.
+    definition = machine(key, work=work, MaxConcurrency=3, ToleratedFailureCount=1)
     definition["States"]["Each"]["ItemSelector"] = {"n.$": "$$.Map.Item.Value.n",
-                                                    "bad.$": "$$.Map.Item.Value.bad"}
+                                                    "ledger": ledger}
     client = connect(Settings(redis_url=redis_url))
     client.create_state_machine(f"MRR{unique}", definition)
     execution = client.start_execution(f"MRR{unique}", {})
     failed = client.wait(execution.arn, timeout=60)
-    assert failed.status == "FAILED", (failed.error, failed.cause)
-    first = [r["mapRunArn"] for r in map_runs.list_runs(client, execution.arn)]
-    assert len(first) == 1
+    assert (failed.status, failed.error) == ("FAILED", "States.ExceedToleratedFailureThreshold")
+    [arn] = [m["mapRunArn"] for m in map_runs.list_runs(client, execution.arn)]
+    children = {c.name: c for c in map_runs.list_children(client, arn, status=None, limit=100)}
+    bad = {c.name for c in children.values() if c.status != "SUCCEEDED"}
+    ran_first = r.hgetall(ledger)
+    assert {"2", "5"} <= set(ran_first) and all(v == "1" for v in ran_first.values())
+    for name in bad:
+        assert client.redrive_status(children[name]) == ("REDRIVABLE_BY_MAP_RUN", None)
+    kept = {name: client.get_history(c.arn) for name, c in children.items()
+            if name not in bad}
 
-    (files / "data" / key).write_text("".join(
-        json.dumps({"n": n, "bad": False}) + "\n" for n in range(6)))
+    r.delete(ledger + ":bad")
     client.redrive_execution(execution.arn)
     done = client.wait(execution.arn, timeout=60)
     assert done.status == "SUCCEEDED", (done.error, done.cause)
-    assert json.loads(done.output or "") == [{"n": n, "bad": False} for n in range(6)]
-    runs = [r["mapRunArn"] for r in map_runs.list_runs(client, execution.arn)]
-    assert len(runs) == 2 and first[0] in runs
+    assert json.loads(done.output or "") == [{"n": n} for n in range(8)]
+    # Only the children that did not succeed ran again (each once more; one the Map Run
+    # aborted before its Task had not run it yet); the others were not started again.
+    again = {item_of(children[name]) for name in bad}
+    assert {"2", "5"} <= again
+    admitted = {item_of(c) for c in children.values()}
+    ran = r.hgetall(ledger)
+    assert ran == {str(n): str(int(ran_first.get(str(n), "0")) + (str(n) in again))
+                   if str(n) in admitted else "1" for n in range(8)}
+    assert [m["mapRunArn"] for m in map_runs.list_runs(client, execution.arn)] == [arn]
+    for name, c in children.items():
+        events = [e["type"] for e in client.get_history(c.arn)]
+        if name in bad:
+            assert events.count("ExecutionRedriven") == 1, events
+            assert events[-1] == "ExecutionSucceeded"
+        else:
+            assert client.get_history(c.arn) == kept[name]
+    described = map_runs.describe(client, arn)
+    assert described["status"] == "SUCCEEDED"
+    assert described["redriveCount"] == 1 and described["redriveDate"] > 0
+    counts = described["executionCounts"]
+    assert (counts["succeeded"], counts["failed"], counts["pendingRedrive"]) == (8, 0, 0)
     types = [e["type"] for e in client.get_history(execution.arn)]
-    assert types.count("ExecutionRedriven") == 1
-    assert types.count("MapRunStarted") == 2 and types.count("MapRunSucceeded") == 1
+    assert types.count("ExecutionRedriven") == 1 and types.count("MapRunStarted") == 1
+    [redriven] = [e for e in client.get_history(execution.arn) if e["type"] == "MapRunRedriven"]
+    assert redriven["mapRunRedrivenEventDetails"] == {"mapRunArn": arn, "redriveCount": 1}
+    assert types.index("MapRunRedriven") == types.index("ExecutionRedriven") + 1
+    assert types[-4:] == ["MapRunSucceeded", "MapStateSucceeded", "MapStateExited",
+                          "ExecutionSucceeded"]
+
+
+def item_of(child: Any) -> str:
+    """The item (as the ledger names it) a child execution ran."""
+    return str(json.loads(child.input)["n"])
+
+
+def test_a_child_already_redriven_is_not_redriven_twice(
+    reader_worker: Worker, redis_url: str, unique: str, files: Path
+) -> None:
+    """What a worker dying between a child's redrive and its mark as running leaves: the
+    child redriven already (here by hand, and failed again) when the Map Run's admitter
+    comes to it. It is marked running, not redriven a second time: it counts as failed
+    again, and the next redrive of the parent redrives it."""
+    key = f"{unique}-twice.jsonl"
+    write_items(files, key, 4)
+    ledger = f"test:ledger:{unique}"
+    r = redis.Redis.from_url(redis_url, decode_responses=True)
+    r.sadd(ledger + ":bad", "1")
+    work = {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:000000000000:function:"
+            "MapRunItemLambda", "End": True}
+    definition = machine(key, work=work, MaxConcurrency=1)
+    definition["States"]["Each"]["ItemSelector"] = {"n.$": "$$.Map.Item.Value.n",
+                                                    "ledger": ledger}
+    client = connect(Settings(redis_url=redis_url))
+    client.create_state_machine(f"MRT{unique}", definition)
+    execution = client.start_execution(f"MRT{unique}", {})
+    assert client.wait(execution.arn, timeout=60).status == "FAILED"
+    [arn] = [m["mapRunArn"] for m in map_runs.list_runs(client, execution.arn)]
+    [child] = map_runs.list_children(client, arn, status="FAILED", limit=10)
+    client.redrive_execution(child.arn)
+    assert client.wait(child.arn, timeout=60).status == "FAILED"
+    assert r.hget(ledger, "1") == "2"
+
+    client.redrive_execution(execution.arn)
+    again = client.wait(execution.arn, timeout=60)
+    assert (again.status, again.error) == ("FAILED", "States.ExceedToleratedFailureThreshold")
+    assert r.hget(ledger, "1") == "2"  # not run a third time
+    assert [e["type"] for e in client.get_history(child.arn)].count("ExecutionRedriven") == 1
+
+    r.delete(ledger + ":bad")
+    client.redrive_execution(execution.arn)
+    done = client.wait(execution.arn, timeout=60)
+    assert done.status == "SUCCEEDED", (done.error, done.cause)
+    assert json.loads(done.output or "") == [{"n": n} for n in range(4)]
+    ran = r.hgetall(ledger)
+    # (item 2 may have been admitted, then aborted by the first redrive's failure: it ran
+    # again in the second)
+    assert (ran["0"], ran["1"], sorted(ran)) == ("1", "3", ["0", "1", "2", "3"])
+    assert [e["type"] for e in client.get_history(child.arn)].count("ExecutionRedriven") == 2
+    described = map_runs.describe(client, arn)
+    assert described["redriveCount"] == 2
+    counts = described["executionCounts"]
+    assert (counts["succeeded"], counts["failed"], counts["total"]) == (4, 0, 4)
+    types = [e["type"] for e in client.get_history(execution.arn)]
+    assert types.count("MapRunRedriven") == 2 and types.count("MapRunFailed") == 2
+
+
+def test_a_redriven_map_run_writes_each_item_once(
+    reader_worker: Worker, redis_url: str, unique: str, files: Path
+) -> None:
+    """With a ResultWriter: the failed children's entries written before the redrive are
+    no longer in the manifest's files; their redrive writes them again, each item once."""
+    key = f"{unique}-rw.jsonl"
+    write_items(files, key, 6)
+    ledger = f"test:ledger:{unique}"
+    r = redis.Redis.from_url(redis_url, decode_responses=True)
+    r.sadd(ledger + ":bad", "1", "4")
+    work = {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:000000000000:function:"
+            "MapRunItemLambda", "End": True}
+    definition = machine(key, writer=True, work=work, MaxConcurrency=3, ToleratedFailureCount=1)
+    definition["States"]["Each"]["ItemSelector"] = {"n.$": "$$.Map.Item.Value.n",
+                                                    "ledger": ledger}
+    client = connect(Settings(redis_url=redis_url))
+    client.create_state_machine(f"MRW{unique}", definition)
+    execution = client.start_execution(f"MRW{unique}", {})
+    assert client.wait(execution.arn, timeout=60).status == "FAILED"
+    [arn] = [m["mapRunArn"] for m in map_runs.list_runs(client, execution.arn)]
+    r.delete(ledger + ":bad")
+    client.redrive_execution(execution.arn)
+    done = client.wait(execution.arn, timeout=60)
+    assert done.status == "SUCCEEDED", (done.error, done.cause)
+    out = json.loads(done.output or "")
+    assert out["MapRunArn"] == arn
+    manifest = json.loads((files / "data" / out["ResultWriterDetails"]["Key"]).read_text())
+    assert manifest["ResultFiles"]["FAILED"] == []
+    entries = [e for f in manifest["ResultFiles"]["SUCCEEDED"]
+               for e in json.loads((files / "data" / f["Key"]).read_text())]
+    assert sorted(json.loads(e["Input"])["n"] for e in entries) == list(range(6))
+    assert all(e["Status"] == "SUCCEEDED" for e in entries)
+    # (the failed items, and any the Map Run's failure aborted, were redriven once)
+    redriven = {json.loads(e["Input"])["n"] for e in entries if e["RedriveCount"] == 1}
+    assert {1, 4} <= redriven and {e["RedriveCount"] for e in entries} <= {0, 1}
+    assert map_runs.describe(client, arn)["executionCounts"]["resultsWritten"] == 6
+
+
+def test_a_map_run_recorded_before_redrive_tracking_is_run_again_as_a_new_one(
+    reader_worker: Worker, redis_url: str, unique: str, files: Path
+) -> None:
+    """A Map Run whose record lacks `redrivable` (recorded before its failed children were
+    kept) cannot be reopened: the redriven parent enters the Map again, a new Map Run."""
+    from engine.runtime.map_runs import run_id_of
+    from engine.store import keys
+
+    key = f"{unique}-old.jsonl"
+    write_items(files, key, 3)
+    ledger = f"test:ledger:{unique}"
+    r = redis.Redis.from_url(redis_url, decode_responses=True)
+    r.sadd(ledger + ":bad", "1")
+    work = {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:000000000000:function:"
+            "MapRunItemLambda", "End": True}
+    definition = machine(key, work=work)
+    definition["States"]["Each"]["ItemSelector"] = {"n.$": "$$.Map.Item.Value.n",
+                                                    "ledger": ledger}
+    client = connect(Settings(redis_url=redis_url))
+    client.create_state_machine(f"MRO{unique}", definition)
+    execution = client.start_execution(f"MRO{unique}", {})
+    assert client.wait(execution.arn, timeout=60).status == "FAILED"
+    [arn] = [m["mapRunArn"] for m in map_runs.list_runs(client, execution.arn)]
+    eid = execution.arn.split(":execution:", 1)[1]
+    assert r.hdel(keys.map_run(eid, run_id_of(arn)), "redrivable") == 1
+    r.delete(ledger + ":bad")
+    client.redrive_execution(execution.arn)
+    done = client.wait(execution.arn, timeout=60)
+    assert done.status == "SUCCEEDED", (done.error, done.cause)
+    runs = [m["mapRunArn"] for m in map_runs.list_runs(client, execution.arn)]
+    assert len(runs) == 2 and arn in runs
+    types = [e["type"] for e in client.get_history(execution.arn)]
+    assert "MapRunRedriven" not in types and types.count("MapRunStarted") == 2

@@ -82,3 +82,54 @@ def test_a_moved_document_or_an_expired_window_refuses_it_all(ended: Store) -> N
     assert record is not None and (record.status, record.redrive_count) == ("FAILED", 0)
     assert len(ended.history("M:e1")) == 2
     assert ended.load_results("M:e1", "0/P#2.0", 2) == ["kept", {"Error": "E"}]
+
+
+def test_a_map_run_is_reopened_in_the_same_step(ended: Store) -> None:
+    """Redis (where Map Runs live): the Map Run's failed children become pending redrive,
+    its failure counters and failed results go, MapRunRedriven follows ExecutionRedriven;
+    all of it or none."""
+    from engine.store.map_runs import RedisMapRuns
+    from engine.store.redrive import MapRunReopen
+
+    r = getattr(ended, "r", None)
+    if r is None:
+        pytest.skip("the in-memory store has no Map Runs")
+    mr = RedisMapRuns(r, 60.0)
+    mr.create("M:e1", "mr1", {"status": "RUNNING", "admitted": "0", "bytes": "0",
+                              "succeeded": "0", "failed": "0", "aborted": "0"}, 1.0)
+    assert mr.admit("M:e1", "mr1", 0, {"i": 4}, 4, 4, [1, 1, 1, 1]) == 1
+    assert mr.count("M:e1", "mr1", 0, "succeeded", '"ok"', None)
+    assert mr.count("M:e1", "mr1", 1, "failed", '{"Error":"E"}', None, redrives=0)
+    assert mr.count("M:e1", "mr1", 2, "aborted", '{"Error":null}', None, redrives=0)
+    assert mr.finish("M:e1", "mr1", "FAILED", 5.0, "States.ExceedToleratedFailureThreshold", "")
+    made = plan()
+    made.more_events.append({"timestamp": "t2", "type": "MapRunRedriven",
+                             "mapRunRedrivenEventDetails": {"mapRunArn": "a", "redriveCount": 1}})
+    made.map_runs.append(MapRunReopen("mr1", {"status": "RUNNING", "redrive_count": "1"}))
+    # A Map Run still running refuses the plan: nothing written.
+    r.hset(keys.map_run("M:e1", "mr1"), "status", "RUNNING")
+    assert not ended.redrive("M:e1", made).ok
+    assert len(ended.history("M:e1")) == 2
+    r.hset(keys.map_run("M:e1", "mr1"), "status", "FAILED")
+
+    done = ended.redrive("M:e1", made)
+    assert done.ok and done.event_id == 4
+    assert [e["type"] for e in ended.history("M:e1")][-2:] == ["ExecutionRedriven",
+                                                               "MapRunRedriven"]
+    c = mr.counters("M:e1", "mr1")
+    assert c is not None
+    assert (c["status"], c["redrive_count"], c["succeeded"], c["failed"], c["aborted"]) == (
+        "RUNNING", "1", "1", "0", "0")
+    assert "stop" not in c and "error" not in c
+    assert mr.pending_redrive("M:e1", "mr1", 10) == [(1, 0), (2, 0)]
+    assert mr.pending_redrive_totals("M:e1", "mr1") == (2, 2)
+    assert mr.results("M:e1", "mr1", 4) == ["ok", None, None, None]
+    assert c["bytes"] == str(len('"ok"') + 1)
+    assert r.ttl(keys.map_run("M:e1", "mr1")) == -1  # the finish's expiry is gone
+    # Marked running (redriven), or refused (it counts as that failure again), once each.
+    assert mr.redriven("M:e1", "mr1", 1) and not mr.redriven("M:e1", "mr1", 1)
+    assert mr.running("M:e1", "mr1") == [1, 3]
+    assert mr.redriven("M:e1", "mr1", 2, refused="aborted")
+    c = mr.counters("M:e1", "mr1")
+    assert c is not None and (c["aborted"], c["not_redrivable"]) == ("1", "1")
+    assert mr.pending_redrive_count("M:e1", "mr1") == 0

@@ -38,13 +38,16 @@ def describe(client: Any, arn: str) -> dict[str, Any]:
     c = mr.counters(eid, rid) or {}
     record = mr.record(eid, rid, ("eid",))
     parent = client.store.get_execution(record.get("eid", eid))
+    # Failed children a redrive reopened, waiting to be redriven: executions, items.
+    waiting, waiting_items = mr.pending_redrive_totals(eid, rid)
 
     def counts(prefix: str) -> dict[str, int]:
         got = {k: int(c.get(prefix + f) or 0) for k, f in (
             ("succeeded", "succeeded"), ("failed", "failed"), ("timedOut", "timed_out"),
             ("aborted", "aborted"))}
         admitted = int(c.get("items" if prefix else "admitted") or 0)
-        running = admitted - sum(got.values())
+        redrive = waiting_items if prefix else waiting
+        running = admitted - sum(got.values()) - redrive
         total = int(c.get("total") or -1)
         if prefix and total >= 0:
             total = admitted
@@ -54,7 +57,8 @@ def describe(client: Any, arn: str) -> dict[str, Any]:
             **got, "total": admitted + pending if total >= 0 else admitted,
             "resultsWritten": int(c.get("results_written") or 0) or (
                 sum(got.values()) if c.get("status") == "SUCCEEDED" else 0),
-            "failuresNotRedrivable": 0, "pendingRedrive": 0,
+            "failuresNotRedrivable": 0 if prefix else int(c.get("not_redrivable") or 0),
+            "pendingRedrive": redrive,
         }
 
     out: dict[str, Any] = {
@@ -68,8 +72,10 @@ def describe(client: Any, arn: str) -> dict[str, Any]:
         "toleratedFailureCount": int(json.loads(c.get("tolerated_count") or "null") or 0),
         "itemCounts": counts("items_"),
         "executionCounts": counts(""),
-        "redriveCount": 0,
+        "redriveCount": int(c.get("redrive_count") or 0),
     }
+    if c.get("redrive_date"):
+        out["redriveDate"] = float(c["redrive_date"])
     stop = _millis(c.get("stop"))
     if stop is not None and c.get("status") != "RUNNING":
         out["stopDate"] = stop

@@ -34,7 +34,7 @@ def result_entry(child: ExecutionRecord) -> dict[str, Any]:
             out["Error"] = child.error
         if child.cause is not None:
             out["Cause"] = child.cause
-    out["RedriveCount"] = 0
+    out["RedriveCount"] = child.redrive_count
     out["RedriveStatus"] = "NOT_REDRIVABLE"
     out["StartDate"] = _date(child.start)
     out["StateMachineArn"] = child.state_machine_arn

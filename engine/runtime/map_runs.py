@@ -82,6 +82,24 @@ def run_id_of(arn: str) -> str:
     return arn.rsplit(":", 1)[-1]
 
 
+MAP_RUN_RESOURCE: Final = plan_of.MAP_RUN_RESOURCE
+
+
+def waiting_task(arn: str) -> dict[str, Any]:
+    """The `task` of a run waiting on the Map Run `arn` (as `job_running` leaves it): a
+    redriven parent waits on the same Map Run (engine/runtime/redrive.py)."""
+    return {"resource": MAP_RUN_RESOURCE, "handler": None, "input": None, "parameters": None,
+            "timeout": None, "heartbeat": None, "map_run": {"arn": arn}}
+
+
+def reopened(store: Any, rid: str) -> None:
+    """A redrive reopened the Map Run `rid` (in its atomic step): its ARN's index to the
+    parent, in another slot, loses the retention's expiry too."""
+    mr = store_of(store)
+    if mr is not None:
+        mr.keep_parent(rid)
+
+
 def child_machine(plan: dict[str, Any]) -> str:
     """`MACHINE/LABEL` as in the Map Run's ARN: its children's state machine name."""
     return str(plan["arn"]).split(":mapRun:", 1)[1].rsplit(":", 1)[0]
@@ -151,6 +169,8 @@ def _create(driver: Driver, mr: RedisMapRuns, eid: str, run: str, record: Execut
         "admitted": "0", "items": "0", "total": "-1", "pos": "null", "dirty": "0",
         "writer": json.dumps(writer_fields), "results_written": "0", "bytes": "0",
         "role": record.role_arn,
+        # its failed children are kept for a redrive of the parent (older records: not)
+        "redrivable": "1",
         **{f: "0" for f in _STATUS_FIELD.values()},
         **{f"items_{f}": "0" for f in _STATUS_FIELD.values()},
     }
@@ -247,10 +267,12 @@ def _admit_all(driver: Driver, mr: RedisMapRuns, eid: str, rid: str) -> None:
     """Admit children while there is room, a window at a time."""
     while True:
         c = mr.counters(eid, rid)
-        if c is None or c["status"] != "RUNNING" or int(c["total"]) >= 0:
+        if c is None or c["status"] != "RUNNING":
+            return
+        limit = _limit(c, getattr(driver.settings, "map_run_max_concurrency", DISTRIBUTED_QUOTA))
+        if _redrive_children(driver, mr, eid, rid, c, limit) or int(c["total"]) >= 0:
             return
         admitted = int(c["admitted"])
-        limit = _limit(c, getattr(driver.settings, "map_run_max_concurrency", DISTRIBUTED_QUOTA))
         running = admitted - _finished(c)
         room = limit - running
         # Refill by windows, not one child per child that ends: a window once a quarter
@@ -288,6 +310,51 @@ def _admit_all(driver: Driver, mr: RedisMapRuns, eid: str, rid: str) -> None:
             _send(driver, starts)
         if done == -1 or total is not None:
             return
+
+
+def _redrive_children(driver: Driver, mr: RedisMapRuns, eid: str, rid: str,
+                      c: dict[str, str], limit: int) -> bool:
+    """The failed children a redrive of the parent reopened, redriven as room allows
+    (each its own RedriveExecution, on its own keys); True while some wait.
+
+    A child is redriven, then marked running: a worker dying in between leaves it pending,
+    and the next admitter finds it redriven already (its redrive count past the one it
+    failed with, or RUNNING) and only marks it; two admitters cannot both redrive it (the
+    redrive's compare-and-set on the child's redrive count refuses the second)."""
+    from engine.errors import ExecutionNotRedrivable
+    from engine.runtime import redrive
+
+    pending = mr.pending_redrive_count(eid, rid)
+    if pending == 0:
+        return False
+    room = limit - (int(c["admitted"]) - _finished(c) - pending)
+    if room <= 0:
+        return True
+    plan = _plan(mr, eid, rid)
+    rules = redrive.RedriveRules(
+        window_seconds=redrive.MAX_OPEN_SECONDS,  # the parent's redrive was allowed
+        max_history_events=driver.settings.max_history_events,
+        redeliver_seconds=driver.settings.redeliver_seconds,
+    )
+    # A window at a time: the lock (LOCK_SECONDS) is not held across thousands of redrives.
+    for index, redrives in mr.pending_redrive(eid, rid, min(room, WINDOW)):
+        child_id = f"{plan['_machine']}:{plan_of.child_name(plan['arn'], index)}"
+        child = driver.store.get_execution(child_id)
+        if child is None:  # gone past the retention: it stays a failure
+            mr.redriven(eid, rid, index, refused="failed")
+            continue
+        if child.status != "RUNNING" and child.redrive_count <= redrives:
+            try:
+                redrive.redrive_execution(driver.store, driver.dispatcher, child,
+                                          now=driver.clock(), rules=rules)
+            except ExecutionNotRedrivable:
+                fresh = driver.store.get_execution(child_id) or child
+                if fresh.status != "RUNNING" and fresh.redrive_count <= redrives:
+                    mr.redriven(eid, rid, index,
+                                refused=_STATUS_FIELD.get(fresh.status, "failed"))
+                    continue
+        mr.redriven(eid, rid, index)
+    return mr.pending_redrive_count(eid, rid) > 0
 
 
 def _read(driver: Driver, mr: RedisMapRuns, eid: str, rid: str, plan: dict[str, Any],
@@ -396,18 +463,26 @@ def _count(mr: RedisMapRuns, eid: str, rid: str, index: int, child: ExecutionRec
     else:
         entry = json.dumps({**result_entry(child), "_i": index}, separators=(",", ":"),
                            ensure_ascii=False)
-    mr.count(eid, rid, index, _STATUS_FIELD[status], result, entry)
+    mr.count(eid, rid, index, _STATUS_FIELD[status], result, entry, child.redrive_count)
 
 
 def _sweep(driver: Driver, mr: RedisMapRuns, eid: str, rid: str) -> None:
     """Count the running children that have ended (their own report was lost)."""
+    sweep(driver.store, eid, rid)
+
+
+def sweep(store: Any, eid: str, rid: str) -> None:
+    """`_sweep` from a store: a redrive of the parent counts the children that ended
+    uncounted (stopped with their Map Run) before it reopens it, so that they are redriven."""
+    mr = store_of(store)
+    assert mr is not None
     plan = _plan(mr, eid, rid)
     machine = plan["_machine"]
     running = mr.running(eid, rid)
     ids = [f"{machine}:{plan_of.child_name(plan['arn'], index)}" for index in running]
     for index, child_id, status in zip(running, ids, mr.statuses(ids), strict=True):
         if status is not None and status != "RUNNING":
-            child = driver.store.get_execution(child_id)
+            child = store.get_execution(child_id)
             if child is not None:
                 _count(mr, eid, rid, index, child)
 

@@ -15,8 +15,10 @@ succeeded children counted and kept. The interpreter records the state a run fai
 ("Execution was started before the launch of RedriveExecution", as AWS says of those).
 The whole plan is applied in one atomic step of the store (engine/store/redrive.py).
 
-A DISTRIBUTED Map's Map Run redrive (REDRIVABLE_BY_MAP_RUN, the Map Run's redrive count,
-MapRunRedriven) belongs with the Map Runs (engine/runtime/map_runs.py): see docs/redrive.md.
+A run that failed (or stopped) waiting on a DISTRIBUTED Map's Map Run waits on the same Map
+Run again: the plan reopens it (its failed children pending redrive, its redrive count,
+MapRunRedriven after ExecutionRedriven) and its admitter redrives those children, each by
+`redrive_execution` (engine/runtime/map_runs.py; docs/redrive.md).
 """
 
 from __future__ import annotations
@@ -33,9 +35,9 @@ from engine.interpreter import history as h
 from engine.interpreter.join import concurrency_limit
 from engine.interpreter.machine import scope_states
 from engine.interpreter.types import Resumed, epoch_millis, iso_timestamp
-from engine.runtime import messages
+from engine.runtime import map_runs, messages
 from engine.store.base import DocWrite, ExecutionRecord, LoadedRun, OutboxEntry, Store
-from engine.store.redrive import RedrivePlan
+from engine.store.redrive import MapRunReopen, RedrivePlan
 
 #: AWS: an execution can be redriven for 14 days after it ended (SFN_REDRIVE_SECONDS).
 REDRIVE_SECONDS: Final = 14 * 86400.0
@@ -78,7 +80,8 @@ def not_redrivable(
         return f"Execution is {record.status} and cannot be redriven"
     if record.type == "EXPRESS":
         return EXPRESS
-    machine = store.get_state_machine(record.state_machine_name)
+    # A Map Run's child (`MACHINE/LABEL`) is of its parent's state machine.
+    machine = store.get_state_machine(record.state_machine_name.split("/", 1)[0])
     if machine is None or machine.status == "DELETING":
         return DELETING
     if record.stop is not None and now - record.stop > rules.window_seconds:
@@ -129,7 +132,9 @@ def redrive_execution(
             return answered
         why = not_redrivable(store, fresh, now, rules) or PERIOD
         raise ExecutionNotRedrivable(f"{why}: '{record.arn}'")
-    execution_logs.committed(record, [made.event], result.event_id)
+    execution_logs.committed(record, [made.event, *made.more_events], result.event_id)
+    for reopened in made.map_runs:
+        map_runs.reopened(store, reopened.run_id)
     for entry in made.outbox:
         if entry.immediate:
             dispatcher.send(entry.message, countdown=0.0)
@@ -275,6 +280,16 @@ class _Planner:
             self.write(run, loaded, new)
             self.reopen(str(join), found[0], found[1], run, version)
             return
+        arn = self.map_run(run, doc, name) if isinstance(state, MapState) else None
+        if arn is not None:
+            new.update(phase="task", task=map_runs.waiting_task(arn))
+            new.pop("retries", None)  # the state is entered again: its retries afresh
+            self.write(run, loaded, new)
+            self.send(messages.make(
+                "task", self.eid, run, version, a=doc.get("attempt", 0),
+                res=map_runs.MAP_RUN_RESOURCE, s=name, m=self.sm, q=1,
+            ))
+            return
         # Any other state is entered again with the input it had (Resumed: `enter` resets
         # the retry counters, the attempt and the Task's timeouts, as AWS's redrive does).
         new["phase"] = "ready"
@@ -284,6 +299,34 @@ class _Planner:
             return
         self.write(run, loaded, new)
         self.send(messages.make("resume", self.eid, run, version, s=name, m=self.sm))
+
+    def map_run(self, run: str, doc: dict[str, Any], name: str) -> str | None:
+        """The Map Run `run` waited on in state `name`, reopened in the plan if it did not
+        succeed (AWS: its failed children are redriven, MapRunRedriven); None: none."""
+        arn = doc.get("map_run_arn") or ((doc.get("task") or {}).get("map_run") or {}).get("arn")
+        mr = map_runs.store_of(self.store)
+        if not isinstance(arn, str) or mr is None:
+            return None
+        rid = map_runs.run_id_of(arn)
+        found = mr.record(self.eid, rid, ("status", "run", "state", "redrive_count",
+                                          "redrivable"))
+        if found.get("run") != run or found.get("state") != name:
+            return None  # not a Map Run's (an in-execution Distributed Map's ARN)
+        if found.get("redrivable") != "1":
+            return None  # a Map Run recorded before its failed children were: a new one
+        if found.get("status") in ("FAILED", "ABORTED", "TIMED_OUT"):
+            map_runs.sweep(self.store, self.eid, rid)  # children stopped with it, uncounted
+            count = int(found.get("redrive_count") or 0) + 1
+            date = epoch_millis(self.now)
+            self.plan.map_runs.append(MapRunReopen(rid, {
+                "status": "RUNNING", "redrive_count": str(count), "redrive_date": str(date),
+                "dirty": "1",
+            }))
+            self.plan.more_events.append(h.event(
+                iso_timestamp(date), "MapRunRedriven", "mapRunRedrivenEventDetails",
+                mapRunArn=arn, redriveCount=count,
+            ))
+        return arn
 
     def reopen(
         self, join: str, join_version: int, doc: dict[str, Any], parent_run: str,

@@ -47,7 +47,27 @@ if ARGV[3] ~= '' then
   redis.call('HINCRBY', KEYS[1], 'bytes', string.len(ARGV[3]) + 1)
 end
 if ARGV[4] ~= '' then redis.call('RPUSH', KEYS[4], ARGV[4]) end
+if ARGV[2] ~= 'succeeded' then
+  -- a failure a redrive of the parent runs again (its item count, the child's redrives)
+  redis.call('HSET', KEYS[5], ARGV[1], n .. '|' .. ARGV[5])
+end
 return {1}
+"""
+
+_REDRIVEN: Final = """
+local v = redis.call('HGET', KEYS[2], ARGV[1])
+if not v then return 0 end
+redis.call('HDEL', KEYS[2], ARGV[1])
+local n = tonumber(string.match(v, '^(%d+)'))
+if ARGV[2] == '' then
+  redis.call('HSET', KEYS[3], ARGV[1], n)
+  return 1
+end
+redis.call('HSET', KEYS[4], ARGV[1], v)
+redis.call('HINCRBY', KEYS[1], ARGV[2], 1)
+redis.call('HINCRBY', KEYS[1], 'items_' .. ARGV[2], n)
+redis.call('HINCRBY', KEYS[1], 'not_redrivable', 1)
+return 1
 """
 
 _FLUSHED: Final = """
@@ -91,6 +111,7 @@ COUNTERS: Final = (
     "items_succeeded", "items_failed", "items_timed_out", "items_aborted",
     "results_written", "bytes", "max_concurrency", "tolerated_count",
     "tolerated_percentage", "pos", "start", "stop", "error", "cause",
+    "redrive_count", "redrive_date", "not_redrivable",
 )
 
 
@@ -105,6 +126,7 @@ class RedisMapRuns:
         self._finish = client.register_script(_FINISH)
         self._release = client.register_script(_RELEASE)
         self._update = client.register_script(_UPDATE)
+        self._redriven = client.register_script(_REDRIVEN)
 
     def create(self, eid: str, run_id: str, fields: dict[str, str], start: float) -> bool:
         """The record, once (False: it exists already), and its parent's index."""
@@ -114,6 +136,10 @@ class RedisMapRuns:
         )
         self.r.set(keys.map_run_parent(run_id), eid)
         return bool(created)
+
+    def keep_parent(self, run_id: str) -> None:
+        """The index from the ARN to the parent loses its expiry (a redrive reopened it)."""
+        self.r.persist(keys.map_run_parent(run_id))
 
     def parent_of(self, run_id: str) -> str | None:
         found = self.r.get(keys.map_run_parent(run_id))
@@ -171,13 +197,40 @@ class RedisMapRuns:
         return [None if s is None else str(s) for s in pipe.execute()]
 
     def count(self, eid: str, run_id: str, index: int, status_field: str,
-              result: str | None, entry: str | None) -> bool:
+              result: str | None, entry: str | None, redrives: int = 0) -> bool:
+        """Count a child's end once; a failure is also kept (`bad`, with the child's
+        `redrives`) for a redrive of the parent (engine/store/redrive.py reopens)."""
         found = self._count(
             keys=[keys.map_run(eid, run_id), keys.map_run(eid, run_id, "run"),
-                  keys.map_run(eid, run_id, "res"), keys.map_run(eid, run_id, "buf")],
-            args=[index, status_field, result or "", entry or ""],
+                  keys.map_run(eid, run_id, "res"), keys.map_run(eid, run_id, "buf"),
+                  keys.map_run(eid, run_id, "bad")],
+            args=[index, status_field, result or "", entry or "", redrives],
         )
         return bool(int(found[0]))
+
+    def pending_redrive(self, eid: str, run_id: str, limit: int) -> list[tuple[int, int]]:
+        """Up to `limit` failed children a redrive reopened: (index, the child's redrive
+        count when it failed)."""
+        _, found = self.r.hscan(keys.map_run(eid, run_id, "rd"), 0, count=max(limit, 10))
+        out = [(int(i), int(str(v).split("|")[1])) for i, v in found.items()]
+        return sorted(out)[:limit]
+
+    def pending_redrive_count(self, eid: str, run_id: str) -> int:
+        return int(self.r.hlen(keys.map_run(eid, run_id, "rd")))
+
+    def pending_redrive_totals(self, eid: str, run_id: str) -> tuple[int, int]:
+        """The children pending redrive and their items (DescribeMapRun's pendingRedrive)."""
+        values = self.r.hvals(keys.map_run(eid, run_id, "rd"))
+        return len(values), sum(int(str(v).split("|")[0]) for v in values)
+
+    def redriven(self, eid: str, run_id: str, index: int, refused: str = "") -> bool:
+        """A pending child was redriven (or runs): it is running again; `refused` (its
+        status field): it cannot be, and counts as that failure again."""
+        return bool(self._redriven(
+            keys=[keys.map_run(eid, run_id), keys.map_run(eid, run_id, "rd"),
+                  keys.map_run(eid, run_id, "run"), keys.map_run(eid, run_id, "bad")],
+            args=[index, refused],
+        ))
 
     def buffered(self, eid: str, run_id: str, limit: int) -> list[str]:
         return [str(x) for x in self.r.lrange(keys.map_run(eid, run_id, "buf"), 0, limit - 1)]
@@ -221,7 +274,7 @@ class RedisMapRuns:
 
     def finish(self, eid: str, run_id: str, status: str, stop: float, error: str | None,
                cause: str | None) -> bool:
-        parts = ("", "run", "res", "buf", "files", "items")
+        parts = ("", "run", "res", "buf", "files", "items", "bad", "rd")
         done = bool(self._finish(
             keys=[*(keys.map_run(eid, run_id, p) for p in parts), keys.map_runs(eid)],
             args=[status, stop, error or "", cause or "", self.retention],

@@ -24,6 +24,20 @@ _SCRIPT = (Path(__file__).parent / "lua" / "redrive.lua").read_text(encoding="ut
 CLEARED_FIELDS = ("stop", "error", "cause", "output")
 
 
+@dataclass(frozen=True)
+class MapRunReopen:
+    """A Map Run of the execution that runs its failed children again: its record back to
+    RUNNING with `fields` set, its failed children (the `bad` hash) moved to `rd` (pending
+    redrive), its failure counters zeroed (engine/runtime/map_runs.py admits them)."""
+
+    run_id: str
+    fields: dict[str, str]
+
+
+#: A Map Run's parts (keys.map_run) that a reopen keeps past the retention they were given.
+MAP_RUN_PARTS = ("", "run", "res", "buf", "files", "items", "bad", "rd")
+
+
 @dataclass
 class RedrivePlan:
     #: What the plan was made from: the record's status and redrive count.
@@ -33,6 +47,10 @@ class RedrivePlan:
     stopped_after: float
     event: dict[str, Any]
     writes: list[DocWrite] = field(default_factory=list)
+    #: events appended after `event` (a Map Run's MapRunRedriven)
+    more_events: list[dict[str, Any]] = field(default_factory=list)
+    #: Map Runs of this execution reopened (Redis only: the in-memory store has none)
+    map_runs: list[MapRunReopen] = field(default_factory=list)
     #: join id -> indexes whose results go (children that run again)
     forget: dict[str, list[int]] = field(default_factory=dict)
     outbox: list[OutboxEntry] = field(default_factory=list)
@@ -85,7 +103,12 @@ class RedisRedrive:
             "dl": plan.stopped_after,
             "w": writes,
             "hd": forget,
-            "ev": arg(body),
+            "ev": [arg(body), *(arg(_dumps(e)[1:]) for e in plan.more_events)],
+            "mr": [
+                [[key_index(keys.map_run(eid, m.run_id, part)) for part in MAP_RUN_PARTS],
+                 arg(_dumps(m.fields))]
+                for m in plan.map_runs
+            ],
             "oa": [[arg(e.id), arg(_dumps(e.message)), repr(e.deadline)] for e in plan.outbox],
             "mt": {k: str(v) for k, v in plan.execution.items()},
             "del": list(CLEARED_FIELDS),
@@ -138,9 +161,10 @@ class MemoryRedrive:
                 results = x.hashes.get(f"res:{join}", {})
                 for i in indexes:
                     results.pop(str(i), None)
-            event_id = len(x.history) + 1
-            x.history.append(_dumps({"id": event_id, "previousEventId": event_id - 1,
-                                     **plan.event}))
+            for event in [plan.event, *plan.more_events]:
+                event_id = len(x.history) + 1
+                x.history.append(_dumps({"id": event_id, "previousEventId": event_id - 1,
+                                         **event}))
             for e in plan.outbox:
                 x.outbox[e.id] = _dumps(e.message)
                 x.due[e.id] = e.deadline
