@@ -36,9 +36,11 @@ MAP_RUN_RESOURCE: Final = "arn:aws:states:::mapRun"
 
 
 def runs_as_map_run(state: Any, map_runs: bool) -> bool:
-    """A Map Run streams items in windows; a batch bounded by bytes
+    """Every Distributed Map runs as a Map Run, as on AWS, whatever its items' source (an
+    ItemReader, or ItemsPath / Items: then the items are in the state's input and the
+    plan carries them). A Map Run streams items in windows; a batch bounded by bytes
     (MaxInputBytesPerBatch) is still cut by the in-execution Map."""
-    if not (map_runs and is_distributed(state) and state.item_reader is not None):
+    if not (map_runs and is_distributed(state)):
         return False
     batcher = state.item_batcher
     return batcher is None or (
@@ -57,37 +59,52 @@ class MapRunStates(ChildStates):
         reader, config = maps.reader_parts(state)
         self.doc["input"] = raw
         jsonata = self.jsonata(state)
+        # Without an ItemReader the items are in the state's input (ItemsPath / Items),
+        # read like an inline Map's before MapStateStarted; the Map Run spools them.
+        found: list[Any] | None = None
         if jsonata:
             env = self.jenv()
             value = raw
+            if state.item_reader is None:
+                found = jf.map_items(state, raw, env)
             concurrency = jf.map_max_concurrency(state, raw, env)
-            count, percentage = jf.map_tolerance(state, raw, env)
             limit = config.get("MaxItems")
             batcher = _jsonata_batcher(state, raw, env)
         else:
             penv = self.env()
             value = df.input_path(state, raw, penv)
+            if state.item_reader is None:
+                found = maps.items(state, value, penv)
             concurrency = maps.max_concurrency(state, value, penv)
-            count, percentage = maps.tolerance(state, value, penv)
             limit = config.get("MaxItems")
             if isinstance(config.get("MaxItemsPath"), str):
                 limit = maps._lookup_int(config["MaxItemsPath"], "MaxItemsPath", value, penv)
             batcher = _jsonpath_batcher(state, value, penv)
-        reader_params = self._io_parameters(state, reader, "ItemReader")
+        if found is not None:
+            maps.check_items(found, self.doc["state"])
+        reader_params = (
+            self._io_parameters(state, reader, "ItemReader") if found is None else None
+        )
         writer = state.result_writer if isinstance(state.result_writer, dict) else None
         writer_params = (
             self._io_parameters(state, writer, "ResultWriter") if writer is not None else None
         )
-        # AWS streams the items: their number is not known when the Map starts.
-        self.emit(h.map_state_started(self.ts, 0))
+        # AWS streams a reader's items: their number is not known when the Map starts.
+        self.emit(h.map_state_started(self.ts, 0 if found is None else len(found)))
+        # AWS reads the tolerated failure thresholds after MapStateStarted (a bad
+        # ToleratedFailureCountPath fails the state after it).
+        if jsonata:
+            count, percentage = jf.map_tolerance(state, raw, env)
+        else:
+            count, percentage = maps.tolerance(state, value, penv)
         arn = self.map_run_arn(state)
         self.doc["map_run_arn"] = arn
         self.emit(h.map_run_started(self.ts, arn))
         context = self.context_object()
         selector: Any = None
         if jsonata:
-            found = jf._field(state, "ItemSelector")
-            selector = None if found is MISSING else {"template": found}
+            template = jf._field(state, "ItemSelector")
+            selector = None if template is MISSING else {"template": template}
         elif is_set(state, "ItemSelector") or is_set(state, "Parameters"):
             selector = {"template": state.selector}
         processor = state.processor.model_dump(by_alias=True, exclude_unset=True)
@@ -100,13 +117,16 @@ class MapRunStates(ChildStates):
             "label": state.label,
             "execution_type": getattr(config_, "execution_type", None) or "STANDARD",
             "definition": processor,
-            "reader": {
+            "reader": None if found is not None else {
                 "resource": reader.get("Resource", ""),
                 "parameters": reader_params,
                 "config": {k: v for k, v in config.items()
                            if k not in ("MaxItemsPath", "MaxItems")},
                 "max_items": limit if isinstance(limit, int) and limit > 0 else None,
             },
+            # The items of ItemsPath / Items (at most 256 KiB): spooled to the Map Run
+            # once at its creation, then dropped from the plan.
+            "items": found,
             "writer": None if writer is None else {
                 "resource": writer.get("Resource", ""), "parameters": writer_params,
             },

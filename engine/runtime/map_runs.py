@@ -34,6 +34,7 @@ from engine.interpreter.dataflow import MAX_PAYLOAD_BYTES
 from engine.interpreter.join import exceeds_tolerance
 from engine.interpreter.types import JobRunning, Occurrence, TaskFailed, TaskSucceeded
 from engine.runtime import messages
+from engine.runtime.map_run_items import has_input_items, spool_input_items, stored_plan
 from engine.runtime.map_run_results import result_entry, write
 from engine.store.base import ExecutionRecord, LoadedRun, StateMachineRecord
 from engine.store.map_runs import RedisMapRuns
@@ -144,7 +145,7 @@ def _create(driver: Driver, mr: RedisMapRuns, eid: str, run: str, record: Execut
     fields = {
         "arn": plan["arn"], "eid": eid, "run": run, "attempt": str(attempt),
         "state": plan["state"], "machine": child_machine(plan), "sha": sha,
-        "plan": json.dumps(plan, separators=(",", ":")), "status": "RUNNING",
+        "plan": json.dumps(stored_plan(plan), separators=(",", ":")), "status": "RUNNING",
         "start": str(now), "max_concurrency": str(concurrency),
         "tolerated_count": json.dumps(plan.get("tolerated_count")),
         "tolerated_percentage": json.dumps(plan.get("tolerated_percentage")),
@@ -155,7 +156,12 @@ def _create(driver: Driver, mr: RedisMapRuns, eid: str, run: str, record: Execut
         **{f"items_{f}": "0" for f in _STATUS_FIELD.values()},
     }
     rid = run_id_of(plan["arn"])
-    spooled = _spool_handler_items(driver, mr, eid, rid, record, plan, attempt)
+    spooled: bool | str | None
+    if has_input_items(plan):  # ItemsPath / Items: the items came with the input
+        spool_input_items(mr, eid, rid, plan)
+        spooled = True
+    else:
+        spooled = _spool_handler_items(driver, mr, eid, rid, record, plan, attempt)
     if spooled is not None:
         fields["spooled"] = "1"
     mr.create(eid, rid, fields, now)
