@@ -1,7 +1,8 @@
-"""A Distributed Map with an ItemReader, run as a Map Run (when the shell offers it:
-`Ctx.map_runs`): the parent's run plans the Map Run and waits for its end; the shell
-(engine/runtime/map_runs.py) reads the items by position, starts one child execution per
-item (or batch) and tells the run the outcome.
+"""A Distributed Map, run as a Map Run (when the shell offers it: `Ctx.map_runs`): the
+parent's run plans the Map Run and waits for its end; the shell (engine/runtime/
+map_runs.py) reads the items by position (an ItemReader's source, or the items of
+ItemsPath / Items that the plan carries), starts one child execution per item (or batch)
+and tells the run the outcome.
 
 History, as AWS writes it in the parent: MapStateEntered, MapStateStarted, MapRunStarted
 {mapRunArn}, then MapRunSucceeded (MapStateSucceeded) or MapRunFailed {error, cause}
