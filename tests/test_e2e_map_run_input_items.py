@@ -183,3 +183,29 @@ def test_result_writer_with_items_from_the_input(
     [entry] = manifest["ResultFiles"]["SUCCEEDED"]
     results = json.loads((files / "data" / entry["Key"]).read_text())
     assert sorted(json.loads(r["Output"])["index"] for r in results) == list(range(7))
+
+
+def test_batches_cut_by_bytes_match_the_in_execution_cut(
+    worker: Worker, redis_url: str, unique: str
+) -> None:
+    from tests.test_interpreter_helpers import run
+
+    definition = machine(MaxConcurrency=2, ItemBatcher={
+        "MaxInputBytesPerBatch": 150, "BatchInput": {"b.$": "$.tag"}})
+    definition["States"]["Each"]["ItemSelector"] = {"n.$": "$$.Map.Item.Value.n",
+                                                    "pad.$": "$$.Map.Item.Value.pad"}
+    value = {"tag": "t", "orders": [{"n": n, "pad": "x" * (10 + 7 * (n % 5))}
+                                    for n in range(23)]}
+    inline = run(definition, value)  # the in-memory store: iterations inside the execution
+    assert inline.status == "SUCCEEDED"
+    client = connect(Settings(redis_url=redis_url))
+    client.create_state_machine(f"IY{unique}", definition)
+    done = client.wait(client.start_execution(f"IY{unique}", value).arn, timeout=60)
+    assert done.status == "SUCCEEDED", (done.error, done.cause)
+    output = json.loads(done.output or "")
+    assert output == inline.output
+    assert [i["n"] for b in output for i in b["Items"]] == list(range(23))
+    assert all(len(json.dumps(b, separators=(",", ":"))) <= 150 for b in output)
+    [run_] = map_runs.list_runs(client, done.arn)
+    kids = map_runs.list_children(client, run_["mapRunArn"], status=None, limit=100)
+    assert len(kids) == len(output) > 2

@@ -5,12 +5,13 @@ without Map Runs keep the in-execution iterations."""
 
 from __future__ import annotations
 
+import json
 import random
 from typing import Any
 
 from engine.asl.loader import load
 from engine.interpreter import advance, new_root_doc
-from engine.interpreter.map_runs import MAP_RUN_RESOURCE
+from engine.interpreter.map_runs import MAP_RUN_RESOURCE, groups, runs_as_map_run
 from engine.interpreter.types import Ctx, ExecutionInfo, RunStarted, ScheduleTask, StartChildren
 
 INFO = ExecutionInfo(
@@ -23,8 +24,6 @@ DISTRIBUTED = {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STAN
 
 
 def step(state: dict[str, Any], value: Any, *, map_runs: bool = True) -> Any:
-    import json
-
     machine = load(json.dumps({"StartAt": "M", "States": {"M": {
         "Type": "Map", "Label": "L", "End": True, **state}}}))
     ctx = Ctx(now=100.0, random=random.Random(1), execution=INFO, map_runs=map_runs)
@@ -64,10 +63,25 @@ def test_a_bad_tolerance_path_fails_after_map_state_started() -> None:
     assert "MapStateStarted" in types and "MapRunStarted" not in types
 
 
-def test_without_map_runs_or_with_a_byte_bound_the_iterations_stay_inline() -> None:
+def test_without_map_runs_or_with_a_reader_cut_by_bytes_the_iterations_stay_inline() -> None:
     inline = step({"ItemsPath": "$.xs", "ItemProcessor": DISTRIBUTED}, {"xs": [1, 2]},
                   map_runs=False)
     assert any(isinstance(c, StartChildren) for c in inline.commands)
-    bytes_bound = step({"ItemsPath": "$.xs", "ItemProcessor": DISTRIBUTED,
-                        "ItemBatcher": {"MaxInputBytesPerBatch": 100}}, {"xs": [1, 2]})
-    assert any(isinstance(c, StartChildren) for c in bytes_bound.commands)
+    bound = {"ItemBatcher": {"MaxInputBytesPerBatch": 100}, "ItemProcessor": DISTRIBUTED}
+    from_input = step({"ItemsPath": "$.xs", **bound}, {"xs": [1, 2]})
+    assert [c.resource for c in from_input.commands] == [MAP_RUN_RESOURCE]
+    from_reader = runs_as_map_run(load(json.dumps({"StartAt": "M", "States": {"M": {
+        "Type": "Map", "End": True, **bound, "ItemReader": {
+            "Resource": "arn:aws:states:::s3:getObject",
+            "Parameters": {"Bucket": "b", "Key": "k"}}}}})).states["M"], True)
+    assert from_reader is False
+
+
+def test_groups_cut_by_count_and_bytes_and_leave_a_short_last_batch() -> None:
+    plan: dict[str, Any] = {"batcher": {"size": 3, "max_bytes": 30}}
+    items = ["aaaa", "bbbb", "cccc", "dddd", "e"]
+    # {"Items":["aaaa","bbbb"]} is 25 bytes, with "cccc" 32: cut by bytes.
+    assert groups(plan, items, eof=True) == [["aaaa", "bbbb"], ["cccc", "dddd", "e"]]
+    assert groups(plan, items[:4], eof=False) == [["aaaa", "bbbb"]]
+    assert groups({"batcher": {"size": 2, "max_bytes": None}}, items, eof=False) == [
+        ["aaaa", "bbbb"], ["cccc", "dddd"], ["e"]]

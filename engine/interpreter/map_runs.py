@@ -28,6 +28,7 @@ from engine.interpreter import history as h
 from engine.interpreter import jsonata_flow as jf
 from engine.interpreter import maps
 from engine.interpreter.children import ChildStates, is_distributed
+from engine.interpreter.history import to_json_text
 from engine.interpreter.step import STOP, Next
 from engine.interpreter.types import JobRunning, ScheduleTask, StartTimer, TaskFailed, TaskSucceeded
 
@@ -44,7 +45,9 @@ def runs_as_map_run(state: Any, map_runs: bool) -> bool:
     if not (map_runs and is_distributed(state)):
         return False
     batcher = state.item_batcher
-    return batcher is None or (
+    # Items from the input are admitted from the Map Run's spool, where a window can end
+    # before a batch cut by bytes (`groups`): the next window starts at that batch.
+    return batcher is None or state.item_reader is None or (
         batcher.max_input_bytes_per_batch is None
         and batcher.max_input_bytes_per_batch_path is None
     )
@@ -262,6 +265,33 @@ def batch_size(plan: dict[str, Any]) -> int:
     if batcher is None:
         return 1
     return int(batcher.get("size") or 0) or 1_000_000
+
+
+def groups(plan: dict[str, Any], inputs: list[Any], eof: bool) -> list[list[Any]]:
+    """A window's inputs cut into the children's batches: MaxItemsPerBatch items at most,
+    and with MaxInputBytesPerBatch, a batch (its `{"BatchInput", "Items"}`) at most that
+    many bytes, as the in-execution Map cuts them (engine/interpreter/maps.py `batches`).
+    Unless the source has ended, a last batch short of MaxItemsPerBatch is left for the
+    next window (its items are read again there)."""
+    size = batch_size(plan)
+    batcher = plan.get("batcher") or {}
+    max_bytes = batcher.get("max_bytes")
+    if not (isinstance(max_bytes, int) and max_bytes > 0):
+        return [inputs[i:i + size] for i in range(0, len(inputs), size)]
+    found: list[list[Any]] = []
+    current: list[Any] = []
+    for item in inputs:
+        grown = [*current, item]
+        too_big = bool(current) and len(to_json_text(batch(plan, grown)).encode()) > max_bytes
+        if len(current) >= size or too_big:
+            found.append(current)
+            grown = [item]
+        current = grown
+    if current:
+        found.append(current)
+    if not eof and found and len(found[-1]) < size:
+        found.pop()
+    return found
 
 
 def batch(plan: dict[str, Any], inputs: list[Any]) -> Any:

@@ -279,21 +279,33 @@ def _admit_all(driver: Driver, mr: RedisMapRuns, eid: str, rid: str) -> None:
                 raise
             _end(driver, mr, eid, rid, "FAILED", errors.ITEM_READER_FAILED, str(exc))
             return
-        groups = [inputs[i:i + size] for i in range(0, len(inputs), size)]
-        if not window.eof and groups and len(groups[-1]) < size:
-            # A partial batch waits for its items (the next window starts where it did).
-            raise AssertionError("a window ended inside a batch")
+        groups, position, eof = _cut(plan, window, inputs, want, int(c["items"]))
         children = [plan_of.batch(plan, g) for g in groups]
         record, _ = driver.execution(eid) or (None, None)
         assert record is not None
         starts = _create_children(driver, record, plan, admitted, children)
-        total = admitted + len(children) if window.eof else None
-        done = mr.admit(eid, rid, admitted, window.position,
-                        int(c["items"]) + len(window.items), total, [len(g) for g in groups])
+        total = admitted + len(children) if eof else None
+        used = sum(len(g) for g in groups)
+        done = mr.admit(eid, rid, admitted, position, int(c["items"]) + used, total,
+                        [len(g) for g in groups])
         if done == 1:
             _send(driver, starts)
         if done == -1 or total is not None:
             return
+
+
+def _cut(plan: dict[str, Any], window: Any, inputs: list[Any], want: int,
+         first: int) -> tuple[list[list[Any]], Any, bool]:
+    """The window's children (at most `want`), the position after their items and whether
+    the source ends with them. A batch cut by bytes can leave items of the window for
+    the next one: only a spooled source (read by index) is read so."""
+    groups = plan_of.groups(plan, inputs, window.eof)[:want]
+    used = sum(len(g) for g in groups)
+    if used == len(window.items):
+        return groups, window.position, window.eof
+    if not (isinstance(window.position, dict) and set(window.position) == {"i"}):
+        raise AssertionError("a window ended inside a batch of a source read by offset")
+    return groups, {"i": first + used}, False
 
 
 def _read(driver: Driver, mr: RedisMapRuns, eid: str, rid: str, plan: dict[str, Any],
