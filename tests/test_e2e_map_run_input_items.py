@@ -209,3 +209,26 @@ def test_batches_cut_by_bytes_match_the_in_execution_cut(
     [run_] = map_runs.list_runs(client, done.arn)
     kids = map_runs.list_children(client, run_["mapRunArn"], status=None, limit=100)
     assert len(kids) == len(output) > 2
+
+
+def test_items_near_the_payload_limit_and_past_it(
+    worker: Worker, redis_url: str, unique: str
+) -> None:
+    client = connect(Settings(redis_url=redis_url))
+    definition = machine(MaxConcurrency=0)
+    definition["States"]["Each"]["ItemSelector"] = {"n.$": "$$.Map.Item.Value.n"}
+    definition["States"]["Each"]["ResultSelector"] = {"count.$": "States.ArrayLength($)"}
+    client.create_state_machine(f"IN{unique}", definition)
+    big = {"tag": "t", "orders": [{"n": n, "pad": "x" * 1000} for n in range(240)]}
+    done = client.wait(client.start_execution(f"IN{unique}", big).arn, timeout=90)
+    assert done.status == "SUCCEEDED", (done.error, done.cause)
+    assert json.loads(done.output or "") == {"count": 240}
+    # Items past 256 KiB (JSONata can build them): the Map's own States.DataLimitExceeded,
+    # before any Map Run, as for an inline Map.
+    client.create_state_machine(f"IX{unique}", {
+        "QueryLanguage": "JSONata", "StartAt": "Each", "States": {"Each": {
+            "Type": "Map", "Items": "{% [1..70000] %}", "End": True,
+            "ItemProcessor": definition["States"]["Each"]["ItemProcessor"]}}})
+    done = client.wait(client.start_execution(f"IX{unique}", {}).arn, timeout=60)
+    assert (done.status, done.error) == ("FAILED", "States.DataLimitExceeded")
+    assert map_runs.list_runs(client, done.arn) == []
