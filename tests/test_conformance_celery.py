@@ -30,6 +30,11 @@ SAMPLE = (
     "test_base_scenarios.py::TestBaseScenarios::test_map_state_catch",
     "test_base_scenarios.py::TestBaseScenarios::test_map_state_retry_multiple_retriers",
     "test_base_scenarios.py::TestBaseScenarios::test_map_state_config_distributed_parameters",
+    # Distributed Maps over ItemsPath run as Map Runs of child executions on the workers:
+    # Lambda stand-ins in children, nested Map Runs, a bad threshold path.
+    "test_base_scenarios.py::TestBaseScenarios::test_map_state_config_distributed_reentrant_lambda",
+    "test_map_state_nested_config_distributed_no_max_max_concurrency",
+    "test_base_scenarios.py::TestBaseScenarios::test_map_state_tolerated_failure_count_path[NoNumber]",
     "test_base_scenarios.py::TestBaseScenarios::test_parallel_state_order",
     "test_base_scenarios.py::TestBaseScenarios::test_max_concurrency_path[NoNumber]",
     "test_base_scenarios.py::TestBaseScenarios::test_lambda_invoke_with_retry_base",

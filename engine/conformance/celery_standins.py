@@ -21,6 +21,7 @@ import redis
 from engine import arns
 from engine.conformance.standins import BEHAVIOURS
 from engine.handlers import TaskContext, TaskFailure, default_registry
+from engine.store import keys
 
 FUNCTIONS_ENV: Final = "SFN_CONFORMANCE_FUNCTIONS"
 
@@ -38,10 +39,26 @@ def _client() -> redis.Redis:
     return redis.Redis.from_url(url, decode_responses=True)
 
 
+def _case_execution(execution_arn: str) -> str:
+    """The name of the execution the runner started: a Distributed Map's child execution
+    (a Map Run's) serves the stand-ins of its root parent, found up the Map Runs."""
+    eid = arns.execution_id(execution_arn)
+    client = _client()
+    for _ in range(16):  # nested Distributed Maps: a few levels at most
+        map_run_arn = client.hget(keys.meta(eid), "map_run_arn")
+        if not map_run_arn:
+            break
+        parent = client.get(keys.map_run_parent(str(map_run_arn).rsplit(":", 1)[-1]))
+        if parent is None:
+            break
+        eid = str(parent)
+    # The execution's name (an EXPRESS execution's ARN ends with an id after it).
+    return eid.split(":")[1]
+
+
 def _handler_for(name: str) -> Any:
     def standin(event: Any, ctx: TaskContext) -> Any:
-        # The execution's name (an EXPRESS execution's ARN ends with an id after it).
-        execution = arns.execution_id(ctx.execution_arn).split(":")[1]
+        execution = _case_execution(ctx.execution_arn)
         spec = _client().hget(behaviour_key(execution), name)
         if spec is None:
             raise TaskFailure(

@@ -1,7 +1,8 @@
-"""A Distributed Map with an ItemReader, run as a Map Run (when the shell offers it:
-`Ctx.map_runs`): the parent's run plans the Map Run and waits for its end; the shell
-(engine/runtime/map_runs.py) reads the items by position, starts one child execution per
-item (or batch) and tells the run the outcome.
+"""A Distributed Map, run as a Map Run (when the shell offers it: `Ctx.map_runs`): the
+parent's run plans the Map Run and waits for its end; the shell (engine/runtime/
+map_runs.py) reads the items by position (an ItemReader's source, or the items of
+ItemsPath / Items that the plan carries), starts one child execution per item (or batch)
+and tells the run the outcome.
 
 History, as AWS writes it in the parent: MapStateEntered, MapStateStarted, MapRunStarted
 {mapRunArn}, then MapRunSucceeded (MapStateSucceeded) or MapRunFailed {error, cause}
@@ -27,6 +28,7 @@ from engine.interpreter import history as h
 from engine.interpreter import jsonata_flow as jf
 from engine.interpreter import maps
 from engine.interpreter.children import ChildStates, is_distributed
+from engine.interpreter.history import to_json_text
 from engine.interpreter.step import STOP, Next
 from engine.interpreter.types import JobRunning, ScheduleTask, StartTimer, TaskFailed, TaskSucceeded
 
@@ -36,12 +38,16 @@ MAP_RUN_RESOURCE: Final = "arn:aws:states:::mapRun"
 
 
 def runs_as_map_run(state: Any, map_runs: bool) -> bool:
-    """A Map Run streams items in windows; a batch bounded by bytes
+    """Every Distributed Map runs as a Map Run, as on AWS, whatever its items' source (an
+    ItemReader, or ItemsPath / Items: then the items are in the state's input and the
+    plan carries them). A Map Run streams items in windows; a batch bounded by bytes
     (MaxInputBytesPerBatch) is still cut by the in-execution Map."""
-    if not (map_runs and is_distributed(state) and state.item_reader is not None):
+    if not (map_runs and is_distributed(state)):
         return False
     batcher = state.item_batcher
-    return batcher is None or (
+    # Items from the input are admitted from the Map Run's spool, where a window can end
+    # before a batch cut by bytes (`groups`): the next window starts at that batch.
+    return batcher is None or state.item_reader is None or (
         batcher.max_input_bytes_per_batch is None
         and batcher.max_input_bytes_per_batch_path is None
     )
@@ -57,37 +63,52 @@ class MapRunStates(ChildStates):
         reader, config = maps.reader_parts(state)
         self.doc["input"] = raw
         jsonata = self.jsonata(state)
+        # Without an ItemReader the items are in the state's input (ItemsPath / Items),
+        # read like an inline Map's before MapStateStarted; the Map Run spools them.
+        found: list[Any] | None = None
         if jsonata:
             env = self.jenv()
             value = raw
+            if state.item_reader is None:
+                found = jf.map_items(state, raw, env)
             concurrency = jf.map_max_concurrency(state, raw, env)
-            count, percentage = jf.map_tolerance(state, raw, env)
             limit = config.get("MaxItems")
             batcher = _jsonata_batcher(state, raw, env)
         else:
             penv = self.env()
             value = df.input_path(state, raw, penv)
+            if state.item_reader is None:
+                found = maps.items(state, value, penv)
             concurrency = maps.max_concurrency(state, value, penv)
-            count, percentage = maps.tolerance(state, value, penv)
             limit = config.get("MaxItems")
             if isinstance(config.get("MaxItemsPath"), str):
                 limit = maps._lookup_int(config["MaxItemsPath"], "MaxItemsPath", value, penv)
             batcher = _jsonpath_batcher(state, value, penv)
-        reader_params = self._io_parameters(state, reader, "ItemReader")
+        if found is not None:
+            maps.check_items(found, self.doc["state"])
+        reader_params = (
+            self._io_parameters(state, reader, "ItemReader") if found is None else None
+        )
         writer = state.result_writer if isinstance(state.result_writer, dict) else None
         writer_params = (
             self._io_parameters(state, writer, "ResultWriter") if writer is not None else None
         )
-        # AWS streams the items: their number is not known when the Map starts.
-        self.emit(h.map_state_started(self.ts, 0))
+        # AWS streams a reader's items: their number is not known when the Map starts.
+        self.emit(h.map_state_started(self.ts, 0 if found is None else len(found)))
+        # AWS reads the tolerated failure thresholds after MapStateStarted (a bad
+        # ToleratedFailureCountPath fails the state after it).
+        if jsonata:
+            count, percentage = jf.map_tolerance(state, raw, env)
+        else:
+            count, percentage = maps.tolerance(state, value, penv)
         arn = self.map_run_arn(state)
         self.doc["map_run_arn"] = arn
         self.emit(h.map_run_started(self.ts, arn))
         context = self.context_object()
         selector: Any = None
         if jsonata:
-            found = jf._field(state, "ItemSelector")
-            selector = None if found is MISSING else {"template": found}
+            template = jf._field(state, "ItemSelector")
+            selector = None if template is MISSING else {"template": template}
         elif is_set(state, "ItemSelector") or is_set(state, "Parameters"):
             selector = {"template": state.selector}
         processor = state.processor.model_dump(by_alias=True, exclude_unset=True)
@@ -100,13 +121,16 @@ class MapRunStates(ChildStates):
             "label": state.label,
             "execution_type": getattr(config_, "execution_type", None) or "STANDARD",
             "definition": processor,
-            "reader": {
+            "reader": None if found is not None else {
                 "resource": reader.get("Resource", ""),
                 "parameters": reader_params,
                 "config": {k: v for k, v in config.items()
                            if k not in ("MaxItemsPath", "MaxItems")},
                 "max_items": limit if isinstance(limit, int) and limit > 0 else None,
             },
+            # The items of ItemsPath / Items (at most 256 KiB): spooled to the Map Run
+            # once at its creation, then dropped from the plan.
+            "items": found,
             "writer": None if writer is None else {
                 "resource": writer.get("Resource", ""), "parameters": writer_params,
             },
@@ -241,6 +265,33 @@ def batch_size(plan: dict[str, Any]) -> int:
     if batcher is None:
         return 1
     return int(batcher.get("size") or 0) or 1_000_000
+
+
+def groups(plan: dict[str, Any], inputs: list[Any], eof: bool) -> list[list[Any]]:
+    """A window's inputs cut into the children's batches: MaxItemsPerBatch items at most,
+    and with MaxInputBytesPerBatch, a batch (its `{"BatchInput", "Items"}`) at most that
+    many bytes, as the in-execution Map cuts them (engine/interpreter/maps.py `batches`).
+    Unless the source has ended, a last batch short of MaxItemsPerBatch is left for the
+    next window (its items are read again there)."""
+    size = batch_size(plan)
+    batcher = plan.get("batcher") or {}
+    max_bytes = batcher.get("max_bytes")
+    if not (isinstance(max_bytes, int) and max_bytes > 0):
+        return [inputs[i:i + size] for i in range(0, len(inputs), size)]
+    found: list[list[Any]] = []
+    current: list[Any] = []
+    for item in inputs:
+        grown = [*current, item]
+        too_big = bool(current) and len(to_json_text(batch(plan, grown)).encode()) > max_bytes
+        if len(current) >= size or too_big:
+            found.append(current)
+            grown = [item]
+        current = grown
+    if current:
+        found.append(current)
+    if not eof and found and len(found[-1]) < size:
+        found.pop()
+    return found
 
 
 def batch(plan: dict[str, Any], inputs: list[Any]) -> Any:

@@ -91,8 +91,8 @@ class Ctx:
     #: The shell reads ItemReader sources itself (engine/integrations/readers.py): a Map
     #: with an ItemReader (and no `reader_items`) first schedules the read as a task.
     read_items: bool = False
-    #: The shell runs a Distributed Map with an ItemReader as a Map Run of child
-    #: executions that streams its items (engine/runtime/map_runs.py).
+    #: The shell runs a Distributed Map (items from an ItemReader or the input) as a Map
+    #: Run of child executions that streams its items (engine/runtime/map_runs.py).
     map_runs: bool = False
     #: Causes name the event id a state was entered at (False under TestState).
     event_ids: bool = True

@@ -34,6 +34,7 @@ from engine.interpreter.dataflow import MAX_PAYLOAD_BYTES
 from engine.interpreter.join import exceeds_tolerance
 from engine.interpreter.types import JobRunning, Occurrence, TaskFailed, TaskSucceeded
 from engine.runtime import messages
+from engine.runtime.map_run_items import has_input_items, spool_input_items, stored_plan
 from engine.runtime.map_run_results import result_entry, write
 from engine.store.base import ExecutionRecord, LoadedRun, StateMachineRecord
 from engine.store.map_runs import RedisMapRuns
@@ -162,7 +163,7 @@ def _create(driver: Driver, mr: RedisMapRuns, eid: str, run: str, record: Execut
     fields = {
         "arn": plan["arn"], "eid": eid, "run": run, "attempt": str(attempt),
         "state": plan["state"], "machine": child_machine(plan), "sha": sha,
-        "plan": json.dumps(plan, separators=(",", ":")), "status": "RUNNING",
+        "plan": json.dumps(stored_plan(plan), separators=(",", ":")), "status": "RUNNING",
         "start": str(now), "max_concurrency": str(concurrency),
         "tolerated_count": json.dumps(plan.get("tolerated_count")),
         "tolerated_percentage": json.dumps(plan.get("tolerated_percentage")),
@@ -175,7 +176,12 @@ def _create(driver: Driver, mr: RedisMapRuns, eid: str, run: str, record: Execut
         **{f"items_{f}": "0" for f in _STATUS_FIELD.values()},
     }
     rid = run_id_of(plan["arn"])
-    spooled = _spool_handler_items(driver, mr, eid, rid, record, plan, attempt)
+    spooled: bool | str | None
+    if has_input_items(plan):  # ItemsPath / Items: the items came with the input
+        spool_input_items(mr, eid, rid, plan)
+        spooled = True
+    else:
+        spooled = _spool_handler_items(driver, mr, eid, rid, record, plan, attempt)
     if spooled is not None:
         fields["spooled"] = "1"
     mr.create(eid, rid, fields, now)
@@ -295,17 +301,15 @@ def _admit_all(driver: Driver, mr: RedisMapRuns, eid: str, rid: str) -> None:
                 raise
             _end(driver, mr, eid, rid, "FAILED", errors.ITEM_READER_FAILED, str(exc))
             return
-        groups = [inputs[i:i + size] for i in range(0, len(inputs), size)]
-        if not window.eof and groups and len(groups[-1]) < size:
-            # A partial batch waits for its items (the next window starts where it did).
-            raise AssertionError("a window ended inside a batch")
+        groups, position, eof = _cut(plan, window, inputs, want, int(c["items"]))
         children = [plan_of.batch(plan, g) for g in groups]
         record, _ = driver.execution(eid) or (None, None)
         assert record is not None
         starts = _create_children(driver, record, plan, admitted, children)
-        total = admitted + len(children) if window.eof else None
-        done = mr.admit(eid, rid, admitted, window.position,
-                        int(c["items"]) + len(window.items), total, [len(g) for g in groups])
+        total = admitted + len(children) if eof else None
+        used = sum(len(g) for g in groups)
+        done = mr.admit(eid, rid, admitted, position, int(c["items"]) + used, total,
+                        [len(g) for g in groups])
         if done == 1:
             _send(driver, starts)
         if done == -1 or total is not None:
@@ -355,6 +359,20 @@ def _redrive_children(driver: Driver, mr: RedisMapRuns, eid: str, rid: str,
                     continue
         mr.redriven(eid, rid, index)
     return mr.pending_redrive_count(eid, rid) > 0
+
+
+def _cut(plan: dict[str, Any], window: Any, inputs: list[Any], want: int,
+         first: int) -> tuple[list[list[Any]], Any, bool]:
+    """The window's children (at most `want`), the position after their items and whether
+    the source ends with them. A batch cut by bytes can leave items of the window for
+    the next one: only a spooled source (read by index) is read so."""
+    groups = plan_of.groups(plan, inputs, window.eof)[:want]
+    used = sum(len(g) for g in groups)
+    if used == len(window.items):
+        return groups, window.position, window.eof
+    if not (isinstance(window.position, dict) and set(window.position) == {"i"}):
+        raise AssertionError("a window ended inside a batch of a source read by offset")
+    return groups, {"i": first + used}, False
 
 
 def _read(driver: Driver, mr: RedisMapRuns, eid: str, rid: str, plan: dict[str, Any],
