@@ -2,7 +2,8 @@
 Lines object by the engine's ItemReader (a local directory, SFN_ITEM_READER_ROOT), run as a
 Map Run of child executions with its results written by ResultWriter, on a private
 redis-server and one engine worker (2 processes). Prints the wall time, the peak
-worker memory (RSS), Redis's peak memory and the longest Redis command (SLOWLOG)."""
+worker memory (RSS), Redis's peak memory, the longest Redis command (SLOWLOG), and beside it
+what another client waited and Redis's latency events (bench/stalls.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import time
 from pathlib import Path
 
 from bench.procs import RssSampler, WorkerProcess, redis_client, start_redis, wait_until
+from bench.stalls import StallProbe, enable_latency_monitor, latency_events
 from engine.connect import connect
 from engine.settings import Settings
 
@@ -60,7 +62,8 @@ def main() -> None:
             client = connect(Settings(redis_url=url))
             client.create_state_machine("ItemReaderBench", DEFINITION)
             r.slowlog_reset()
-            with RssSampler(worker, interval=0.2) as rss:
+            enable_latency_monitor(r)
+            with RssSampler(worker, interval=0.2) as rss, StallProbe(url) as probe:
                 started = time.monotonic()
                 execution = client.start_execution("ItemReaderBench", {})
                 done = client.wait(execution.arn, timeout=args.timeout)
@@ -85,6 +88,11 @@ def main() -> None:
                     for e in sorted(slow, key=lambda e: -e["duration"])[:5]],
                 "redis_used_memory_end_mb": round(
                     int(r.info("memory")["used_memory"]) / 2**20, 1),
+                # What another client waited, and how late the host woke a sleeper:
+                # a constant-time command as slow as these was the host's stall.
+                "other_client": probe.summary(),
+                "redis_latency_events_max_ms": latency_events(r),
+                "aof_rewrites": int(r.info("persistence")["aof_rewrites"]),
             }, indent=2))
         finally:
             worker.stop()
