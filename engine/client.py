@@ -33,6 +33,7 @@ from engine.definitions import (
 from engine.errors import (
     ExecutionAlreadyExists,
     ExecutionDoesNotExist,
+    ExecutionNotRedrivable,
     ExecutionNotRunning,
     MissingRequiredParameter,
     StateMachineAlreadyExists,
@@ -492,6 +493,12 @@ class Client:
         did not complete (RedriveExecution); the same `client_token` within 15 minutes
         answers the same redrive again. ExecutionNotRedrivable says why not."""
         record = self.describe_execution(arn_or_eid)
+        if record.map_run_arn and self.redrive_status(record)[1] is None:
+            # AWS: "To redrive a workflow that includes a Distributed Map state whose Map
+            # Run failed, you must redrive the parent workflow" (RedriveExecution); the
+            # child reports REDRIVABLE_BY_MAP_RUN. Redriving it alone would leave its Map
+            # Run's counts and result files behind it. (Wording ours: AWS documents none.)
+            raise ExecutionNotRedrivable(f"{redrive.BY_MAP_RUN}: '{record.arn}'")
         redrive.redrive_execution(
             self.store, self.dispatcher, record, now=self.clock(),
             rules=self.redrive_rules, client_token=client_token,

@@ -16,7 +16,9 @@ import redis
 
 from engine.connect import connect
 from engine.embedded import RedisServer
+from engine.errors import ExecutionNotRedrivable
 from engine.runtime import map_run_api as map_runs
+from engine.runtime import redrive
 from engine.settings import Settings
 from tests.conftest import Worker
 
@@ -367,9 +369,9 @@ def test_a_child_already_redriven_is_not_redriven_twice(
     reader_worker: Worker, redis_url: str, unique: str, files: Path
 ) -> None:
     """What a worker dying between a child's redrive and its mark as running leaves: the
-    child redriven already (here by hand, and failed again) when the Map Run's admitter
-    comes to it. It is marked running, not redriven a second time: it counts as failed
-    again, and the next redrive of the parent redrives it."""
+    child redriven already (here by the engine's redrive path, and failed again) when the
+    Map Run's admitter comes to it. It is marked running, not redriven a second time: it
+    counts as failed again, and the next redrive of the parent redrives it."""
     key = f"{unique}-twice.jsonl"
     write_items(files, key, 4)
     ledger = f"test:ledger:{unique}"
@@ -386,7 +388,14 @@ def test_a_child_already_redriven_is_not_redriven_twice(
     assert client.wait(execution.arn, timeout=60).status == "FAILED"
     [arn] = [m["mapRunArn"] for m in map_runs.list_runs(client, execution.arn)]
     [child] = map_runs.list_children(client, arn, status="FAILED", limit=10)
-    client.redrive_execution(child.arn)
+    # RedriveExecution on a Map Run's child is refused: its parent's redrive redrives it.
+    with pytest.raises(ExecutionNotRedrivable, match="child workflow execution of a Map Run"):
+        client.redrive_execution(child.arn)
+    assert client.redrive_status(child) == ("REDRIVABLE_BY_MAP_RUN", None)
+    # The state a worker dying inside the Map Run's redrive leaves: the child redriven
+    # (by the engine's own path), its Map Run not told.
+    redrive.redrive_execution(client.store, client.dispatcher, child, now=client.clock(),
+                              rules=client.redrive_rules)
     assert client.wait(child.arn, timeout=60).status == "FAILED"
     assert r.hget(ledger, "1") == "2"
 

@@ -60,6 +60,10 @@ MAX_TIME: Final = "Execution has exceeded the max execution time"
 PERIOD: Final = "Execution redrivable period exceeded"
 #: ... and ours where AWS documents the rule but no wording (docs/redrive.md).
 EXPRESS: Final = "Execution of an EXPRESS state machine cannot be redriven"
+BY_MAP_RUN: Final = (
+    "Execution is a child workflow execution of a Map Run and is redriven only by a redrive "
+    "of its parent execution"
+)
 TOO_MANY: Final = f"Execution has been redriven the maximum number of times ({MAX_REDRIVES})"
 
 
