@@ -256,6 +256,10 @@ class Driver:
     def _handle(self, message: Message) -> str:
         kind = message.get("k")
         eid = message.get("x")
+        if kind == job_stops.KIND and isinstance(eid, str):
+            # A `.sync` job abandoned (runtime/job_stops.py): stopped even once its
+            # execution's record is gone.
+            return job_stops.handle(self, message)
         if not isinstance(eid, str) or self.execution(eid) is None:
             return "unknown execution"
         if kind == "task":
@@ -264,8 +268,6 @@ class Driver:
             return self._start(message)
         if kind == "exec_timeout":
             return execution_timeout.fire(self, message)
-        if kind == job_stops.KIND:  # a `.sync` job abandoned (runtime/job_stops.py)
-            return job_stops.handle(self, message)
         loaded = self.store.load_run(eid, message["r"])
         if loaded is None or loaded.version != message["v"]:
             return "stale"
@@ -347,6 +349,10 @@ class Driver:
         for _ in range(50):
             self.joins.take_abandoned()  # a rebuilt commit finds the aborted siblings again
             commit, to_send = self._build_commit(eid, run, loaded, tr, consumed, now, record)
+            # The jobs this step abandons: their stop requests go in this same commit.
+            stops = job_stops.abandoned(self, eid, run, loaded, occurrence, now)
+            commit.outbox_add.extend(stops)
+            to_send.extend(stops)
             chain: Chain | None = getattr(self._local, "chain", None)
             inline = chain.pick(to_send, self.registry) if chain is not None else None
             if inline is not None and inline.message["k"] == "task":
@@ -379,7 +385,6 @@ class Driver:
                     if record.map_run_arn:
                         map_runs.child_ended(self, record)
                 index_waiting(self, eid, run, loaded.doc, tr.doc, now)
-                job_stops.stop_abandoned(self, eid, run, record, loaded, occurrence)
                 if inline is None:
                     self._send(to_send, now)
                     return "applied"

@@ -321,12 +321,7 @@ class MemoryStore(MemoryVersions, MemoryHeartbeats, MemoryRedrive):
                 for entry_id in commit.outbox_remove:
                     x.outbox.pop(entry_id, None)
                     x.due.pop(entry_id, None)
-                for e in commit.outbox_add:
-                    x.outbox[e.id] = _dumps(e.message)
-                    x.due[e.id] = e.deadline
-                if commit.outbox_add:
-                    soonest = min(e.deadline for e in commit.outbox_add)
-                    self._due_index[eid] = min(self._due_index.get(eid, soonest), soonest)
+            self._add_entries(eid, x, commit.outbox_add)
             for join, inputs in commit.items.items():
                 h = x.hashes.setdefault(f"items:{join}", {})
                 h.update({str(i): _dumps(v) for i, v in enumerate(inputs)})
@@ -379,6 +374,26 @@ class MemoryStore(MemoryVersions, MemoryHeartbeats, MemoryRedrive):
                 entries.append(OutboxEntry(entry_id, message, now, now + redeliver_after, True))
             nxt = min(x.due.values(), default=None)
             return entries, nxt, x.record.status
+
+    def _add_entries(self, eid: str, x: _Execution, entries: list[OutboxEntry]) -> None:
+        for e in entries:
+            x.outbox[e.id] = _dumps(e.message)
+            x.due[e.id] = e.deadline
+        if entries:
+            soonest = min(e.deadline for e in entries)
+            self._due_index[eid] = min(self._due_index.get(eid, soonest), soonest)
+
+    def settle_outbox(
+        self, eid: str, *, add: list[OutboxEntry], remove: list[str]
+    ) -> None:
+        with self._lock:
+            x = self._executions.get(eid)
+            if x is None:
+                return
+            for entry_id in remove:
+                x.outbox.pop(entry_id, None)
+                x.due.pop(entry_id, None)
+            self._add_entries(eid, x, add)
 
     def reschedule_execution(self, eid: str, when: float | None) -> None:
         with self._lock:

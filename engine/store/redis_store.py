@@ -93,10 +93,11 @@ class RedisStore(RedisListing, RedisVersions, RetentionMixin, RedisHeartbeats, R
         self._claim = Lua("claim")
         self._extend = Lua("extend_lease")
         self._create = Lua("create")
+        self._settle = Lua("outbox_settle")
         self._due_entries = client.register_script(script_text("due_entries"))
         self._due_executions = client.register_script(script_text("due_executions"))
         self._runner = ScriptRunner(
-            client, [self._commit, self._claim, self._extend, self._create],
+            client, [self._commit, self._claim, self._extend, self._create, self._settle],
             oom_wait=oom_wait, wait_replicas=wait_replicas, wait_ms=wait_ms,
         )
 
@@ -518,11 +519,7 @@ class RedisStore(RedisListing, RedisVersions, RetentionMixin, RedisHeartbeats, R
                         claim.task_id or "", claim.history_limit or 0,
                     ]
         argv[0] = _dumps(header)
-        soonest = (
-            min(deadlines)
-            if commit.outbox_add and not commit.clear_outbox
-            else None
-        )
+        soonest = min(deadlines) if commit.outbox_add else None
 
         stop = commit.execution.get("stop")
 
@@ -591,6 +588,20 @@ class RedisStore(RedisListing, RedisVersions, RetentionMixin, RedisHeartbeats, R
             for i in range(0, len(flat), 2)
         ]
         return entries, (float(nxt) if nxt else None), str(status)
+
+    def settle_outbox(
+        self, eid: str, *, add: list[OutboxEntry], remove: list[str]
+    ) -> None:
+        header = {"rm": remove,
+                  "add": [[e.id, _dumps(e.message), repr(e.deadline)] for e in add]}
+
+        def build(pipe: Any) -> None:
+            self._settle.queue(pipe, [keys.outbox(eid), keys.outbox_due(eid)],
+                               [_dumps(header)])
+            if add:
+                pipe.zadd(keys.due_index(), {eid: min(e.deadline for e in add)}, lt=True)
+
+        self._pipeline(build, durable=True)
 
     def reschedule_execution(self, eid: str, when: float | None) -> None:
         if when is None:

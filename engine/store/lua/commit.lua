@@ -9,7 +9,7 @@
 --   orm  [id, ...]                                                    outbox entries consumed
 --   hs   [[key, field, value argv], ...]                              child items / results
 --   mt   {field: value}                                               execution record fields
---   clr  drop every outbox entry (the execution ended)
+--   clr  drop every outbox entry (the execution ended) before adding the commit's own
 --   jr   [key, ...]   joins whose phase must still be "running" (else: the child is aborted)
 --   cap  [events, failure argv, {field: value}]   the history cap (see HistoryLimit): the
 --        event that would be number `events` is the ExecutionFailed body at the argv
@@ -107,22 +107,21 @@ if h.ev[2] > 0 or started then
 end
 if h.clr then
   redis.call('UNLINK', KEYS[3], KEYS[4])
-else
-  if #h.orm > 0 then
-    call_chunked('HDEL', KEYS[3], h.orm, 1)
-    call_chunked('ZREM', KEYS[4], h.orm, 1)
+elseif #h.orm > 0 then
+  call_chunked('HDEL', KEYS[3], h.orm, 1)
+  call_chunked('ZREM', KEYS[4], h.orm, 1)
+end
+-- After a clear too: what the ending commit still has to send (its jobs' stop requests).
+if #h.oa > 0 then
+  local fields, scores = {}, {}
+  for _, e in ipairs(h.oa) do
+    fields[#fields + 1] = ARGV[e[1]]
+    fields[#fields + 1] = ARGV[e[2]]
+    scores[#scores + 1] = e[3]
+    scores[#scores + 1] = ARGV[e[1]]
   end
-  if #h.oa > 0 then
-    local fields, scores = {}, {}
-    for _, e in ipairs(h.oa) do
-      fields[#fields + 1] = ARGV[e[1]]
-      fields[#fields + 1] = ARGV[e[2]]
-      scores[#scores + 1] = e[3]
-      scores[#scores + 1] = ARGV[e[1]]
-    end
-    call_chunked('HSET', KEYS[3], fields, 2)
-    call_chunked('ZADD', KEYS[4], scores, 2)
-  end
+  call_chunked('HSET', KEYS[3], fields, 2)
+  call_chunked('ZADD', KEYS[4], scores, 2)
 end
 for _, s in ipairs(h.hs) do
   redis.call('HSET', KEYS[s[1]], s[2], ARGV[s[3]])
