@@ -171,25 +171,32 @@ def test_a_closing_commit_clears_the_outbox_but_keeps_its_own_entries(store: Sto
     """The stop requests of the jobs an execution's end abandons (engine/runtime/
     job_stops.py) are committed with the end, and the sweep sends them afterwards."""
     create(store, outbox=[entry("task", 100.0)])
-    done = store.commit("M:e1", Commit(execution={"status": "ABORTED", "stop": 1.0},
-                                       clear_outbox=True,
-                                       outbox_add=[entry("stop", 200.0, kind="job_stop")]))
+    # A branch's commit abandoned a job earlier: its stop request survives the end too.
+    assert store.commit("M:e1", Commit(writes=[write(1, {})], outbox_add=[
+        entry("job_stop|1|0|0|a", 150.0, kind="job_stop")])).ok
+    done = store.commit("M:e1", Commit(
+        execution={"status": "ABORTED", "stop": 1.0}, clear_outbox=True,
+        outbox_add=[entry("job_stop|0|0|0|b", 200.0, kind="job_stop")]))
     assert done.ok
     due, nxt, status = store.due_entries("M:e1", 10_000.0, 30.0)
-    assert [e.id for e in due] == ["stop"] and status == "ABORTED"
+    assert sorted(e.id for e in due) == ["job_stop|0|0|0|b", "job_stop|1|0|0|a"]
+    assert status == "ABORTED"
     assert store.due_executions(20_000.0, 10, 30.0) == ["M:e1"]
+    # Settled, a request is no longer kept by a clear.
+    store.settle_outbox("M:e1", add=[], remove=["job_stop|1|0|0|a"])
+    assert [e.id for e in store.due_entries("M:e1", 20_000.0, 30.0)[0]] == ["job_stop|0|0|0|b"]
 
 
 def test_outbox_entries_of_an_ended_execution_are_settled(store: Store) -> None:
     create(store)
     assert store.commit("M:e1", Commit(execution={"status": "ABORTED"}, clear_outbox=True)).ok
-    store.settle_outbox("M:e1", add=[entry("stop|0", 100.0, kind="job_stop")], remove=[])
-    assert [e.id for e in store.due_entries("M:e1", 150.0, 30.0)[0]] == ["stop|0"]
-    store.settle_outbox("M:e1", add=[entry("stop|1", 300.0, kind="job_stop")],
-                        remove=["stop|0"])
+    store.settle_outbox("M:e1", add=[entry("job_stop|0", 100.0, kind="job_stop")], remove=[])
+    assert [e.id for e in store.due_entries("M:e1", 150.0, 30.0)[0]] == ["job_stop|0"]
+    store.settle_outbox("M:e1", add=[entry("job_stop|1", 300.0, kind="job_stop")],
+                        remove=["job_stop|0"])
     assert store.due_entries("M:e1", 250.0, 30.0)[0] == []
-    assert [e.id for e in store.due_entries("M:e1", 350.0, 30.0)[0]] == ["stop|1"]
-    store.settle_outbox("M:e1", add=[], remove=["stop|1"])
+    assert [e.id for e in store.due_entries("M:e1", 350.0, 30.0)[0]] == ["job_stop|1"]
+    store.settle_outbox("M:e1", add=[], remove=["job_stop|1"])
     assert store.due_entries("M:e1", 10_000.0, 30.0) == ([], None, "ABORTED")
 
 

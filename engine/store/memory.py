@@ -47,6 +47,13 @@ class _Execution:
         self.stopping = False
 
 
+def _clear_outbox(x: _Execution) -> None:
+    """The execution ended: drop its outbox but the `.sync` job stop requests."""
+    for entry_id in [i for i in x.outbox if not i.startswith("job_stop|")]:
+        del x.outbox[entry_id]
+        x.due.pop(entry_id, None)
+
+
 class MemoryStore(MemoryVersions, MemoryHeartbeats, MemoryRedrive):
     def __init__(self) -> None:
         self._lock = threading.RLock()
@@ -303,8 +310,7 @@ class MemoryStore(MemoryVersions, MemoryHeartbeats, MemoryRedrive):
                 keep = max(0, min(len(commit.events), limit.events - 1 - len(x.history)))
                 self._append(x, commit.events[:keep])
                 last = self._append(x, [limit.failure])
-                x.outbox.clear()
-                x.due.clear()
+                _clear_outbox(x)
                 for field, value in limit.execution.items():
                     setattr(x.record, field, value)
                 return CommitResult(True, last_event_id=last, capped=True)
@@ -315,8 +321,7 @@ class MemoryStore(MemoryVersions, MemoryHeartbeats, MemoryRedrive):
                 x.docs[(w.kind, w.id)] = current
             last = self._append(x, commit.events)
             if commit.clear_outbox:
-                x.outbox.clear()
-                x.due.clear()
+                _clear_outbox(x)
             else:
                 for entry_id in commit.outbox_remove:
                     x.outbox.pop(entry_id, None)

@@ -436,7 +436,7 @@ class RedisStore(RedisListing, RedisVersions, RetentionMixin, RedisHeartbeats, R
 
     def commit(self, eid: str, commit: Commit) -> CommitResult:
         key_list = [keys.meta(eid), keys.history(eid), keys.outbox(eid), keys.outbox_due(eid),
-                    keys.tasks(eid), keys.child_keys(eid)]
+                    keys.tasks(eid), keys.child_keys(eid), keys.job_stops(eid)]
         argv: list[str] = [""]
 
         def key_index(key: str) -> int:
@@ -596,7 +596,8 @@ class RedisStore(RedisListing, RedisVersions, RetentionMixin, RedisHeartbeats, R
                   "add": [[e.id, _dumps(e.message), repr(e.deadline)] for e in add]}
 
         def build(pipe: Any) -> None:
-            self._settle.queue(pipe, [keys.outbox(eid), keys.outbox_due(eid)],
+            self._settle.queue(pipe, [keys.outbox(eid), keys.outbox_due(eid),
+                                      keys.job_stops(eid)],
                                [_dumps(header)])
             if add:
                 pipe.zadd(keys.due_index(), {eid: min(e.deadline for e in add)}, lt=True)
