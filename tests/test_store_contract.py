@@ -223,8 +223,11 @@ def test_a_lease_is_held_by_one_worker_until_it_expires(store: Store) -> None:
     assert not b.ok and b.reason == "leased"
     assert store.extend_lease("M:e1", "0", 2, owner="a", lease_until=1040.0, entry_id="t")
     assert not claim(store, 2, now=1030.0, until=1050.0, owner="b").ok
+    assert a.loaded is not None and not a.loaded.reclaimed
     taken = claim(store, 2, now=1041.0, until=1061.0, owner="b")
     assert taken.ok
+    # The same version claimed again: a re-run (its first run may have made its call).
+    assert taken.loaded is not None and taken.loaded.reclaimed
     assert [e["type"] for e in store.history("M:e1")].count("TaskStarted") == 1
     stale = claim(store, 1, now=1041.0, until=1061.0, owner="c")
     assert not stale.ok and stale.reason == "stale"
@@ -258,8 +261,10 @@ def test_a_commit_can_claim_the_task_it_schedules_in_the_same_step(store: Store)
     assert claim(store, 3, now=1010.0, until=1040.0, owner="b").reason == "leased"
     entries, _, _ = store.due_entries("M:e1", 1025.0, 30.0)
     assert [e.id for e in entries] == ["t"]
-    # After the lease, another worker takes it over without a second TaskStarted.
-    assert claim(store, 3, now=1021.0, until=1041.0, owner="b").ok
+    # After the lease, another worker takes it over without a second TaskStarted: a re-run.
+    assert not claimed.reclaimed
+    again = claim(store, 3, now=1021.0, until=1041.0, owner="b")
+    assert again.ok and again.loaded is not None and again.loaded.reclaimed
     assert [e["type"] for e in store.history("M:e1")].count("TaskStarted") == 1
 
 

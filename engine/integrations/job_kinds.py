@@ -77,6 +77,11 @@ class JobKind:
     #: longer exists (EKS's `ResourceNotFoundException`); the Task then returns the delete
     #: call's answer, the last description AWS gave of the resource.
     gone: str | None = None
+    #: A deletion's re-run (the same state visit and attempt, claimed again after its
+    #: worker died) whose delete call meets `gone`: the first run deleted the resource.
+    #: What the delete call would have answered, built from the request (in the API's
+    #: own member names, as the call answers), since that first answer was lost.
+    gone_answer: Callable[[Params], Params] | None = None
 
 
 def _ecs_start_failed(response: Params) -> str | None:

@@ -81,10 +81,10 @@ def run_job(
     job = task.get("job")
     if job is None:
         return _start(aws, kind, ref, task.get("parameters"), token_seed(task, context),
-                      poll_seconds)
+                      poll_seconds, rerun=bool(task.get("rerun")))
     answer = aws.raw(kind.boto3_service, kind.describe, kind.describe_params(job), ref.service)
     if isinstance(answer, Invocation):
-        if kind.gone is not None and (answer.error or "").endswith("." + kind.gone):
+        if _gone(kind, answer):
             return Invocation(True, result=job.get("Answer"), response=True)
         return answer
     status = kind.status(answer)
@@ -101,7 +101,7 @@ def run_job(
 
 def _start(
     aws: AwsCaller, kind: JobKind, ref: ResourceRef, parameters: Any, seed: str,
-    poll_seconds: float,
+    poll_seconds: float, *, rerun: bool = False,
 ) -> Invocation:
     raw = dict(parameters) if isinstance(parameters, dict) else {}
     params = api_shapes.to_api(aws.input_shape(kind.boto3_service, kind.start),
@@ -114,7 +114,12 @@ def _start(
             params[name] = api_shapes.token_for(seed)
     answer = aws.raw(kind.boto3_service, kind.start, params, ref.service)
     if isinstance(answer, Invocation):
-        return answer
+        if not (rerun and _gone(kind, answer) and kind.gone_answer is not None):
+            return answer
+        # A re-run of a deletion whose first call (its worker died before the commit)
+        # deleted the resource already: on to the poll, which finds it gone.
+        log.info("%s: the resource was deleted by this Task's earlier run", ref.action)
+        answer = kind.gone_answer(params)
     failed = kind.start_failed(answer)
     if failed is not None:
         return Invocation(False, error=failed,
@@ -136,6 +141,11 @@ def _start(
         job=job,
         poll_seconds=poll_seconds,
     )
+
+
+def _gone(kind: JobKind, answer: Invocation) -> bool:
+    """Whether a deletion's call failed because the resource no longer exists."""
+    return kind.gone is not None and (answer.error or "").endswith("." + kind.gone)
 
 
 def call_once(aws: AwsCaller, ref: ResourceRef, parameters: Any) -> Invocation | None:

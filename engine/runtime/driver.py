@@ -536,8 +536,11 @@ class Driver:
                 return invoke(found, event, context)
             # The state's visit (its *StateEntered event) tells apart two passes of a loop
             # through the same state, for the idempotency tokens of AWS calls.
+            # `rerun`: this version was claimed before, its first run may have made the
+            # call (a deletion's re-run: engine/integrations/resource_jobs.py).
             builtin = self.integrations.call(
-                {**task, "visit": loaded.doc.get("entered_id")}, context
+                {**task, "visit": loaded.doc.get("entered_id"), "rerun": loaded.reclaimed},
+                context,
             )
             if builtin is not None:
                 return builtin

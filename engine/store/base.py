@@ -232,6 +232,9 @@ class LoadedRun:
     #: Its state machine is being deleted: the execution stops at this transition
     #: (DeleteStateMachine, engine/deletion.py).
     stopping: bool = False
+    #: A claim's snapshot: this version had been claimed before (the delivery re-runs a
+    #: Task whose first run may have made its call: a worker died, a lease ran out).
+    reclaimed: bool = False
 
 
 @dataclass

@@ -11,7 +11,8 @@ kept outside those atomic steps and can be rebuilt from the executions.
     sfn:x:{<eid>}:hist            list    history events as JSON; event id = index + 1
     sfn:x:{<eid>}:run:<run>       hash    v (version), d (doc), p (phase), a (attempt),
                                           lo/lu (lease owner/until), st (TaskStarted logged
-                                          for version)
+                                          for version), cl (the version last claimed: a
+                                          second claim of it re-runs the Task)
     sfn:x:{<eid>}:join:<join>     hash    v, d: a Parallel/Map join document
     sfn:x:{<eid>}:items:<join>    hash    index -> child input (JSON)
     sfn:x:{<eid>}:res:<join>      hash    index -> child result (JSON)

@@ -261,6 +261,8 @@ class MemoryStore(MemoryVersions, MemoryHeartbeats, MemoryRedrive):
             if d["lo"] not in (None, owner) and d["lu"] > now:
                 return Claim(False, "leased")
             d["lo"], d["lu"] = owner, lease_until
+            reclaimed = d.get("cl") == version
+            d["cl"] = version
             if entry_id in x.due:
                 x.due[entry_id] = lease_until
             room = history_limit is None or len(x.history) + 1 < history_limit
@@ -270,7 +272,8 @@ class MemoryStore(MemoryVersions, MemoryHeartbeats, MemoryRedrive):
                 if task_id:
                     x.task_ids[started_id] = task_id
             self._due_index[eid] = min(self._due_index.get(eid, lease_until), lease_until)
-            loaded = LoadedRun(version, json.loads(d["d"]), len(x.history), x.record.status)
+            loaded = LoadedRun(version, json.loads(d["d"]), len(x.history), x.record.status,
+                               reclaimed=reclaimed)
             return Claim(True, loaded=loaded)
 
     def task_ids(self, eid: str) -> dict[int, str]:

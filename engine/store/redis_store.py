@@ -415,7 +415,8 @@ class RedisStore(RedisListing, RedisVersions, RetentionMixin, RedisHeartbeats, R
         result = self._pipeline(build)[0]
         if int(result[0]) == 0:
             return Claim(False, str(result[1]))
-        loaded = LoadedRun(version, json.loads(result[1]), int(result[2]), str(result[3]))
+        loaded = LoadedRun(version, json.loads(result[1]), int(result[2]), str(result[3]),
+                           reclaimed=len(result) > 4 and int(result[4]) == 1)
         return Claim(True, loaded=loaded)
 
     def task_ids(self, eid: str) -> dict[int, str]:

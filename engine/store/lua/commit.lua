@@ -83,10 +83,10 @@ for _, w in ipairs(h.w) do
   if c and w[1] == c[1] then
     if started then
       redis.call('HSET', KEYS[w[1]], 'v', w[2] + 1, 'd', ARGV[w[3]], 'p', w[4], 'a', w[5],
-        'lo', c[2], 'lu', c[3], 'st', w[2] + 1)
+        'lo', c[2], 'lu', c[3], 'st', w[2] + 1, 'cl', w[2] + 1)
     else
       redis.call('HSET', KEYS[w[1]], 'v', w[2] + 1, 'd', ARGV[w[3]], 'p', w[4], 'a', w[5],
-        'lo', c[2], 'lu', c[3])
+        'lo', c[2], 'lu', c[3], 'cl', w[2] + 1)
     end
   else
     redis.call('HSET', KEYS[w[1]], 'v', w[2] + 1, 'd', ARGV[w[3]], 'p', w[4], 'a', w[5])
