@@ -4,7 +4,8 @@ CodeBuild build or a Batch job is being polled stops the job even when the stop 
 broker message is lost (the process that stopped the execution died right after its
 commit) or the worker pool process making the stop call is SIGKILLed in the middle of it:
 the request is in the execution's committed outbox and the recovery sweep sends it again.
-Each test asks the emulator what became of the job (for CodeBuild, whose describe call
+A deletion `.sync` whose pool process is killed after the call and before its commit
+ends as deleted on its re-run. Each test asks the emulator what became of the job (for CodeBuild, whose describe call
 moto answers SUCCEEDED whatever happened, its answer to the StopBuild call)."""
 
 from __future__ import annotations
@@ -39,23 +40,32 @@ STOP_BUILD = "CodeBuild_20161006.StopBuild"
 
 
 class HoldingProxy:
-    """Forwards CodeBuild's calls to the emulator, except the first StopBuild: that one is
-    held (its caller waits for an answer) until `released`, then answered 503. Keeps the
-    emulator's answers to StopBuild (moto's BatchGetBuilds cannot tell: it answers every
-    build SUCCEEDED, and marks it so)."""
+    """Forwards calls to the emulator, except the first StopBuild, held (its caller waits
+    for an answer) until `released`, then answered 503; and, with `hold_deletes`, the first
+    EKS DeleteCluster, forwarded (the cluster is deleted) and its answer held likewise.
+    Keeps the emulator's answers to StopBuild (moto's BatchGetBuilds cannot tell: it
+    answers every build SUCCEEDED, and marks it so)."""
 
     def __init__(self, target: str) -> None:
         self.target = target
         self.held = threading.Event()
         self.released = threading.Event()
         self.stop_calls = 0
+        self.delete_calls = 0
+        self.hold_deletes = False
         #: (build id, its status) from each StopBuild the emulator answered
         self.stopped: list[tuple[str, str]] = []
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
-                proxy.forward(self)
+            def do_POST(self) -> None:  # noqa: N802 - http.server's names
+                proxy.forward(self, "POST")
+
+            def do_GET(self) -> None:  # noqa: N802
+                proxy.forward(self, "GET")
+
+            def do_DELETE(self) -> None:  # noqa: N802
+                proxy.forward(self, "DELETE")
 
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
                 pass
@@ -64,28 +74,37 @@ class HoldingProxy:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
-    def forward(self, request: BaseHTTPRequestHandler) -> None:
+    def _hold(self, request: BaseHTTPRequestHandler) -> None:
+        self.held.set()
+        self.released.wait(60)
+        request.send_error(503)
+
+    def forward(self, request: BaseHTTPRequestHandler, method: str) -> None:
         body = request.rfile.read(int(request.headers.get("Content-Length") or 0))
-        if request.headers.get("X-Amz-Target") == STOP_BUILD:
+        stop_build = request.headers.get("X-Amz-Target") == STOP_BUILD
+        if stop_build:
             self.stop_calls += 1
             if self.stop_calls == 1:
-                self.held.set()
-                self.released.wait(60)
-                request.send_error(503)
+                self._hold(request)
                 return
         headers = {k: v for k, v in request.headers.items() if k.lower() != "host"}
-        upstream = urllib.request.Request(self.target + request.path, data=body,
-                                          headers=headers, method="POST")
+        upstream = urllib.request.Request(self.target + request.path, data=body or None,
+                                          headers=headers, method=method)
         try:
             with urllib.request.urlopen(upstream, timeout=30) as answer:
                 status, payload, answer_headers = answer.status, answer.read(), answer.headers
         except urllib.error.HTTPError as exc:
             status, payload, answer_headers = exc.code, exc.read(), exc.headers
-        if request.headers.get("X-Amz-Target") == STOP_BUILD and status == 200:
+        if stop_build and status == 200:
             build = json.loads(payload)["build"]
             self.stopped.append((build["id"], build["buildStatus"]))
+        if method == "DELETE" and request.path.startswith("/clusters/"):
+            self.delete_calls += 1
+            if self.hold_deletes and self.delete_calls == 1:
+                self._hold(request)  # deleted, but its caller never hears of it
+                return
         request.send_response(status)
-        for name in ("Content-Type", "x-amzn-RequestId"):
+        for name in ("Content-Type", "x-amzn-RequestId", "x-amzn-ErrorType"):
             if answer_headers.get(name):
                 request.send_header(name, answer_headers[name])
         request.send_header("Content-Length", str(len(payload)))
@@ -120,7 +139,8 @@ def stop_worker(redis_server: Any, aws_emulator: AwsEmulator, proxy: HoldingProx
                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
     log = tmp_path_factory.mktemp("job-stop-worker") / "worker.log"
     env = {**aws_emulator.env, "SFN_AWS_INTEGRATIONS": "1", "SFN_REDELIVER_SECONDS": "2",
-           "AWS_ENDPOINT_URL_CODEBUILD": proxy.url}
+           "SFN_LEASE_SECONDS": "3", "AWS_ENDPOINT_URL_CODEBUILD": proxy.url,
+           "AWS_ENDPOINT_URL_EKS": proxy.url}
     w = Worker(redis_server.url, env=env, queues="sfn", log_path=log).start()
     yield w
     w.stop()
@@ -201,6 +221,7 @@ def test_a_stop_call_whose_pool_process_is_killed_is_made_again(
     proxy.stop_calls = 0
     proxy.held.clear()
     proxy.released.clear()
+    proxy.hold_deletes = False
     codebuild = codebuild_project(aws_emulator, f"app-{unique}")
     client = connect(Settings(redis_url=redis_url))
     arn = start_job(client, f"Killed{unique}", CODEBUILD, {"ProjectName": f"app-{unique}"})
@@ -250,3 +271,36 @@ def test_stopping_a_batch_job_that_already_ended_is_settled(
     [job] = batch.describe_jobs(jobs=[job_id])["jobs"]
     assert job["status"] == "SUCCEEDED"
     assert "was aborted" in job["statusReason"] and arn in job["statusReason"]
+
+
+def test_a_deletion_whose_pool_process_is_killed_after_the_call_ends_as_deleted(
+    stop_worker: Worker, aws_emulator: AwsEmulator, redis_url: str, unique: str,
+    proxy: HoldingProxy,
+) -> None:
+    """`eks:deleteCluster.sync`: the pool process is SIGKILLed once the emulator deleted
+    the cluster and before the call's answer came back. The Task is claimed again after
+    the lease (a re-run); its DeleteCluster meets ResourceNotFoundException, which means
+    the deletion happened: the Task polls, finds the cluster gone, and succeeds."""
+    proxy.held.clear()
+    proxy.released.clear()
+    proxy.delete_calls = 0
+    proxy.hold_deletes = True
+    eks: Any = aws_emulator.client("eks")
+    name = f"c-{unique}"
+    eks.create_cluster(name=name, roleArn="arn:aws:iam::123456789012:role/r",
+                       resourcesVpcConfig={"subnetIds": ["subnet-1"]})
+    client = connect(Settings(redis_url=redis_url))
+    client.create_state_machine(f"Drop{unique}", {"StartAt": "Drop", "States": {"Drop": {
+        "Type": "Task", "Resource": "arn:aws:states:::eks:deleteCluster.sync",
+        "Parameters": {"Name": name}, "End": True}}})
+    arn = client.start_execution(f"Drop{unique}", {}).arn
+    assert proxy.held.wait(30), "no worker called DeleteCluster"
+    assert name not in eks.list_clusters()["clusters"]
+    assert stop_worker.process is not None
+    for child in pool_children(stop_worker.process.pid):
+        os.kill(child, signal.SIGKILL)
+    proxy.released.set()
+    done = client.wait(arn, timeout=90)
+    assert done.status == "SUCCEEDED", (done.error, done.cause)
+    assert json.loads(done.output or "") == {"Cluster": {"Name": name}}
+    assert proxy.delete_calls >= 2  # called again by the re-run, answered not found
