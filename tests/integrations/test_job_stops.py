@@ -269,3 +269,19 @@ def test_a_resource_a_handler_serves_has_no_stop() -> None:
     integrations = Integrations(registry, IntegrationSettings(aws=True))
     outcome = integrations.stop_job(ECS, {"Cluster": "c", "TaskArn": "t"}, "why")
     assert outcome.settled and "handler" in outcome.text
+
+
+def test_deleting_the_state_machine_stops_the_job_of_its_execution(aws_env: AwsEmulator) -> None:
+    """DeleteStateMachine aborts the running executions at their next step; the abort
+    carries the stop requests of their jobs."""
+    ecs = ecs_cluster(aws_env)
+    inline = runner()
+    machine = inline.create_state_machine("M", {"StartAt": "Job", "States": {
+        "Job": job_task(End=True)}})
+    record = inline.client.start_execution("M", {}, name="e1")
+    pump_until_submitted(inline, record.eid)
+    inline.client.delete_state_machine(machine.arn)
+    done = flush(inline)
+    assert "stopped: state machine deleted" in done and "job stop: stopped" in done
+    assert inline.client.describe_execution(record.eid).status == "ABORTED"
+    assert "was aborted" in stopped_reason(ecs)
