@@ -82,6 +82,9 @@ class JobKind:
     #: What the delete call would have answered, built from the request (in the API's
     #: own member names, as the call answers), since that first answer was lost.
     gone_answer: Callable[[Params], Params] | None = None
+    #: A deletion's states while it runs (or once it is done, for a resource that stays
+    #: described): a re-run's refused call then means the first one took effect.
+    deleting: frozenset[str] = frozenset()
 
 
 def _ecs_start_failed(response: Params) -> str | None:

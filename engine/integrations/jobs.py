@@ -114,10 +114,11 @@ def _start(
             params[name] = api_shapes.token_for(seed)
     answer = aws.raw(kind.boto3_service, kind.start, params, ref.service)
     if isinstance(answer, Invocation):
-        if not (rerun and _gone(kind, answer) and kind.gone_answer is not None):
+        if not (rerun and kind.gone_answer is not None and _deleted_before(aws, kind, ref,
+                                                                           params, answer)):
             return answer
         # A re-run of a deletion whose first call (its worker died before the commit)
-        # deleted the resource already: on to the poll, which finds it gone.
+        # deleted the resource, or is deleting it: on to the poll, which finds it gone.
         log.info("%s: the resource was deleted by this Task's earlier run", ref.action)
         answer = kind.gone_answer(params)
     failed = kind.start_failed(answer)
@@ -141,6 +142,24 @@ def _start(
         job=job,
         poll_seconds=poll_seconds,
     )
+
+
+def _deleted_before(aws: AwsCaller, kind: JobKind, ref: ResourceRef, params: dict[str, Any],
+                    refused: Invocation) -> bool:
+    """A deletion's re-run was refused: whether the earlier run's call took effect, as the
+    answer says (not found) or a describe call does (gone, or being deleted: a second
+    delete of a resource still DELETING may be answered ResourceInUseException)."""
+    if _gone(kind, refused):
+        return True
+    try:
+        job = kind.handle({}, params)
+        described = aws.raw(kind.boto3_service, kind.describe, kind.describe_params(job),
+                            ref.service)
+    except KeyError:
+        return False
+    if isinstance(described, Invocation):
+        return _gone(kind, described)
+    return kind.status(described) in kind.deleting
 
 
 def _gone(kind: JobKind, answer: Invocation) -> bool:

@@ -91,3 +91,35 @@ def test_a_first_deletion_that_meets_not_found_fails_as_aws_does(aws_env: AwsEmu
     # The service's error name (engine/integrations/shapes.py names the service's prefix).
     assert done.status == "FAILED" and (done.error or "").endswith(".ResourceNotFoundException")
     assert "never-made" in (done.cause or "")
+
+
+def test_a_rerun_refused_as_in_use_while_the_resource_is_deleting_goes_on_to_the_poll() -> None:
+    """A second DeleteNodegroup while the first one still runs may be answered
+    ResourceInUseException: the describe call (DELETING) says the first one took effect.
+    Against a caller answering as AWS does (moto deletes at once)."""
+    from engine.asl.resources import parse_resource
+    from engine.handlers import Invocation
+    from engine.integrations import jobs
+    from tests.integrations.test_job_kinds import _context
+    from tests.integrations.test_resource_jobs import ModelledAnswers as Answers
+
+    ref = parse_resource("arn:aws:states:::eks:deleteNodegroup.sync")
+    assert ref is not None
+    in_use = Invocation(False, error="Eks.ResourceInUseException", cause="in use")
+    task = {"parameters": {"ClusterName": "c", "NodegroupName": "n"}, "rerun": True}
+    deleting = {"nodegroup": {"nodegroupName": "n", "status": "DELETING"}}
+    went_on = jobs.run_job(Answers(in_use, deleting), ref, task,  # type: ignore[arg-type]
+                           _context(), 5.0)
+    assert went_on is not None and went_on.ok
+    assert went_on.job == {"clusterName": "c", "nodegroupName": "n", "Answer": {
+        "Nodegroup": {"ClusterName": "c", "NodegroupName": "n"}}}
+    # Still ACTIVE: the refusal stands; and a first call is never second-guessed.
+    active = {"nodegroup": {"nodegroupName": "n", "status": "ACTIVE"}}
+    refused = jobs.run_job(Answers(in_use, active), ref, task,  # type: ignore[arg-type]
+                           _context(), 5.0)
+    assert refused is not None and refused.error == "Eks.ResourceInUseException"
+    caller = Answers(in_use)
+    first = jobs.run_job(caller, ref, {**task, "rerun": False},  # type: ignore[arg-type]
+                         _context(), 5.0)
+    assert first is not None and first.error == "Eks.ResourceInUseException"
+    assert [op for op, _ in caller.calls] == ["DeleteNodegroup"]
