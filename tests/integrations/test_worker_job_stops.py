@@ -5,8 +5,9 @@ broker message is lost (the process that stopped the execution died right after 
 commit) or the worker pool process making the stop call is SIGKILLed in the middle of it:
 the request is in the execution's committed outbox and the recovery sweep sends it again.
 A deletion `.sync` whose pool process is killed after the call and before its commit
-ends as deleted on its re-run. Each test asks the emulator what became of the job (for CodeBuild, whose describe call
-moto answers SUCCEEDED whatever happened, its answer to the StopBuild call)."""
+ends as deleted on its re-run. Each test asks the emulator what became of the job (for
+CodeBuild, whose describe call moto answers SUCCEEDED whatever happened, its answer to the
+StopBuild call)."""
 
 from __future__ import annotations
 
