@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Protocol
 
-from engine import deletion, execution_logs
+from engine import execution_logs
 from engine.asl.budget import StepBudget
 from engine.asl.loader import load
 from engine.asl.model import StateMachine
@@ -320,19 +320,7 @@ class Driver:
         if loaded.status != "RUNNING":
             return "execution not running"
         if loaded.stopping:  # its state machine is being deleted (engine/deletion.py)
-            now = self.clock()
-            jobs = job_stops.running_jobs(self.store, eid)
-            stops = job_stops.stop_entries(eid, jobs, "aborted", now,
-                                           self.settings.redeliver_seconds)
-            commit, result = deletion.stop_for_deletion(
-                self.store, eid, record.state_machine_arn, now, stops
-            )
-            if result.ok:
-                execution_logs.committed(record, commit.events, result.last_event_id)
-                job_stops.send(self.dispatcher, stops)
-                job_stops.after_end(self.store, self.dispatcher, eid, jobs, "aborted", now,
-                                    self.settings.redeliver_seconds)
-            return "stopped: state machine deleted"
+            return job_stops.abort_for_deletion(self, eid, record)
         machine = self._machine(record.definition_sha)
         now = self.clock()
         ctx = Ctx(

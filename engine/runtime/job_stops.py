@@ -39,6 +39,7 @@ import logging
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Final
 
+from engine import deletion, execution_logs
 from engine.integrations.jobs import stoppable
 from engine.interpreter.types import TimerFired
 from engine.runtime import messages
@@ -48,7 +49,7 @@ from engine.store.base import OutboxEntry
 if TYPE_CHECKING:
     from engine.interpreter.types import Occurrence
     from engine.runtime.driver import Dispatcher, Driver
-    from engine.store.base import LoadedRun, Store
+    from engine.store.base import ExecutionRecord, LoadedRun, Store
 
 log = logging.getLogger(__name__)
 
@@ -215,6 +216,21 @@ def abandoned(driver: Driver, eid: str, run: str, loaded: LoadedRun, occurrence:
     return entries
 
 
+def abort_for_deletion(driver: Driver, eid: str, record: ExecutionRecord) -> str:
+    """The execution's state machine is being deleted: it ends ABORTED, with the stop
+    requests of its jobs in that commit (engine/deletion.py)."""
+    now, redeliver = driver.clock(), driver.settings.redeliver_seconds
+    jobs = running_jobs(driver.store, eid)
+    stops = stop_entries(eid, jobs, "aborted", now, redeliver)
+    commit, result = deletion.stop_for_deletion(
+        driver.store, eid, record.state_machine_arn, now, stops)
+    if result.ok:
+        execution_logs.committed(record, commit.events, result.last_event_id)
+        send(driver.dispatcher, stops)
+        after_end(driver.store, driver.dispatcher, eid, jobs, "aborted", now, redeliver)
+    return "stopped: state machine deleted"
+
+
 def stop_orphaned(driver: Driver, eid: str, run: str, job: Any, loaded: LoadedRun) -> None:
     """A job runs but this step's commit was refused: record its stop, unless the run
     (another worker's commit of the same delivery) waits for that very job."""
@@ -234,6 +250,6 @@ def stop_orphaned(driver: Driver, eid: str, run: str, job: Any, loaded: LoadedRu
     send(driver.dispatcher, entries)
 
 
-__all__ = ["KIND", "MAX_ATTEMPTS", "abandoned", "after_end", "children_jobs", "handle",
-           "reason_text", "running_jobs", "send", "stop_entries", "stop_message",
-           "stop_orphaned", "waited_job"]
+__all__ = ["KIND", "MAX_ATTEMPTS", "abandoned", "abort_for_deletion", "after_end",
+           "children_jobs", "handle", "reason_text", "running_jobs", "send", "stop_entries",
+           "stop_message", "stop_orphaned", "waited_job"]
