@@ -285,3 +285,23 @@ def test_deleting_the_state_machine_stops_the_job_of_its_execution(aws_env: AwsE
     assert "stopped: state machine deleted" in done and "job stop: stopped" in done
     assert inline.client.describe_execution(record.eid).status == "ABORTED"
     assert "was aborted" in stopped_reason(ecs)
+
+
+def test_an_execution_failed_by_a_poison_message_stops_its_job(aws_env: AwsEmulator) -> None:
+    """The poison guard (engine/runtime/poison.py) fails an execution whose step keeps
+    failing the engine: that commit carries its jobs' stop requests, which the sweep sends."""
+    from engine.runtime.poison import PoisonGuard
+
+    ecs = ecs_cluster(aws_env)
+    inline = runner()
+    inline.create_state_machine("M", {"StartAt": "Job", "States": {"Job": job_task(End=True)}})
+    record = inline.client.start_execution("M", {}, name="e1")
+    pump_until_submitted(inline, record.eid)
+    guard = PoisonGuard(inline.store, object(), clock=inline.clock)  # type: ignore[arg-type]
+    poll = {"k": "timer", "x": record.eid, "r": "0", "v": 4, "t": "poll", "a": 0}
+    assert guard.fail_execution(poll, 5, "RecursionError: boom")
+    assert inline.client.describe_execution(record.eid).status == "FAILED"
+    assert len(pending_stops(inline, record.eid)) == 1
+    inline.sweeper.sweep_once()
+    assert "job stop: stopped" in flush(inline)
+    assert "was aborted" in stopped_reason(ecs)
