@@ -466,19 +466,25 @@ class Client:
         of its runs is refused, its pending messages and timers are dropped)."""
         record = self.describe_execution(arn_or_eid)
         now = epoch_millis(self.clock())
+        # Its `.sync` jobs (the stop commit leaves the runs' snapshots as they were): their
+        # stop requests go in the same commit (engine/runtime/job_stops.py).
+        jobs = job_stops.running_jobs(self.store, record.eid)
+        stops = job_stops.stop_entries(record.eid, jobs, "aborted", now,
+                                       self.redeliver_seconds)
         commit = Commit(
             events=[*map_runs.aborted_events(self.store, record.eid, iso_timestamp(now)),
                     h.execution_aborted(iso_timestamp(now), error, cause)],
             execution={"status": "ABORTED", "error": error, "cause": cause, "stop": now},
             clear_outbox=True,
+            outbox_add=stops,
         )
         result = self.store.commit(record.eid, commit)
         if not result.ok:
             raise ExecutionNotRunning(f"Execution is not running: '{record.arn}' ({record.status})")
         execution_logs.committed(record, commit.events, result.last_event_id)
-        # Its `.sync` jobs: the stop commit left the runs' snapshots as they were.
-        job_stops.request_stops(self.dispatcher, record.eid, record.arn,
-                                job_stops.running_jobs(self.store, record.eid), "aborted")
+        job_stops.send(self.dispatcher, stops)
+        job_stops.after_end(self.store, self.dispatcher, record.eid, jobs, "aborted", now,
+                            self.redeliver_seconds)
         nested.stop_children(self, record.eid)
         map_runs.abort_all(self, record.eid)
         nested.wake_parent(self.store, self.dispatcher, record.eid)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from engine.errors import EngineError
 from engine.interpreter import history as h
 from engine.interpreter.types import epoch_millis, iso_timestamp
-from engine.store.base import Commit, StateMachineRecord, Store
+from engine.store.base import Commit, OutboxEntry, StateMachineRecord, Store
 
 if TYPE_CHECKING:
     from engine.client import Client
@@ -86,13 +86,16 @@ def refuse_if_deleting(record: StateMachineRecord) -> None:
         raise StateMachineDeleting(f"State Machine is being deleted: '{record.arn}'")
 
 
-def stop_for_deletion(store: Store, eid: str, machine_arn: str, now: float) -> Any:
-    """The commit that aborts an execution whose machine is being deleted."""
+def stop_for_deletion(store: Store, eid: str, machine_arn: str, now: float,
+                      stops: list[OutboxEntry] | None = None) -> Any:
+    """The commit that aborts an execution whose machine is being deleted (with the stop
+    requests of its `.sync` jobs, engine/runtime/job_stops.py)."""
     stop = epoch_millis(now)
     cause = deleted_cause(machine_arn)
     commit = Commit(
         events=[h.execution_aborted(iso_timestamp(stop), None, cause)],
         execution={"status": "ABORTED", "cause": cause, "stop": stop},
         clear_outbox=True,
+        outbox_add=list(stops or []),
     )
     return commit, store.commit(eid, commit)

@@ -167,6 +167,39 @@ def test_outbox_entries_are_added_consumed_and_cleared_with_commits(store: Store
     assert store.due_entries("M:e1", 10_000.0, 30.0)[0] == []
 
 
+def test_a_closing_commit_clears_the_outbox_but_keeps_its_own_entries(store: Store) -> None:
+    """The stop requests of the jobs an execution's end abandons (engine/runtime/
+    job_stops.py) are committed with the end, and the sweep sends them afterwards."""
+    create(store, outbox=[entry("task", 100.0)])
+    # A branch's commit abandoned a job earlier: its stop request survives the end too.
+    assert store.commit("M:e1", Commit(writes=[write(1, {})], outbox_add=[
+        entry("job_stop|1|0|0|a", 150.0, kind="job_stop")])).ok
+    done = store.commit("M:e1", Commit(
+        execution={"status": "ABORTED", "stop": 1.0}, clear_outbox=True,
+        outbox_add=[entry("job_stop|0|0|0|b", 200.0, kind="job_stop")]))
+    assert done.ok
+    due, nxt, status = store.due_entries("M:e1", 10_000.0, 30.0)
+    assert sorted(e.id for e in due) == ["job_stop|0|0|0|b", "job_stop|1|0|0|a"]
+    assert status == "ABORTED"
+    assert store.due_executions(20_000.0, 10, 30.0) == ["M:e1"]
+    # Settled, a request is no longer kept by a clear.
+    store.settle_outbox("M:e1", add=[], remove=["job_stop|1|0|0|a"])
+    assert [e.id for e in store.due_entries("M:e1", 20_000.0, 30.0)[0]] == ["job_stop|0|0|0|b"]
+
+
+def test_outbox_entries_of_an_ended_execution_are_settled(store: Store) -> None:
+    create(store)
+    assert store.commit("M:e1", Commit(execution={"status": "ABORTED"}, clear_outbox=True)).ok
+    store.settle_outbox("M:e1", add=[entry("job_stop|0", 100.0, kind="job_stop")], remove=[])
+    assert [e.id for e in store.due_entries("M:e1", 150.0, 30.0)[0]] == ["job_stop|0"]
+    store.settle_outbox("M:e1", add=[entry("job_stop|1", 300.0, kind="job_stop")],
+                        remove=["job_stop|0"])
+    assert store.due_entries("M:e1", 250.0, 30.0)[0] == []
+    assert [e.id for e in store.due_entries("M:e1", 350.0, 30.0)[0]] == ["job_stop|1"]
+    store.settle_outbox("M:e1", add=[], remove=["job_stop|1"])
+    assert store.due_entries("M:e1", 10_000.0, 30.0) == ([], None, "ABORTED")
+
+
 def test_nothing_commits_once_the_execution_has_ended(store: Store) -> None:
     create(store)
     assert store.commit("M:e1", Commit(execution={"status": "ABORTED"}, clear_outbox=True)).ok
@@ -190,8 +223,11 @@ def test_a_lease_is_held_by_one_worker_until_it_expires(store: Store) -> None:
     assert not b.ok and b.reason == "leased"
     assert store.extend_lease("M:e1", "0", 2, owner="a", lease_until=1040.0, entry_id="t")
     assert not claim(store, 2, now=1030.0, until=1050.0, owner="b").ok
+    assert a.loaded is not None and not a.loaded.reclaimed
     taken = claim(store, 2, now=1041.0, until=1061.0, owner="b")
     assert taken.ok
+    # The same version claimed again: a re-run (its first run may have made its call).
+    assert taken.loaded is not None and taken.loaded.reclaimed
     assert [e["type"] for e in store.history("M:e1")].count("TaskStarted") == 1
     stale = claim(store, 1, now=1041.0, until=1061.0, owner="c")
     assert not stale.ok and stale.reason == "stale"
@@ -225,8 +261,10 @@ def test_a_commit_can_claim_the_task_it_schedules_in_the_same_step(store: Store)
     assert claim(store, 3, now=1010.0, until=1040.0, owner="b").reason == "leased"
     entries, _, _ = store.due_entries("M:e1", 1025.0, 30.0)
     assert [e.id for e in entries] == ["t"]
-    # After the lease, another worker takes it over without a second TaskStarted.
-    assert claim(store, 3, now=1021.0, until=1041.0, owner="b").ok
+    # After the lease, another worker takes it over without a second TaskStarted: a re-run.
+    assert not claimed.reclaimed
+    again = claim(store, 3, now=1021.0, until=1041.0, owner="b")
+    assert again.ok and again.loaded is not None and again.loaded.reclaimed
     assert [e["type"] for e in store.history("M:e1")].count("TaskStarted") == 1
 
 

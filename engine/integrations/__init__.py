@@ -26,7 +26,14 @@ from engine.asl import resources
 from engine.handlers import Handler, Invocation, Registry, TaskContext
 from engine.integrations.aws import AwsCaller
 from engine.integrations.http import HttpCaller
-from engine.integrations.jobs import call_once, kubernetes_only, run_job, stop_job, token_seed
+from engine.integrations.jobs import (
+    StopOutcome,
+    call_once,
+    kubernetes_only,
+    run_job,
+    stop_job,
+    token_seed,
+)
 from engine.integrations.readers import read_items
 from engine.integrations.writers import write_results
 
@@ -105,10 +112,14 @@ class Integrations:
             ref, parameters, seed
         )
 
-    def stop_job(self, resource: str, job: Any, reason: str) -> str:
-        """Stop a `.sync` job the engine no longer waits for (best effort): what came of it."""
+    def stop_job(self, resource: str, job: Any, reason: str) -> StopOutcome:
+        """Stop a `.sync` job the engine no longer waits for: what came of it."""
+        if self.handler({"resource": resource}) is not None:
+            # A registered handler serves the resource: it ran no job this engine started.
+            return StopOutcome(True, "served by a registered handler: nothing to stop")
         if not self.settings.aws:
-            return f"not stopped: built-in AWS calls are off ({AWS_SWITCH})"
+            # Not settled: a worker with AWS calls on may take the request.
+            return StopOutcome(False, f"not stopped: built-in AWS calls are off ({AWS_SWITCH})")
         return stop_job(self.aws, resource, job, reason)
 
 

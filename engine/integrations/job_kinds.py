@@ -63,6 +63,9 @@ class JobKind:
     #: The call that stops the job (None: AWS does not stop it, as for EMR clusters).
     stop: str | None = None
     stop_params: Callable[[Params, str], Params] | None = None
+    #: The job's states while a stop asked earlier takes effect: a stop call refused then
+    #: is no failure (the job is already stopping, as AWS's stop APIs treat a repeat).
+    stopping: frozenset[str] = frozenset()
     #: An idempotency token the model does not mark as one (CodeBuild's).
     token: str | None = None
     #: The failure's cause (default: the output, as JSON text).
@@ -74,6 +77,14 @@ class JobKind:
     #: longer exists (EKS's `ResourceNotFoundException`); the Task then returns the delete
     #: call's answer, the last description AWS gave of the resource.
     gone: str | None = None
+    #: A deletion's re-run (the same state visit and attempt, claimed again after its
+    #: worker died) whose delete call meets `gone`: the first run deleted the resource.
+    #: What the delete call would have answered, built from the request (in the API's
+    #: own member names, as the call answers), since that first answer was lost.
+    gone_answer: Callable[[Params], Params] | None = None
+    #: A deletion's states while it runs (or once it is done, for a resource that stays
+    #: described): a re-run's refused call then means the first one took effect.
+    deleting: frozenset[str] = frozenset()
 
 
 def _ecs_start_failed(response: Params) -> str | None:
@@ -131,6 +142,7 @@ KINDS: dict[tuple[str, str], JobKind] = {
         cause=lambda d, raw: shapes.sdk_response(raw),
         stop="BatchStopJobRun",
         stop_params=lambda job, reason: {"JobName": job["JobName"], "JobRunIds": [job["RunId"]]},
+        stopping=frozenset({"STOPPING"}),
     ),
     ("batch", "submitJob"): JobKind(
         "batch", "SubmitJob",
@@ -162,6 +174,7 @@ KINDS: dict[tuple[str, str], JobKind] = {
         stop="StopTask",
         stop_params=lambda job, reason: {"cluster": job["Cluster"], "task": job["TaskArn"],
                                          "reason": reason[:255]},
+        stopping=frozenset({"DEACTIVATING", "STOPPING", "DEPROVISIONING"}),
     ),
     ("codebuild", "startBuild"): JobKind(
         "codebuild", "StartBuild",
@@ -230,6 +243,7 @@ KINDS: dict[tuple[str, str], JobKind] = {
         stop="CancelSteps",
         stop_params=lambda job, reason: {"ClusterId": job["ClusterId"],
                                          "StepIds": [job["StepId"]]},
+        stopping=frozenset({"CANCEL_PENDING"}),
     ),
     ("codebuild", "retryBuildBatch"): JobKind(
         "codebuild", "RetryBuildBatch",
@@ -258,6 +272,7 @@ KINDS: dict[tuple[str, str], JobKind] = {
         output=lambda d, raw: d,
         stop="StopModelCustomizationJob",
         stop_params=lambda job, reason: {"jobIdentifier": job["JobName"]},
+        stopping=frozenset({"Stopping"}),
     ),
     ("mediaconvert", "createJob"): JobKind(
         "mediaconvert", "CreateJob",
@@ -285,6 +300,7 @@ KINDS: dict[tuple[str, str], JobKind] = {
         stop="CancelJobRun",
         stop_params=lambda job, reason: {"applicationId": job["ApplicationId"],
                                          "jobRunId": job["JobRunId"]},
+        stopping=frozenset({"CANCELLING"}),
     ),
     ("emr-containers", "startJobRun"): JobKind(
         "emr-containers", "StartJobRun",
@@ -300,6 +316,7 @@ KINDS: dict[tuple[str, str], JobKind] = {
         stop="CancelJobRun",
         stop_params=lambda job, reason: {"virtualClusterId": job["VirtualClusterId"],
                                          "id": job["Id"]},
+        stopping=frozenset({"CANCEL_PENDING"}),
     ),
     ("databrew", "startJobRun"): JobKind(
         "databrew", "StartJobRun",
@@ -312,6 +329,7 @@ KINDS: dict[tuple[str, str], JobKind] = {
         output=lambda d, raw: d,
         stop="StopJobRun",
         stop_params=lambda job, reason: {"Name": job["Name"], "RunId": job["RunId"]},
+        stopping=frozenset({"STOPPING"}),
     ),
 }
 
@@ -330,6 +348,7 @@ def _sagemaker(create: str, noun: str) -> JobKind:
         output=lambda d, raw: d,
         stop=f"Stop{noun}",
         stop_params=lambda job, reason: {name: job[name]},
+        stopping=frozenset({"Stopping"}),
     )
 
 

@@ -19,9 +19,12 @@ The cycle, one Task message per step (no worker waits in between):
 botocore knows: they are accepted at creation (AWS accepts them) and fail at run time with
 States.Runtime saying so, unless a handler registered for them serves them.
 
-Stopping (`stop_job`): when the execution stops or times out, the Task times out or a
-sibling branch fails its Parallel/Map, the engine asks the service to stop the job (the
-integration's stop call), best effort, and logs the outcome (engine/runtime/job_stops.py).
+Stopping (`stop_job`): when the execution stops or times out, the Task times out, a
+sibling branch fails its Parallel/Map or a job's commit is refused, the engine asks the
+service to stop the job (the integration's stop call). The request is recorded in the
+execution's outbox by the commit that abandons the job and delivered at least once
+(engine/runtime/job_stops.py); the call is idempotent (a job already ended or stopping
+counts as stopped).
 
 A user handler registered for the resource replaces the whole cycle (it is called once).
 """
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from engine.asl import errors
@@ -77,10 +81,10 @@ def run_job(
     job = task.get("job")
     if job is None:
         return _start(aws, kind, ref, task.get("parameters"), token_seed(task, context),
-                      poll_seconds)
+                      poll_seconds, rerun=bool(task.get("rerun")))
     answer = aws.raw(kind.boto3_service, kind.describe, kind.describe_params(job), ref.service)
     if isinstance(answer, Invocation):
-        if kind.gone is not None and (answer.error or "").endswith("." + kind.gone):
+        if _gone(kind, answer):
             return Invocation(True, result=job.get("Answer"), response=True)
         return answer
     status = kind.status(answer)
@@ -97,7 +101,7 @@ def run_job(
 
 def _start(
     aws: AwsCaller, kind: JobKind, ref: ResourceRef, parameters: Any, seed: str,
-    poll_seconds: float,
+    poll_seconds: float, *, rerun: bool = False,
 ) -> Invocation:
     raw = dict(parameters) if isinstance(parameters, dict) else {}
     params = api_shapes.to_api(aws.input_shape(kind.boto3_service, kind.start),
@@ -110,7 +114,13 @@ def _start(
             params[name] = api_shapes.token_for(seed)
     answer = aws.raw(kind.boto3_service, kind.start, params, ref.service)
     if isinstance(answer, Invocation):
-        return answer
+        if not (rerun and kind.gone_answer is not None and _deleted_before(aws, kind, ref,
+                                                                           params, answer)):
+            return answer
+        # A re-run of a deletion whose first call (its worker died before the commit)
+        # deleted the resource, or is deleting it: on to the poll, which finds it gone.
+        log.info("%s: the resource was deleted by this Task's earlier run", ref.action)
+        answer = kind.gone_answer(params)
     failed = kind.start_failed(answer)
     if failed is not None:
         return Invocation(False, error=failed,
@@ -132,6 +142,29 @@ def _start(
         job=job,
         poll_seconds=poll_seconds,
     )
+
+
+def _deleted_before(aws: AwsCaller, kind: JobKind, ref: ResourceRef, params: dict[str, Any],
+                    refused: Invocation) -> bool:
+    """A deletion's re-run was refused: whether the earlier run's call took effect, as the
+    answer says (not found) or a describe call does (gone, or being deleted: a second
+    delete of a resource still DELETING may be answered ResourceInUseException)."""
+    if _gone(kind, refused):
+        return True
+    try:
+        job = kind.handle({}, params)
+        described = aws.raw(kind.boto3_service, kind.describe, kind.describe_params(job),
+                            ref.service)
+    except KeyError:
+        return False
+    if isinstance(described, Invocation):
+        return _gone(kind, described)
+    return kind.status(described) in kind.deleting
+
+
+def _gone(kind: JobKind, answer: Invocation) -> bool:
+    """Whether a deletion's call failed because the resource no longer exists."""
+    return kind.gone is not None and (answer.error or "").endswith("." + kind.gone)
 
 
 def call_once(aws: AwsCaller, ref: ResourceRef, parameters: Any) -> Invocation | None:
@@ -159,20 +192,63 @@ def stoppable(resource: str) -> bool:
     return kind is not None and ref is not None and ref.pattern == "sync" and kind.stop is not None
 
 
-def stop_job(aws: AwsCaller, resource: str, job: Any, reason: str) -> str:
-    """Ask the service to stop a job the engine no longer waits for; what came of it
-    ("stopped", "not stoppable", or the failure), for the log."""
+@dataclass(frozen=True)
+class StopOutcome:
+    """What came of a stop call: `settled` when nothing is left to do (the job was stopped,
+    had ended or was stopping already, is unknown to the service, or has no stop call);
+    otherwise the stop request stays recorded and is tried again."""
+
+    settled: bool
+    text: str
+
+
+def stop_job(aws: AwsCaller, resource: str, job: Any, reason: str) -> StopOutcome:
+    """Ask the service to stop a job the engine no longer waits for. Idempotent as AWS's
+    stop APIs are: a job that already ended, or is stopping already, counts as stopped (a
+    stop call the service refuses is followed by a describe call that says which)."""
     ref = parse_resource(resource)
     kind = None if ref is None else KINDS.get((ref.service, ref.action))
     if ref is None or kind is None or kind.stop is None or kind.stop_params is None:
-        return "not stoppable"
+        return StopOutcome(True, "not stoppable")
     if not isinstance(job, dict):
-        return "no job handle"
+        return StopOutcome(True, "no job handle")
     try:
         params = kind.stop_params(job, reason)
     except KeyError as exc:
-        return f"incomplete job handle ({exc})"
+        return StopOutcome(True, f"incomplete job handle ({exc})")
     answer = aws.raw(kind.boto3_service, kind.stop, params, ref.service)
+    if not isinstance(answer, Invocation):
+        return StopOutcome(True, "stopped")
+    found = _ended_or_stopping(aws, kind, ref, job)
+    if found is not None:
+        return StopOutcome(True, found)
+    return StopOutcome(False, f"failed: {answer.error}: {answer.cause}")
+
+
+def _ended_or_stopping(aws: AwsCaller, kind: JobKind, ref: ResourceRef, job: Any) -> str | None:
+    """After a refused stop call: "already ended (STATUS)", "already stopping (STATUS)",
+    "unknown to the service", or None (still running, or the service did not answer)."""
+    try:
+        params = kind.describe_params(job)
+    except KeyError:
+        return None
+    answer = aws.raw(kind.boto3_service, kind.describe, params, ref.service)
     if isinstance(answer, Invocation):
-        return f"failed: {answer.error}: {answer.cause}"
-    return "stopped"
+        return "unknown to the service" if _not_found(answer.error) else None
+    try:
+        status = kind.status(answer)
+    except (KeyError, TypeError):
+        return None
+    if status in kind.succeeded or status in kind.failed:
+        return f"already ended ({status})"
+    if status in kind.stopping:
+        return f"already stopping ({status})"
+    if status == "":  # a describe call that lists jobs found none (Batch, CodeBuild, ECS)
+        return "unknown to the service"
+    return None
+
+
+def _not_found(error: str | None) -> bool:
+    code = (error or "").rsplit(".", 1)[-1]
+    return code in ("ResourceNotFoundException", "EntityNotFoundException",
+                    "ResourceNotFound", "NotFoundException")

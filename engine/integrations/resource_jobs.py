@@ -4,6 +4,15 @@ virtual clusters. The Task waits until the resource reaches the state the action
 (created, started, stopped) or, for a deletion, until the describe call no longer finds
 it (`JobKind.gone`).
 
+These delete calls take no client token: a worker killed between the call and its commit
+re-runs it, and the re-run meets ResourceNotFoundException, the first call having deleted
+the resource. When the claim says the delivery re-runs the same state visit and attempt
+(`LoadedRun.reclaimed`), that answer (or any refusal after which the describe call finds
+the resource gone or still being deleted, `JobKind.deleting`: a second delete may be
+answered ResourceInUseException) means the deletion happened: the Task goes on to its
+poll, which ends as AWS's `.sync` ends for a deleted resource (`JobKind.gone_answer`). A
+first call that meets it fails as AWS does (the service's ResourceNotFoundException).
+
 None is stopped when the execution stops: AWS's EKS page says Step Functions "does not
 terminate an Amazon EKS cluster automatically if execution is stopped", and undoing a
 creation or a deletion half-way is nothing these APIs offer.
@@ -37,6 +46,9 @@ def _eks(create: str, member: str, names: dict[str, str], *, deleting: bool) -> 
                          else {"FAILED", "CREATE_FAILED"}),
         output=lambda d, raw: d,
         gone=_NOT_FOUND if deleting else None,
+        # The delete calls answer the resource's description: its names at least.
+        gone_answer=lambda params: {member: {key: params[key] for key, _ in keys}},
+        deleting=frozenset({"DELETING"}) if deleting else frozenset(),
     )
 
 
@@ -60,6 +72,8 @@ def _application(start: str, succeeded: set[str], failed: set[str], *,
         failed=frozenset(failed),
         output=lambda d, raw: d,
         gone=_NOT_FOUND if deleting else None,
+        gone_answer=lambda params: {},  # DeleteApplication answers nothing
+        deleting=frozenset({"TERMINATED"}) if deleting else frozenset(),
     )
 
 
@@ -107,5 +121,7 @@ KINDS: dict[tuple[str, str], JobKind] = {
         failed=frozenset(),
         output=lambda d, raw: d,
         gone=_NOT_FOUND,
+        gone_answer=lambda params: {"id": params["id"]},
+        deleting=frozenset({"TERMINATING", "TERMINATED"}),
     ),
 }

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Protocol
 
-from engine import deletion, execution_logs
+from engine import execution_logs
 from engine.asl.budget import StepBudget
 from engine.asl.loader import load
 from engine.asl.model import StateMachine
@@ -256,6 +256,10 @@ class Driver:
     def _handle(self, message: Message) -> str:
         kind = message.get("k")
         eid = message.get("x")
+        if kind == job_stops.KIND and isinstance(eid, str):
+            # A `.sync` job abandoned (runtime/job_stops.py): stopped even once its
+            # execution's record is gone.
+            return job_stops.handle(self, message)
         if not isinstance(eid, str) or self.execution(eid) is None:
             return "unknown execution"
         if kind == "task":
@@ -264,8 +268,6 @@ class Driver:
             return self._start(message)
         if kind == "exec_timeout":
             return execution_timeout.fire(self, message)
-        if kind == job_stops.KIND:  # a `.sync` job abandoned (runtime/job_stops.py)
-            return job_stops.handle(self, message)
         loaded = self.store.load_run(eid, message["r"])
         if loaded is None or loaded.version != message["v"]:
             return "stale"
@@ -318,12 +320,7 @@ class Driver:
         if loaded.status != "RUNNING":
             return "execution not running"
         if loaded.stopping:  # its state machine is being deleted (engine/deletion.py)
-            commit, result = deletion.stop_for_deletion(
-                self.store, eid, record.state_machine_arn, self.clock()
-            )
-            if result.ok:
-                execution_logs.committed(record, commit.events, result.last_event_id)
-            return "stopped: state machine deleted"
+            return job_stops.abort_for_deletion(self, eid, record)
         machine = self._machine(record.definition_sha)
         now = self.clock()
         ctx = Ctx(
@@ -347,6 +344,10 @@ class Driver:
         for _ in range(50):
             self.joins.take_abandoned()  # a rebuilt commit finds the aborted siblings again
             commit, to_send = self._build_commit(eid, run, loaded, tr, consumed, now, record)
+            # The jobs this step abandons: their stop requests go in this same commit.
+            stops = job_stops.abandoned(self, eid, run, loaded, occurrence, now)
+            commit.outbox_add.extend(stops)
+            to_send.extend(stops)
             chain: Chain | None = getattr(self._local, "chain", None)
             inline = chain.pick(to_send, self.registry) if chain is not None else None
             if inline is not None and inline.message["k"] == "task":
@@ -379,7 +380,6 @@ class Driver:
                     if record.map_run_arn:
                         map_runs.child_ended(self, record)
                 index_waiting(self, eid, run, loaded.doc, tr.doc, now)
-                job_stops.stop_abandoned(self, eid, run, record, loaded, occurrence)
                 if inline is None:
                     self._send(to_send, now)
                     return "applied"
@@ -531,8 +531,11 @@ class Driver:
                 return invoke(found, event, context)
             # The state's visit (its *StateEntered event) tells apart two passes of a loop
             # through the same state, for the idempotency tokens of AWS calls.
+            # `rerun`: this version was claimed before, its first run may have made the
+            # call (a deletion's re-run: engine/integrations/resource_jobs.py).
             builtin = self.integrations.call(
-                {**task, "visit": loaded.doc.get("entered_id")}, context
+                {**task, "visit": loaded.doc.get("entered_id"), "rerun": loaded.reclaimed},
+                context,
             )
             if builtin is not None:
                 return builtin

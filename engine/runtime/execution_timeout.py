@@ -23,21 +23,25 @@ def fire(driver: Driver, message: Message) -> str:
     if not redrive.current_timeout(driver.store, eid, message):
         return "stale"  # an earlier attempt's timeout (the execution was redriven)
     now = driver.clock()
+    redeliver = driver.settings.redeliver_seconds
     jobs = job_stops.running_jobs(driver.store, eid)
+    stops = job_stops.stop_entries(eid, jobs, "timed out", now, redeliver)
     commit = Commit(
         events=[h.execution_timed_out(iso_timestamp(now), "States.Timeout", None)],
         execution={
             "status": "TIMED_OUT", "error": "States.Timeout", "stop": epoch_millis(now)
         },
         clear_outbox=True,
+        outbox_add=stops,  # its jobs' stop requests, in the same commit
     )
     result = driver.store.commit(eid, commit)
     if not result.ok:
         return "stale"
+    job_stops.send(driver.dispatcher, stops)
+    job_stops.after_end(driver.store, driver.dispatcher, eid, jobs, "timed out", now, redeliver)
     known = driver.execution(eid)
     if known is not None:
         execution_logs.committed(known[0], commit.events, result.last_event_id)
-        job_stops.request_stops(driver.dispatcher, eid, known[0].arn, jobs, "timed out")
     nested.wake_parent(driver.store, driver.dispatcher, eid)
     if driver.map_runs:  # its Map Runs stop with it, and their children
         map_runs.abort_all(map_runs.client_of(driver), eid)

@@ -29,7 +29,7 @@ from typing import Final, Protocol
 from engine.asl import errors
 from engine.interpreter import history as h
 from engine.interpreter.types import epoch_millis, iso_timestamp
-from engine.runtime import messages
+from engine.runtime import job_stops, messages
 from engine.runtime.messages import Message
 from engine.store.base import Commit, Store
 
@@ -150,6 +150,9 @@ class PoisonGuard:
             "the traceback."
         )
         now = self.clock()
+        # Its `.sync` jobs are abandoned: their stop requests go in the same commit, due at
+        # once (no dispatcher here: the recovery sweep sends them; engine/runtime/job_stops.py).
+        jobs = job_stops.running_jobs(self.store, eid)
         commit = Commit(
             events=[h.execution_failed(iso_timestamp(now), errors.RUNTIME, cause)],
             execution={
@@ -157,6 +160,7 @@ class PoisonGuard:
                 "stop": epoch_millis(now),
             },
             clear_outbox=True,
+            outbox_add=job_stops.stop_entries(eid, jobs, "aborted", now, 0.0),
         )
         ok = self.store.commit(eid, commit).ok
         if ok:

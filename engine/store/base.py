@@ -199,7 +199,9 @@ class Commit:
     items: dict[str, list[Any]] = field(default_factory=dict)
     #: fields of the execution record to set (status, output, error, cause, stop)
     execution: dict[str, Any] = field(default_factory=dict)
-    #: when the execution ends: drop every outbox entry so nothing more runs for it
+    #: when the execution ends: drop every outbox entry so nothing more runs for it; the
+    #: commit's own `outbox_add` still go in (the stop requests of the `.sync` jobs it
+    #: abandons, engine/runtime/job_stops.py)
     clear_outbox: bool = False
     #: joins that must still be "running" (their phase) for the commit to apply: a branch
     #: or iteration of a Parallel/Map that has failed is aborted at its next step
@@ -230,6 +232,9 @@ class LoadedRun:
     #: Its state machine is being deleted: the execution stops at this transition
     #: (DeleteStateMachine, engine/deletion.py).
     stopping: bool = False
+    #: A claim's snapshot: this version had been claimed before (the delivery re-runs a
+    #: Task whose first run may have made its call: a worker died, a lease ran out).
+    reclaimed: bool = False
 
 
 @dataclass
@@ -363,3 +368,9 @@ class Store(Protocol):
         self, eid: str, now: float, redeliver_after: float
     ) -> tuple[list[OutboxEntry], float | None, str]: ...
     def reschedule_execution(self, eid: str, when: float | None) -> None: ...
+    def settle_outbox(
+        self, eid: str, *, add: list[OutboxEntry], remove: list[str]
+    ) -> None:
+        """Remove and add outbox entries of an execution in one atomic step, whatever its
+        status (a job's stop request outlives its execution: engine/runtime/job_stops.py)."""
+        ...

@@ -11,12 +11,16 @@ kept outside those atomic steps and can be rebuilt from the executions.
     sfn:x:{<eid>}:hist            list    history events as JSON; event id = index + 1
     sfn:x:{<eid>}:run:<run>       hash    v (version), d (doc), p (phase), a (attempt),
                                           lo/lu (lease owner/until), st (TaskStarted logged
-                                          for version)
+                                          for version), cl (the version last claimed: a
+                                          second claim of it re-runs the Task)
     sfn:x:{<eid>}:join:<join>     hash    v, d: a Parallel/Map join document
     sfn:x:{<eid>}:items:<join>    hash    index -> child input (JSON)
     sfn:x:{<eid>}:res:<join>      hash    index -> child result (JSON)
     sfn:x:{<eid>}:outbox          hash    entry id -> message (JSON)
     sfn:x:{<eid>}:due             zset    entry id -> deadline (epoch s) for re-delivery
+    sfn:x:{<eid>}:stops           set     ids of the outbox entries that are `.sync` job stop
+                                          requests (engine/runtime/job_stops.py): the
+                                          closing commit, which clears the outbox, keeps them
     sfn:x:{<eid>}:tasks           hash    TaskStarted event id -> Celery task id (written by
                                           the claim that appends the TaskStarted event)
     sfn:x:{<eid>}:deliveries      hash    outbox entry id -> redeliveries counted (a message
@@ -224,6 +228,10 @@ def outbox(eid: str) -> str:
 
 def outbox_due(eid: str) -> str:
     return f"{_x(eid)}:due"
+
+
+def job_stops(eid: str) -> str:
+    return f"{_x(eid)}:stops"
 
 
 def tasks(eid: str) -> str:

@@ -47,6 +47,13 @@ class _Execution:
         self.stopping = False
 
 
+def _clear_outbox(x: _Execution) -> None:
+    """The execution ended: drop its outbox but the `.sync` job stop requests."""
+    for entry_id in [i for i in x.outbox if not i.startswith("job_stop|")]:
+        del x.outbox[entry_id]
+        x.due.pop(entry_id, None)
+
+
 class MemoryStore(MemoryVersions, MemoryHeartbeats, MemoryRedrive):
     def __init__(self) -> None:
         self._lock = threading.RLock()
@@ -254,6 +261,8 @@ class MemoryStore(MemoryVersions, MemoryHeartbeats, MemoryRedrive):
             if d["lo"] not in (None, owner) and d["lu"] > now:
                 return Claim(False, "leased")
             d["lo"], d["lu"] = owner, lease_until
+            reclaimed = d.get("cl") == version
+            d["cl"] = version
             if entry_id in x.due:
                 x.due[entry_id] = lease_until
             room = history_limit is None or len(x.history) + 1 < history_limit
@@ -263,7 +272,8 @@ class MemoryStore(MemoryVersions, MemoryHeartbeats, MemoryRedrive):
                 if task_id:
                     x.task_ids[started_id] = task_id
             self._due_index[eid] = min(self._due_index.get(eid, lease_until), lease_until)
-            loaded = LoadedRun(version, json.loads(d["d"]), len(x.history), x.record.status)
+            loaded = LoadedRun(version, json.loads(d["d"]), len(x.history), x.record.status,
+                               reclaimed=reclaimed)
             return Claim(True, loaded=loaded)
 
     def task_ids(self, eid: str) -> dict[int, str]:
@@ -303,8 +313,7 @@ class MemoryStore(MemoryVersions, MemoryHeartbeats, MemoryRedrive):
                 keep = max(0, min(len(commit.events), limit.events - 1 - len(x.history)))
                 self._append(x, commit.events[:keep])
                 last = self._append(x, [limit.failure])
-                x.outbox.clear()
-                x.due.clear()
+                _clear_outbox(x)
                 for field, value in limit.execution.items():
                     setattr(x.record, field, value)
                 return CommitResult(True, last_event_id=last, capped=True)
@@ -315,18 +324,12 @@ class MemoryStore(MemoryVersions, MemoryHeartbeats, MemoryRedrive):
                 x.docs[(w.kind, w.id)] = current
             last = self._append(x, commit.events)
             if commit.clear_outbox:
-                x.outbox.clear()
-                x.due.clear()
+                _clear_outbox(x)
             else:
                 for entry_id in commit.outbox_remove:
                     x.outbox.pop(entry_id, None)
                     x.due.pop(entry_id, None)
-                for e in commit.outbox_add:
-                    x.outbox[e.id] = _dumps(e.message)
-                    x.due[e.id] = e.deadline
-                if commit.outbox_add:
-                    soonest = min(e.deadline for e in commit.outbox_add)
-                    self._due_index[eid] = min(self._due_index.get(eid, soonest), soonest)
+            self._add_entries(eid, x, commit.outbox_add)
             for join, inputs in commit.items.items():
                 h = x.hashes.setdefault(f"items:{join}", {})
                 h.update({str(i): _dumps(v) for i, v in enumerate(inputs)})
@@ -379,6 +382,26 @@ class MemoryStore(MemoryVersions, MemoryHeartbeats, MemoryRedrive):
                 entries.append(OutboxEntry(entry_id, message, now, now + redeliver_after, True))
             nxt = min(x.due.values(), default=None)
             return entries, nxt, x.record.status
+
+    def _add_entries(self, eid: str, x: _Execution, entries: list[OutboxEntry]) -> None:
+        for e in entries:
+            x.outbox[e.id] = _dumps(e.message)
+            x.due[e.id] = e.deadline
+        if entries:
+            soonest = min(e.deadline for e in entries)
+            self._due_index[eid] = min(self._due_index.get(eid, soonest), soonest)
+
+    def settle_outbox(
+        self, eid: str, *, add: list[OutboxEntry], remove: list[str]
+    ) -> None:
+        with self._lock:
+            x = self._executions.get(eid)
+            if x is None:
+                return
+            for entry_id in remove:
+                x.outbox.pop(entry_id, None)
+                x.due.pop(entry_id, None)
+            self._add_entries(eid, x, add)
 
     def reschedule_execution(self, eid: str, when: float | None) -> None:
         with self._lock:

@@ -93,10 +93,11 @@ class RedisStore(RedisListing, RedisVersions, RetentionMixin, RedisHeartbeats, R
         self._claim = Lua("claim")
         self._extend = Lua("extend_lease")
         self._create = Lua("create")
+        self._settle = Lua("outbox_settle")
         self._due_entries = client.register_script(script_text("due_entries"))
         self._due_executions = client.register_script(script_text("due_executions"))
         self._runner = ScriptRunner(
-            client, [self._commit, self._claim, self._extend, self._create],
+            client, [self._commit, self._claim, self._extend, self._create, self._settle],
             oom_wait=oom_wait, wait_replicas=wait_replicas, wait_ms=wait_ms,
         )
 
@@ -414,7 +415,8 @@ class RedisStore(RedisListing, RedisVersions, RetentionMixin, RedisHeartbeats, R
         result = self._pipeline(build)[0]
         if int(result[0]) == 0:
             return Claim(False, str(result[1]))
-        loaded = LoadedRun(version, json.loads(result[1]), int(result[2]), str(result[3]))
+        loaded = LoadedRun(version, json.loads(result[1]), int(result[2]), str(result[3]),
+                           reclaimed=len(result) > 4 and int(result[4]) == 1)
         return Claim(True, loaded=loaded)
 
     def task_ids(self, eid: str) -> dict[int, str]:
@@ -435,7 +437,7 @@ class RedisStore(RedisListing, RedisVersions, RetentionMixin, RedisHeartbeats, R
 
     def commit(self, eid: str, commit: Commit) -> CommitResult:
         key_list = [keys.meta(eid), keys.history(eid), keys.outbox(eid), keys.outbox_due(eid),
-                    keys.tasks(eid), keys.child_keys(eid)]
+                    keys.tasks(eid), keys.child_keys(eid), keys.job_stops(eid)]
         argv: list[str] = [""]
 
         def key_index(key: str) -> int:
@@ -518,11 +520,7 @@ class RedisStore(RedisListing, RedisVersions, RetentionMixin, RedisHeartbeats, R
                         claim.task_id or "", claim.history_limit or 0,
                     ]
         argv[0] = _dumps(header)
-        soonest = (
-            min(deadlines)
-            if commit.outbox_add and not commit.clear_outbox
-            else None
-        )
+        soonest = min(deadlines) if commit.outbox_add else None
 
         stop = commit.execution.get("stop")
 
@@ -591,6 +589,21 @@ class RedisStore(RedisListing, RedisVersions, RetentionMixin, RedisHeartbeats, R
             for i in range(0, len(flat), 2)
         ]
         return entries, (float(nxt) if nxt else None), str(status)
+
+    def settle_outbox(
+        self, eid: str, *, add: list[OutboxEntry], remove: list[str]
+    ) -> None:
+        header = {"rm": remove,
+                  "add": [[e.id, _dumps(e.message), repr(e.deadline)] for e in add]}
+
+        def build(pipe: Any) -> None:
+            self._settle.queue(pipe, [keys.outbox(eid), keys.outbox_due(eid),
+                                      keys.job_stops(eid)],
+                               [_dumps(header)])
+            if add:
+                pipe.zadd(keys.due_index(), {eid: min(e.deadline for e in add)}, lt=True)
+
+        self._pipeline(build, durable=True)
 
     def reschedule_execution(self, eid: str, when: float | None) -> None:
         if when is None:

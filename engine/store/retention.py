@@ -80,6 +80,7 @@ class RetentionMixin:
                 # link, the set of child executions), which the view reads until then.
                 pipe.unlink(keys.meta(eid), keys.history(eid), keys.tasks(eid),
                             keys.run(eid, "0"), keys.outbox(eid), keys.outbox_due(eid),
+                            keys.job_stops(eid),
                             keys.heartbeats(eid), keys.parent(eid), keys.children(eid),
                             keys.deliveries(eid))
             pipe.execute()

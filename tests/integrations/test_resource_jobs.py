@@ -279,7 +279,8 @@ def test_a_mediaconvert_job_in_error_fails_the_state_and_is_cancelled_on_stop() 
     caller = Answers({})
     outcome = jobs.stop_job(caller, sync("mediaconvert", "createJob"),  # type: ignore[arg-type]
                             {"Id": "j"}, "stopped")
-    assert outcome == "stopped" and caller.calls == [("CancelJob", {"Id": "j"})]
+    assert outcome.settled and outcome.text == "stopped"
+    assert caller.calls == [("CancelJob", {"Id": "j"})]
 
 
 class ModelledAnswers(Answers):

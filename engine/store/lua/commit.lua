@@ -1,6 +1,7 @@
 -- Commit one transition atomically (see engine/store/base.py, Commit).
 -- KEYS[1] meta, KEYS[2] hist, KEYS[3] outbox, KEYS[4] due, KEYS[5] tasks,
--- KEYS[6] the execution's key set (keys.child_keys), KEYS[7..] docs and hashes
+-- KEYS[6] the execution's key set (keys.child_keys), KEYS[7] the ids of the job stop
+-- requests in the outbox (keys.job_stops), KEYS[8..] docs and hashes
 -- ARGV[1] header (JSON):
 --   run  require the execution to be RUNNING
 --   w    [[key, expected version, doc argv, phase, attempt], ...]   compare-and-set documents
@@ -9,7 +10,8 @@
 --   orm  [id, ...]                                                    outbox entries consumed
 --   hs   [[key, field, value argv], ...]                              child items / results
 --   mt   {field: value}                                               execution record fields
---   clr  drop every outbox entry (the execution ended)
+--   clr  drop every outbox entry (the execution ended) but the job stop requests, before
+--        adding the commit's own
 --   jr   [key, ...]   joins whose phase must still be "running" (else: the child is aborted)
 --   cap  [events, failure argv, {field: value}]   the history cap (see HistoryLimit): the
 --        event that would be number `events` is the ExecutionFailed body at the argv
@@ -31,6 +33,21 @@ for _, w in ipairs(h.w) do
 end
 for _, k in ipairs(h.jr or {}) do
   if redis.call('HGET', KEYS[k], 'p') ~= 'running' then return {0, 'aborted'} end
+end
+-- The execution ends: nothing more runs for it, but the stop requests of its `.sync` jobs
+-- are still to deliver (engine/runtime/job_stops.py).
+local function clear_outbox()
+  local kept = {}
+  for _, id in ipairs(redis.call('SMEMBERS', KEYS[7])) do
+    local message = redis.call('HGET', KEYS[3], id)
+    local deadline = redis.call('ZSCORE', KEYS[4], id)
+    if message and deadline then kept[#kept + 1] = {id, message, deadline} end
+  end
+  redis.call('UNLINK', KEYS[3], KEYS[4])
+  for _, e in ipairs(kept) do
+    redis.call('HSET', KEYS[3], e[1], e[2])
+    redis.call('ZADD', KEYS[4], e[3], e[1])
+  end
 end
 local function expire_closed()
   if h.ttl and h.ttl > 0 then
@@ -54,7 +71,7 @@ if h.cap and n + h.ev[2] >= h.cap[1] then
   redis.call('RPUSH', KEYS[2],
     '{"id":' .. id .. ',"previousEventId":' .. (id - 1) .. ',' .. ARGV[h.cap[2]])
   for field, value in pairs(h.cap[3]) do redis.call('HSET', KEYS[1], field, value) end
-  redis.call('UNLINK', KEYS[3], KEYS[4])
+  clear_outbox()
   expire_closed()
   return {2, id}
 end
@@ -66,10 +83,10 @@ for _, w in ipairs(h.w) do
   if c and w[1] == c[1] then
     if started then
       redis.call('HSET', KEYS[w[1]], 'v', w[2] + 1, 'd', ARGV[w[3]], 'p', w[4], 'a', w[5],
-        'lo', c[2], 'lu', c[3], 'st', w[2] + 1)
+        'lo', c[2], 'lu', c[3], 'st', w[2] + 1, 'cl', w[2] + 1)
     else
       redis.call('HSET', KEYS[w[1]], 'v', w[2] + 1, 'd', ARGV[w[3]], 'p', w[4], 'a', w[5],
-        'lo', c[2], 'lu', c[3])
+        'lo', c[2], 'lu', c[3], 'cl', w[2] + 1)
     end
   else
     redis.call('HSET', KEYS[w[1]], 'v', w[2] + 1, 'd', ARGV[w[3]], 'p', w[4], 'a', w[5])
@@ -106,22 +123,24 @@ if h.ev[2] > 0 or started then
   call_chunked('RPUSH', KEYS[2], events, 1)
 end
 if h.clr then
-  redis.call('UNLINK', KEYS[3], KEYS[4])
-else
-  if #h.orm > 0 then
-    call_chunked('HDEL', KEYS[3], h.orm, 1)
-    call_chunked('ZREM', KEYS[4], h.orm, 1)
+  clear_outbox()
+elseif #h.orm > 0 then
+  call_chunked('HDEL', KEYS[3], h.orm, 1)
+  call_chunked('ZREM', KEYS[4], h.orm, 1)
+end
+-- After a clear too: what the ending commit still has to send (its jobs' stop requests).
+if #h.oa > 0 then
+  local fields, scores = {}, {}
+  for _, e in ipairs(h.oa) do
+    fields[#fields + 1] = ARGV[e[1]]
+    fields[#fields + 1] = ARGV[e[2]]
+    scores[#scores + 1] = e[3]
+    scores[#scores + 1] = ARGV[e[1]]
   end
-  if #h.oa > 0 then
-    local fields, scores = {}, {}
-    for _, e in ipairs(h.oa) do
-      fields[#fields + 1] = ARGV[e[1]]
-      fields[#fields + 1] = ARGV[e[2]]
-      scores[#scores + 1] = e[3]
-      scores[#scores + 1] = ARGV[e[1]]
-    end
-    call_chunked('HSET', KEYS[3], fields, 2)
-    call_chunked('ZADD', KEYS[4], scores, 2)
+  call_chunked('HSET', KEYS[3], fields, 2)
+  call_chunked('ZADD', KEYS[4], scores, 2)
+  for _, e in ipairs(h.oa) do
+    if string.sub(ARGV[e[1]], 1, 9) == 'job_stop|' then redis.call('SADD', KEYS[7], ARGV[e[1]]) end
   end
 end
 for _, s in ipairs(h.hs) do
