@@ -45,6 +45,15 @@ ACCEPTED = [
     "arn:aws:states:::aws-sdk:ec2:describeInstances",
     "arn:aws:states:::aws-sdk:sqs:sendMessage.waitForTaskToken",
     "arn:aws:states:us-east-1:123456789012:activity:Approve",
+    "arn:aws:states:::bedrockagentcore:invokeHarness",
+    # SDK names drop a trailing "Service" (the Developer Guide's table, not botocore's id).
+    "arn:aws:states:::aws-sdk:config:describeConfigRules",
+    "arn:aws:states:::aws-sdk:databasemigration:describeReplicationTasks",
+    "arn:aws:states:::aws-sdk:elasticsearch:listDomainNames",
+    "arn:aws:states:::aws-sdk:directory:describeDirectories",
+    # Still listed by Step Functions, no longer in the current botocore.
+    "arn:aws:states:::aws-sdk:qldb:listLedgers",
+    "arn:aws:states:::aws-sdk:robomaker:listFleets",
 ]
 
 REFUSED = [
@@ -60,6 +69,9 @@ REFUSED = [
     "arn:aws:states:::aws-sdk:nosuchservice:getObject",
     "arn:aws:states:::aws-sdk:s3:noSuchAction",
     "arn:aws:states:::aws-sdk:logs:putLogEvents",  # botocore's name, not the SDK's
+    "arn:aws:states:::aws-sdk:configservice:describeConfigRules",  # nor its service id
+    "arn:aws:states:::bedrockagentcore:invokeHarness.waitForTaskToken",
+    "arn:aws:states:::bedrockagentcore:invokeHarness.sync",
     "arn:aws:lambda::123456789012:function:Echo",  # no region
     "arn:aws:lambda:us-east-1:abc:function:Echo",  # non-numeric account
     "arn:aws:lambda:us-east-1:123456789012:function:Echo:a:b",
@@ -119,6 +131,13 @@ def test_sdk_services_carry_boto3_names_and_step_functions_error_prefixes() -> N
     )
     assert resources.sdk_service("sfn") == resources.SdkService("sfn", "stepfunctions", "Sfn")
     assert resources.sdk_service("logs") is None
+    # Prefixes as the Developer Guide's table gives them, where no naming rule does.
+    assert resources.sdk_service("config") == resources.SdkService("config", "config", "Config")
+    assert resources.sdk_service("sesv2") == resources.SdkService("sesv2", "sesv2", "SesV2")
+    iot = resources.sdk_service("iot")
+    assert iot is not None and iot.error_prefix == "Iot"
+    analytics = resources.sdk_service("iotanalytics")
+    assert analytics is not None and analytics.error_prefix == "IoTAnalytics"
 
 
 def test_handler_names_in_lookup_order() -> None:

@@ -78,6 +78,8 @@ OPTIMIZED: Final[dict[str, dict[str, frozenset[str]]]] = {
     },
     "batch": {"submitJob": _RS},
     "bedrock": {"invokeModel": _R, "createModelCustomizationJob": _RSC},
+    # "Invoke Amazon Bedrock AgentCore harness with Step Functions": request-response only.
+    "bedrockagentcore": {"invokeHarness": _R},
     "codebuild": {
         "startBuild": _RS,
         "stopBuild": _R,
