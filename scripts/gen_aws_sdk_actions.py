@@ -17,9 +17,10 @@ are read from an older botocore's data directory given with `--legacy-data`:
     pip download --no-deps botocore==1.34.162 -d DIR && unzip DIR/botocore-*.whl -d DIR
     pip download --no-deps botocore==1.31.85 -d DIR2 && unzip DIR2/botocore-*.whl -d DIR2
     .venv/bin/python scripts/gen_aws_sdk_actions.py \
-        --legacy-data DIR/botocore/data --legacy-data DIR2/botocore/data The file is shipped with the
-package so that validation (a pure layer) never imports boto3 and gives the same answer
-wherever it runs; this script is the only place that reads botocore's data directory.
+        --legacy-data DIR/botocore/data --legacy-data DIR2/botocore/data
+
+The file is shipped with the package so that validation (a pure layer) never imports boto3
+and gives the same answer wherever it runs; this script is the only place that reads botocore's data directory.
 """
 
 from __future__ import annotations
@@ -104,7 +105,8 @@ def main() -> None:
         legacy = botocore.loaders.Loader(extra_search_paths=[str(data)],
                                          include_default_search_paths=False)
         for botocore_name in sorted(retired & set(legacy.list_available_services("service-2"))):
-            name, found = entry(botocore_name, legacy.load_service_model(botocore_name, "service-2"))
+            model = legacy.load_service_model(botocore_name, "service-2")
+            name, found = entry(botocore_name, model)
             services.setdefault(name, found)
             retired.discard(botocore_name)
     if retired:
