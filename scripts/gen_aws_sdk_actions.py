@@ -20,7 +20,8 @@ are read from an older botocore's data directory given with `--legacy-data`:
         --legacy-data DIR/botocore/data --legacy-data DIR2/botocore/data
 
 The file is shipped with the package so that validation (a pure layer) never imports boto3
-and gives the same answer wherever it runs; this script is the only place that reads botocore's data directory.
+and gives the same answer wherever it runs; this script is the only place that reads
+botocore's data directory.
 """
 
 from __future__ import annotations
