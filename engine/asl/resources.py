@@ -28,8 +28,10 @@ from importlib import resources as importlib_resources
 from typing import Any, Final, Literal
 
 LAMBDA_INVOKE: Final = "arn:aws:states:::lambda:invoke"
-_PARTITION: Final = r"arn:aws(?:-cn|-us-gov|-iso|-iso-b)?"
-_REGION: Final = r"[a-z]{2}(?:-gov|-iso|-isob)?-[a-z]+-\d{1,2}"
+#: Every partition and region shape botocore's partitions.json knows (aws-iso-e, aws-iso-f
+#: and the European Sovereign Cloud `aws-eusc` / `eusc-de-east-1` included).
+_PARTITION: Final = r"arn:aws(?:-cn|-us-gov|-iso|-iso-b|-iso-e|-iso-f|-eusc)?"
+_REGION: Final = r"(?:[a-z]{2}(?:-gov|-iso|-isob|-isoe|-isof)?|eusc-[a-z]{2})-[a-z]+-\d{1,2}"
 _ACCOUNT: Final = r"\d{12}"
 #: Loose shapes: what *looks like* each family (so a wrong region is reported, not a
 #: missing family); `_STRICT_*` are what AWS accepts.
