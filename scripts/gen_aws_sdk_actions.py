@@ -11,6 +11,8 @@ camelCase (`ListObjectsV2` -> `listObjectsV2`). Names and error prefixes are che
 against the table of "Supported AWS SDK service integrations" in the Step Functions
 Developer Guide; the few prefixes that follow no rule are listed in `DOCUMENTED_PREFIXES`.
 
+Services Step Functions no longer offers (NOT_OFFERED) and the operations its table marks
+unsupported (UNSUPPORTED_OPERATIONS) are left out, as CreateStateMachine refuses them.
 Services Step Functions still lists but the current botocore no longer ships (RETIRED)
 are read from an older botocore's data directory given with `--legacy-data`:
 
@@ -50,11 +52,46 @@ DOCUMENTED_PREFIXES = {
 #: Services the Developer Guide still lists (so CreateStateMachine accepts them) that
 #: botocore has since removed, by botocore name.
 RETIRED = (
-    "apptest", "elastic-inference", "elastictranscoder", "evidently", "finspace",
-    "finspace-data", "honeycode", "iotanalytics", "iotevents", "iotevents-data",
-    "iotfleethub", "lookoutmetrics", "lookoutvision", "opsworks", "opsworkscm", "panorama",
-    "privatenetworks", "qldb", "qldb-session", "robomaker", "simspaceweaver", "sms", "tnb",
+    "elastic-inference", "finspace", "finspace-data", "honeycode", "iotanalytics",
+    "iotevents", "iotevents-data", "iotfleethub", "lookoutvision", "opsworkscm", "panorama",
+    "privatenetworks", "simspaceweaver", "sms", "tnb",
 )
+#: Step Functions names, not offered although botocore has them: the services its
+#: "Service integrations release history" lists as removed (Lex V1), and services its
+#: table leaves out that AWS refuses ("The resource provided
+#: arn:aws:states:::aws-sdk:apigatewaymanagementapi:postToConnection is not recognized").
+NOT_OFFERED = frozenset({"lexmodelbuilding", "lexruntime", "apigatewaymanagementapi"})
+#: The table's "Unsupported operations", by Step Functions service name.
+UNSUPPORTED_OPERATIONS = {
+    "applicationdiscovery": ("describeExportConfigurations", "exportConfigurations"),
+    "bedrockagentruntime": ("invokeAgent", "invokeFlow", "invokeInlineAgent", "optimizePrompt",
+                            "retrieveAndGenerateStream"),
+    "bedrockruntime": ("converseStream", "invokeModelWithResponseStream"),
+    "cloudwatchlogs": ("startLiveTail",),
+    "codedeploy": ("batchGetDeploymentInstances", "getDeploymentInstance",
+                   "listDeploymentInstances", "skipWaitTimeForInstanceTermination"),
+    "comprehendmedical": ("detectEntities",),
+    "dataexchange": ("sendApiAsset",),
+    "directconnect": ("allocateConnectionOnInterconnect", "describeConnectionLoa",
+                      "describeConnectionsOnInterconnect", "describeInterconnectLoa"),
+    "efs": ("createTags",),
+    "emr": ("describeJobFlows",),
+    "iot": ("attachPrincipalPolicy", "detachPrincipalPolicy", "listPolicyPrincipals",
+            "listPrincipalPolicies"),
+    "iotdeviceadvisor": ("listTestCases",),
+    "iotsitewise": ("invokeAssistant",),
+    "kinesis": ("subscribeToShard",),
+    "lambda": ("invokeAsync", "invokeWithResponseStream"),
+    "lexruntimev2": ("startConversation",),
+    "mediapackage": ("rotateChannelCredentials",),
+    "qbusiness": ("chat",),
+    "rdsdata": ("executeSql",),
+    "s3": ("selectObjectContent",),
+    "s3control": ("selectObjectContent",),
+    "sagemakerruntime": ("invokeEndpointWithResponseStream",),
+    "shield": ("deleteSubscription",),
+    "sts": ("assumeRole", "assumeRoleWithSAML", "assumeRoleWithWebIdentity"),
+}
 
 
 def _drop_service_word(service_id: str) -> str:
@@ -85,7 +122,12 @@ def error_prefix(service_id: str) -> str:
 def entry(botocore_name: str, model: dict[str, Any]) -> tuple[str, dict[str, str]]:
     service_id = model["metadata"].get("serviceId") or botocore_name
     name = sfn_service_name(service_id)
-    actions = sorted(op[0].lower() + op[1:] for op in model["operations"])
+    unsupported = set(UNSUPPORTED_OPERATIONS.get(name, ()))
+    actions = sorted(
+        action
+        for action in (op[0].lower() + op[1:] for op in model["operations"])
+        if action not in unsupported
+    )
     prefix = DOCUMENTED_PREFIXES.get(name, error_prefix(service_id))
     return name, {"botocore": botocore_name, "error": prefix, "actions": ",".join(actions)}
 
@@ -100,7 +142,8 @@ def main() -> None:
     services: dict[str, dict[str, str]] = {}
     for botocore_name in sorted(session.get_available_services()):
         name, found = entry(botocore_name, loader.load_service_model(botocore_name, "service-2"))
-        services[name] = found
+        if name not in NOT_OFFERED:
+            services[name] = found
     retired = set(RETIRED) - set(session.get_available_services())
     for data in args.legacy_data:
         legacy = botocore.loaders.Loader(extra_search_paths=[str(data)],
