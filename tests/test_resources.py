@@ -48,6 +48,8 @@ ACCEPTED = [
     "arn:aws:states:::aws-sdk:ec2:describeInstances",
     "arn:aws:states:::aws-sdk:sqs:sendMessage.waitForTaskToken",
     "arn:aws:states:us-east-1:123456789012:activity:Approve",
+    # Activity names as CreateActivity takes them, not only [A-Za-z0-9_.-].
+    "arn:aws:states:us-east-1:123456789012:activity:Approve+Order@v2",
     "arn:aws:states:::bedrockagentcore:invokeHarness",
     # SDK names drop a trailing "Service" (the Developer Guide's table, not botocore's id).
     "arn:aws:states:::aws-sdk:config:describeConfigRules",
@@ -84,6 +86,7 @@ REFUSED = [
     "arn:aws:lambda:us-east-1:abc:function:Echo",  # non-numeric account
     "arn:aws:lambda:us-east-1:123456789012:function:Echo:a:b",
     "arn:aws:states:us-east-1:abc:activity:Approve",
+    "arn:aws:states:us-east-1:123456789012:activity:Approve/Order",
     "arn:aws:states:::sns",
     "not-an-arn",
 ]

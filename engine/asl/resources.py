@@ -51,8 +51,11 @@ _AWS_SDK_ARN = re.compile(
     r"(\.[^:]*(?::.*)?)?$"
 )
 _ACTIVITY_ARN = re.compile(r"^arn:aws[\w-]*:states:[^:]*:[^:]*:activity:(.+)$")
+#: An activity name as CreateActivity takes it: 1..80 characters, none of whitespace,
+#: brackets, wildcards, `"#%\\^|~`$&,;:/` or control characters.
+_ACTIVITY_NAME: Final = r"""[^\s<>{}\[\]?*"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]{1,80}"""
 _STRICT_ACTIVITY = re.compile(
-    rf"^{_PARTITION}:states:{_REGION}:{_ACCOUNT}:activity:[A-Za-z0-9_.-]{{1,80}}$"
+    rf"^{_PARTITION}:states:{_REGION}:{_ACCOUNT}:activity:{_ACTIVITY_NAME}$"
 )
 
 RR: Final = "request-response"
