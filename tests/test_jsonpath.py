@@ -306,7 +306,7 @@ class TestPathKinds:
         "path",
         ["", "a.b", ".a", "$.", "$..", "$.a.", "$[", "$['a'", "$[a]", "$[1:2:3:4]", "$[::0]",
          "$.a b", "$.a[?(@.b ==)]", "$[?(@.b == 1]", "$.a.sum()", "$.a.length().b", "$1",
-         "$ .a", "$.a..", "$[0]x", "$['unterminated]", "$[1_0]", "$[+1]", "$[١]", "$[1:x]"],
+         "$ .a", "$.a..", "$x[0]y z", "$['unterminated]", "$[1_0]", "$[+1]", "$[١]", "$[1:x]"],
     )  # fmt: skip
     def test_invalid(self, path: str) -> None:
         assert not is_valid_path(path)
@@ -320,6 +320,14 @@ class TestPathKinds:
     )  # fmt: skip
     def test_valid(self, path: str) -> None:
         assert is_valid_path(path)
+
+    def test_a_name_right_after_a_bracket_is_a_member(self) -> None:
+        # Jayway reads `[0]Size` as `[0].Size`; deployed definitions write it so.
+        data = {"disks": [{"Size": 8}, {"Size": 16}]}
+        assert is_valid_path("$.disks[1]Size")
+        assert get_path("$.disks[1]Size", data) == 16
+        assert get_path("$.disks[*]Size", data) == [8, 16]
+        assert normalized_path("$.disks[0]Size") == "$['disks'][0]['Size']"
 
     def test_normalized_path(self) -> None:
         assert normalized_path("$.a.b[0]") == "$['a']['b'][0]"

@@ -15,6 +15,9 @@ ACCEPTED = [
     "arn:aws:lambda:us-east-1:123456789012:function:Echo:prod",
     "arn:aws:lambda:us-east-1:123456789012:function:Echo:$LATEST",
     "arn:aws-cn:lambda:cn-north-1:123456789012:function:Echo",
+    "arn:aws-iso-f:lambda:us-isof-south-1:123456789012:function:Echo",
+    "arn:aws-eusc:states:eusc-de-east-1:123456789012:activity:Approve",
+    "arn:aws-iso-e:states:eu-isoe-west-1:123456789012:activity:Approve",
     "arn:aws:states:::lambda:invoke",
     "arn:aws:states:::lambda:invoke.waitForTaskToken",
     "arn:aws:states:::sns:publish",
@@ -45,6 +48,17 @@ ACCEPTED = [
     "arn:aws:states:::aws-sdk:ec2:describeInstances",
     "arn:aws:states:::aws-sdk:sqs:sendMessage.waitForTaskToken",
     "arn:aws:states:us-east-1:123456789012:activity:Approve",
+    # Activity names as CreateActivity takes them, not only [A-Za-z0-9_.-].
+    "arn:aws:states:us-east-1:123456789012:activity:Approve+Order@v2",
+    "arn:aws:states:::bedrockagentcore:invokeHarness",
+    # SDK names drop a trailing "Service" (the Developer Guide's table, not botocore's id).
+    "arn:aws:states:::aws-sdk:config:describeConfigRules",
+    "arn:aws:states:::aws-sdk:databasemigration:describeReplicationTasks",
+    "arn:aws:states:::aws-sdk:elasticsearch:listDomainNames",
+    "arn:aws:states:::aws-sdk:directory:describeDirectories",
+    # Still listed by Step Functions, no longer in the current botocore.
+    "arn:aws:states:::aws-sdk:iotanalytics:listChannels",
+    "arn:aws:states:::aws-sdk:honeycode:listTables",
 ]
 
 REFUSED = [
@@ -60,10 +74,19 @@ REFUSED = [
     "arn:aws:states:::aws-sdk:nosuchservice:getObject",
     "arn:aws:states:::aws-sdk:s3:noSuchAction",
     "arn:aws:states:::aws-sdk:logs:putLogEvents",  # botocore's name, not the SDK's
+    "arn:aws:states:::aws-sdk:configservice:describeConfigRules",  # nor its service id
+    "arn:aws:states:::bedrockagentcore:invokeHarness.waitForTaskToken",
+    # Documented unsupported operations, services Step Functions removed or never offered.
+    "arn:aws:states:::aws-sdk:s3:selectObjectContent",
+    "arn:aws:states:::aws-sdk:sts:assumeRole",
+    "arn:aws:states:::aws-sdk:lexruntime:postText",
+    "arn:aws:states:::aws-sdk:apigatewaymanagementapi:postToConnection",
+    "arn:aws:states:::bedrockagentcore:invokeHarness.sync",
     "arn:aws:lambda::123456789012:function:Echo",  # no region
     "arn:aws:lambda:us-east-1:abc:function:Echo",  # non-numeric account
     "arn:aws:lambda:us-east-1:123456789012:function:Echo:a:b",
     "arn:aws:states:us-east-1:abc:activity:Approve",
+    "arn:aws:states:us-east-1:123456789012:activity:Approve/Order",
     "arn:aws:states:::sns",
     "not-an-arn",
 ]
@@ -119,6 +142,13 @@ def test_sdk_services_carry_boto3_names_and_step_functions_error_prefixes() -> N
     )
     assert resources.sdk_service("sfn") == resources.SdkService("sfn", "stepfunctions", "Sfn")
     assert resources.sdk_service("logs") is None
+    # Prefixes as the Developer Guide's table gives them, where no naming rule does.
+    assert resources.sdk_service("config") == resources.SdkService("config", "config", "Config")
+    assert resources.sdk_service("sesv2") == resources.SdkService("sesv2", "sesv2", "SesV2")
+    iot = resources.sdk_service("iot")
+    assert iot is not None and iot.error_prefix == "Iot"
+    analytics = resources.sdk_service("iotanalytics")
+    assert analytics is not None and analytics.error_prefix == "IoTAnalytics"
 
 
 def test_handler_names_in_lookup_order() -> None:
@@ -146,7 +176,9 @@ def test_the_shipped_sdk_catalog_matches_botocore() -> None:
     botocore_session = pytest.importorskip("botocore.session")
     session = botocore_session.get_session()
     ops = session.get_service_model("s3").operation_names
-    assert {op[0].lower() + op[1:] for op in ops} == set(resources.aws_sdk_actions("s3"))
+    # All of botocore's but the operation Step Functions documents as unsupported.
+    expected = {op[0].lower() + op[1:] for op in ops} - {"selectObjectContent"}
+    assert expected == set(resources.aws_sdk_actions("s3"))
 
 
 def _machine(resource: str) -> dict[str, object]:

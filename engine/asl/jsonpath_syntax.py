@@ -206,6 +206,10 @@ class _Parser:
                 segs.append(self.dot_segment())
             elif char == "[":
                 segs.append(self.bracket())
+            elif segs and not isinstance(segs[-1], _Length) and char not in self.name_end:
+                # Jayway reads a name right after `]` as a member (`$.a[0]b` is
+                # `$.a[0].b`); definitions deployed on AWS rely on it.
+                segs.append(self.dot_member())
             else:
                 raise self.fail(f"unexpected character {char!r} at position {self.pos}")
             if isinstance(segs[-1], _Length) and self.pos < len(self.text):

@@ -28,8 +28,10 @@ from importlib import resources as importlib_resources
 from typing import Any, Final, Literal
 
 LAMBDA_INVOKE: Final = "arn:aws:states:::lambda:invoke"
-_PARTITION: Final = r"arn:aws(?:-cn|-us-gov|-iso|-iso-b)?"
-_REGION: Final = r"[a-z]{2}(?:-gov|-iso|-isob)?-[a-z]+-\d{1,2}"
+#: Every partition and region shape botocore's partitions.json knows (aws-iso-e, aws-iso-f
+#: and the European Sovereign Cloud `aws-eusc` / `eusc-de-east-1` included).
+_PARTITION: Final = r"arn:aws(?:-cn|-us-gov|-iso|-iso-b|-iso-e|-iso-f|-eusc)?"
+_REGION: Final = r"(?:[a-z]{2}(?:-gov|-iso|-isob|-isoe|-isof)?|eusc-[a-z]{2})-[a-z]+-\d{1,2}"
 _ACCOUNT: Final = r"\d{12}"
 #: Loose shapes: what *looks like* each family (so a wrong region is reported, not a
 #: missing family); `_STRICT_*` are what AWS accepts.
@@ -49,8 +51,11 @@ _AWS_SDK_ARN = re.compile(
     r"(\.[^:]*(?::.*)?)?$"
 )
 _ACTIVITY_ARN = re.compile(r"^arn:aws[\w-]*:states:[^:]*:[^:]*:activity:(.+)$")
+#: An activity name as CreateActivity takes it: 1..80 characters, none of whitespace,
+#: brackets, wildcards, `"#%\\^|~`$&,;:/` or control characters.
+_ACTIVITY_NAME: Final = r"""[^\s<>{}\[\]?*"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]{1,80}"""
 _STRICT_ACTIVITY = re.compile(
-    rf"^{_PARTITION}:states:{_REGION}:{_ACCOUNT}:activity:[A-Za-z0-9_.-]{{1,80}}$"
+    rf"^{_PARTITION}:states:{_REGION}:{_ACCOUNT}:activity:{_ACTIVITY_NAME}$"
 )
 
 RR: Final = "request-response"
@@ -78,6 +83,8 @@ OPTIMIZED: Final[dict[str, dict[str, frozenset[str]]]] = {
     },
     "batch": {"submitJob": _RS},
     "bedrock": {"invokeModel": _R, "createModelCustomizationJob": _RSC},
+    # "Invoke Amazon Bedrock AgentCore harness with Step Functions": request-response only.
+    "bedrockagentcore": {"invokeHarness": _R},
     "codebuild": {
         "startBuild": _RS,
         "stopBuild": _R,
