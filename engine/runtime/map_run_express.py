@@ -16,6 +16,7 @@ as a new execution, as AWS reruns them with StartExecution).
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any, Final
 
@@ -121,16 +122,11 @@ def rerun(driver: Any, plan: dict[str, Any], mr: Any, eid: str, rid: str, index:
 
     record, _ = driver.execution(eid) or (None, None)
     assert record is not None
-    starts = _create_children(driver, record, plan, index, [_loads(old.input)], attempt=now)
+    same_input = json.loads(old.input or "{}")
+    starts = _create_children(driver, record, plan, index, [same_input], attempt=now)
     send_all(driver.dispatcher, starts)
     forget(driver.store, old)  # the new child holds its input now
     return None
-
-
-def _loads(text: str | None) -> Any:
-    import json
-
-    return json.loads(text or "{}")
 
 
 __all__ = ["MAX_SECONDS", "attempt", "attempt_of", "child_id", "child_ids", "express_id",
