@@ -3,11 +3,13 @@ Lines object by the engine's ItemReader (a local directory, SFN_ITEM_READER_ROOT
 Map Run of child executions with its results written by ResultWriter, on a private
 redis-server and one engine worker (2 processes). Prints the wall time, the peak
 worker memory (RSS), Redis's peak memory, the longest Redis command (SLOWLOG), and beside it
-what another client waited and Redis's latency events (bench/stalls.py)."""
+what another client waited and Redis's latency events (bench/stalls.py).
+`--express`: the children are EXPRESS (`ExecutionType: EXPRESS`), forgotten once counted."""
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import tempfile
 import time
@@ -43,7 +45,13 @@ def main() -> None:
     p = argparse.ArgumentParser(prog="python -m bench.itemreader", description=__doc__)
     p.add_argument("--items", type=int, default=100_000)
     p.add_argument("--timeout", type=float, default=3600.0)
+    p.add_argument("--express", action="store_true",
+                   help="EXPRESS children (ExecutionType EXPRESS) instead of STANDARD")
     args = p.parse_args()
+    definition = copy.deepcopy(DEFINITION)
+    if args.express:
+        each = definition["States"]["Each"]  # type: ignore[index]
+        each["ItemProcessor"]["ProcessorConfig"]["ExecutionType"] = "EXPRESS"
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         (tmp / "root" / "data").mkdir(parents=True)
@@ -60,7 +68,7 @@ def main() -> None:
         try:
             wait_until(lambda: r.hexists("sfn:handlers", "BenchStamp"), 60, "the worker")
             client = connect(Settings(redis_url=url))
-            client.create_state_machine("ItemReaderBench", DEFINITION)
+            client.create_state_machine("ItemReaderBench", definition)
             r.slowlog_reset()
             enable_latency_monitor(r)
             with RssSampler(worker, interval=0.2) as rss, StallProbe(url) as probe:
@@ -72,6 +80,7 @@ def main() -> None:
             longest = max(slow, key=lambda e: e["duration"]) if slow else None
             print(json.dumps({
                 "items": args.items,
+                "children": "EXPRESS" if args.express else "STANDARD",
                 "status": done.status,
                 "output": done.output,
                 "wall_seconds": round(wall, 1),

@@ -514,6 +514,9 @@ class Client:
     def redrive_status(self, record: ExecutionRecord) -> tuple[str, str | None]:
         """DescribeExecution's redriveStatus and redriveStatusReason of `record`."""
         reason = redrive.not_redrivable(self.store, record, self.clock(), self.redrive_rules)
+        if reason == redrive.EXPRESS and record.map_run_arn:
+            # AWS: a Map Run's failed EXPRESS child is re-run by its Map Run's redrive.
+            return ("REDRIVABLE_BY_MAP_RUN", None)
         if reason is not None:
             return ("NOT_REDRIVABLE", reason)
         # AWS: a Map Run's child is redriven by its Map Run (a redrive of the parent).

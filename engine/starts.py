@@ -47,14 +47,21 @@ def new_execution(
     account: str,
     now: float,
     redeliver_seconds: float,
+    express_id: str | None = None,
+    max_seconds: int | None = None,
 ) -> tuple[NewExecution, Message]:
     """What starting one execution writes (record, root run, ExecutionStarted, outbox) and
-    its start message."""
+    its start message. `express_id`: an EXPRESS execution's id chosen by the caller (a Map
+    Run's child, found again when created twice); `max_seconds`: the longest it may run
+    (an EXPRESS Map Run child's 5 minutes), whatever the definition's TimeoutSeconds."""
     machine_record = target.machine
     name = arns.check_name(name or str(uuid.uuid4()), "execution name")
     # An EXPRESS execution's name may be used again at once (AWS starts another one
     # beside it): its id and ARN carry a unique id after the name.
-    express_id = str(uuid.uuid4()) if machine_record.type == "EXPRESS" else None
+    if machine_record.type == "EXPRESS" and express_id is None:
+        express_id = str(uuid.uuid4())
+    elif machine_record.type != "EXPRESS":
+        express_id = None
     eid = ":".join(p for p in (machine_record.name, name, express_id) if p)
     record = ExecutionRecord(
         eid=eid,
@@ -83,9 +90,12 @@ def new_execution(
         details["stateMachineVersionArn"] = target.version_arn
     first = messages.make("start", eid, "0", 1, s=machine.start_at, m=machine_record.name)
     outbox = [OutboxEntry(messages.entry_id(first), first, now, now + redeliver_seconds, True)]
-    if machine.timeout_seconds:
+    seconds = machine.timeout_seconds
+    if max_seconds is not None:
+        seconds = min(seconds or max_seconds, max_seconds)
+    if seconds:
         timeout = messages.make("exec_timeout", eid, "0", 0, m=machine_record.name)
-        due = now + machine.timeout_seconds
+        due = now + seconds
         outbox.append(OutboxEntry(messages.entry_id(timeout), timeout, due, due, False))
     root = DocWrite("run", "0", 0, new_root_doc(), "new", 0)
     return NewExecution(record, root, [started], outbox), first

@@ -128,10 +128,30 @@ def test_redeliveries_whose_step_returned_are_not_counted_as_failures(
     for _ in range(6):
         assert guard.deliver(message, redelivered=True, step=lambda: "busy") == "busy"
     assert client.describe_execution(eid).status == "RUNNING"
-    assert store.r.hget(keys.deliveries(eid), messages.entry_id(message)) == "0"
+    # back at zero: no count left (the field is removed)
+    assert store.r.hget(keys.deliveries(eid), messages.entry_id(message)) is None
     # A step that then raises twice is poison all the same.
     with pytest.raises(UnicodeEncodeError):
         guard.deliver(message, redelivered=True, step=boom)
     with pytest.raises(UnicodeEncodeError):
         guard.deliver(message, redelivered=True, step=boom)
     assert client.describe_execution(eid).status == "FAILED"
+
+
+def test_a_redelivery_that_completes_leaves_no_count_behind(
+    world: tuple[Client, RedisStore, Queue], unique: str
+) -> None:
+    """Counted, then taken back at zero: the field (and the hash) is removed, so a message
+    redelivered after its execution was deleted (a forgotten EXPRESS Map Run child) leaves
+    no key behind; a count above zero stays."""
+    _, store, _ = world
+    eid, message = started(world, unique)
+    guard = PoisonGuard(store, RedisDeliveries(store.r), max_deliveries=5)
+    with pytest.raises(UnicodeEncodeError):
+        guard.deliver(message, redelivered=True, step=boom)
+    assert guard.deliver(message, redelivered=True, step=lambda: "ok") == "ok"
+    assert store.r.hget(keys.deliveries(eid), messages.entry_id(message)) == "1"
+    gone = "sfn:x:{Gone:nothing}:deliveries"
+    assert guard.deliver({**message, "x": "Gone:nothing"}, redelivered=True,
+                         step=lambda: "unknown execution") == "unknown execution"
+    assert store.r.exists(gone) == 0

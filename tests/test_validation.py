@@ -647,6 +647,50 @@ def test_express_machines_reject_distributed_maps() -> None:
     assert found.location == "/States/M/ItemProcessor/ProcessorConfig/Mode"
 
 
+@pytest.mark.parametrize(
+    ("resource", "message"),
+    [
+        ("arn:aws:states:::sns:publish.waitForTaskToken",
+         "Express state machine does not support '.waitForTaskToken' service integration "),
+        ("arn:aws:states:::states:startExecution.sync",
+         "Express state machine does not support '.sync' service integration"),
+        ("arn:aws:states:us-east-1:111111111111:activity:act",
+         "Express state machine does not support Activity ARN"),
+    ],
+)
+def test_a_distributed_maps_express_children_may_use_only_what_express_machines_may(
+    resource: str, message: str
+) -> None:
+    """`ExecutionType: EXPRESS` children run as EXPRESS executions: their states are
+    checked as an EXPRESS machine's, inside a STANDARD parent (and a nested one's too)."""
+    work = {"Type": "Task", "Resource": resource, "End": True}
+    for kind in ("EXPRESS", "STANDARD"):
+        processor = machine(("W", work))
+        processor["ProcessorConfig"] = {"Mode": "DISTRIBUTED", "ExecutionType": kind}
+        document = machine(("M", {"Type": "Map", "ItemProcessor": processor, "End": True}))
+        if kind == "STANDARD":
+            assert validate(document) == []
+        else:
+            assert only(document) == Diagnostic(
+                SCHEMA_VALIDATION_FAILED, message, "/States/M/ItemProcessor/States/W/Resource"
+            )
+    # Outside the processor the parent stays STANDARD.
+    express_map = {"Type": "Map", "End": True, "ItemProcessor": {
+        **machine(("P", PASS_END)),
+        "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"}}}
+    outer = machine(("T", {"Type": "Task", "Resource": resource, "Next": "M"}),
+                    ("M", express_map))
+    assert validate(outer) == []
+
+
+def test_an_inline_map_or_express_parent_is_unchanged_by_the_express_children_rule() -> None:
+    processor = machine(("W", {"Type": "Task", "End": True,
+                               "Resource": "arn:aws:states:::states:startExecution.sync"}))
+    processor["ProcessorConfig"] = {"Mode": "INLINE"}
+    document = machine(("M", {"Type": "Map", "ItemProcessor": processor, "End": True}))
+    assert validate(document) == []
+
+
 # --- paths and payload templates ---------------------------------------------------------------
 
 

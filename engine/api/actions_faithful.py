@@ -6,7 +6,8 @@ the registered action (imported last by actions.py, after actions_versions):
     DescribeExecution, GetExecutionHistory, StopExecution
                         an EXPRESS execution's ARN is InvalidArn ("Resource type not valid
                         in this context: express"): AWS keeps no history of EXPRESS
-                        executions and does not stop them
+                        executions and does not stop them; DescribeExecution answers for
+                        an EXPRESS child a Map Run dispatched, as AWS does
     ListExecutions      neither stateMachineArn nor mapRunArn: AWS's message; an EXPRESS
                         machine: StateMachineTypeNotSupported
     ListStateMachines   pages with a cursor (the last machine's creation and name), so a
@@ -56,9 +57,18 @@ def _not_express(arn: str) -> None:
         raise InvalidArn("Invalid Arn: 'Resource type not valid in this context: express'")
 
 
+def _map_run_child(arn: str) -> bool:
+    """An EXPRESS execution a Map Run dispatched: its machine is `MACHINE/LABEL` (no state
+    machine's own name holds a slash)."""
+    return arn.startswith("arn:") and _EXPRESS_MARK in arn and "/" in arn.split(":")[6]
+
+
 @action("DescribeExecution", **_describe_execution.fields)
 def describe_execution(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
-    _not_express(p["executionArn"])
+    # AWS: "Executions of an EXPRESS state machine aren't supported by DescribeExecution
+    # unless a Map Run dispatched them."
+    if not _map_run_child(p["executionArn"]):
+        _not_express(p["executionArn"])
     return _describe_execution.run(ctx, p)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from engine import arns
 from engine.errors import EngineError
-from engine.interpreter import map_runs as plan_of
+from engine.runtime import map_run_express as express
 from engine.runtime.map_runs import DEFAULT_MAX_CONCURRENCY, run_id_of, store_of
 from engine.store.base import ExecutionRecord
 
@@ -117,23 +117,32 @@ def update(client: Any, arn: str, *, max_concurrency: int | None,
 
 
 def list_children(client: Any, arn: str, *, status: str | None, limit: int,
-                  offset: int = 0) -> list[ExecutionRecord]:
-    """The Map Run's child executions, newest first (by index), `status` filtered."""
+                  offset: int = 0, chunk: int = 500) -> list[ExecutionRecord]:
+    """The Map Run's child executions, newest first (by index), `status` filtered: those
+    whose records exist (an EXPRESS Map Run's succeeded children are forgotten once
+    counted, engine/runtime/map_run_express.py). Statuses are read a chunk a round trip."""
     mr, eid, rid = _where(client, arn)
     admitted = int(mr.field(eid, rid, "admitted") or 0)
-    machine = mr.field(eid, rid, "machine") or ""
+    plan = {"arn": arn, "_machine": mr.field(eid, rid, "machine") or "",
+            "execution_type": json.loads(mr.field(eid, rid, "plan") or "{}").get(
+                "execution_type")}
     out: list[ExecutionRecord] = []
     skipped = 0
-    for index in range(admitted - 1, -1, -1):
-        child = client.store.get_execution(f"{machine}:{plan_of.child_name(arn, index)}")
-        if child is None or (status is not None and child.status != status):
-            continue
-        if skipped < offset:
-            skipped += 1
-            continue
-        out.append(child)
-        if len(out) >= limit:
-            break
+    for top in range(admitted - 1, -1, -chunk):
+        indexes = list(range(top, max(-1, top - chunk), -1))
+        ids = express.child_ids(plan, mr, eid, rid, indexes)
+        for child_id, found in zip(ids, mr.statuses(ids), strict=True):
+            if found is None or (status is not None and found != status):
+                continue
+            if skipped < offset:
+                skipped += 1
+                continue
+            child = client.store.get_execution(child_id)
+            if child is None:
+                continue
+            out.append(child)
+            if len(out) >= limit:
+                return out
     return out
 
 

@@ -33,6 +33,7 @@ from engine.interpreter import map_runs as plan_of
 from engine.interpreter.dataflow import MAX_PAYLOAD_BYTES
 from engine.interpreter.join import exceeds_tolerance
 from engine.interpreter.types import JobRunning, Occurrence, TaskFailed, TaskSucceeded
+from engine.runtime import map_run_express as express
 from engine.runtime import messages
 from engine.runtime.map_run_items import has_input_items, spool_input_items, stored_plan
 from engine.runtime.map_run_results import result_entry, write
@@ -305,7 +306,8 @@ def _admit_all(driver: Driver, mr: RedisMapRuns, eid: str, rid: str) -> None:
         children = [plan_of.batch(plan, g) for g in groups]
         record, _ = driver.execution(eid) or (None, None)
         assert record is not None
-        starts = _create_children(driver, record, plan, admitted, children)
+        starts = _create_children(driver, record, plan, admitted, children,
+                                  attempt=int(c.get("redrive_count") or 0))
         total = admitted + len(children) if eof else None
         used = sum(len(g) for g in groups)
         done = mr.admit(eid, rid, admitted, position, int(c["items"]) + used, total,
@@ -342,7 +344,11 @@ def _redrive_children(driver: Driver, mr: RedisMapRuns, eid: str, rid: str,
     )
     # A window at a time: the lock (LOCK_SECONDS) is not held across thousands of redrives.
     for index, redrives in mr.pending_redrive(eid, rid, min(room, WINDOW)):
-        child_id = f"{plan['_machine']}:{plan_of.child_name(plan['arn'], index)}"
+        if express.is_express(plan):  # re-run as a new EXPRESS execution (AWS)
+            refused = express.rerun(driver, plan, mr, eid, rid, index, redrives)
+            mr.redriven(eid, rid, index, refused=refused or "")
+            continue
+        child_id = express.child_id(plan, index)
         child = driver.store.get_execution(child_id)
         if child is None:  # gone past the retention: it stays a failure
             mr.redriven(eid, rid, index, refused="failed")
@@ -397,7 +403,7 @@ def _read(driver: Driver, mr: RedisMapRuns, eid: str, rid: str, plan: dict[str, 
 
 
 def _create_children(driver: Driver, parent: ExecutionRecord, plan: dict[str, Any],
-                     first: int, inputs: list[Any]) -> list[dict[str, Any]]:
+                     first: int, inputs: list[Any], *, attempt: int = 0) -> list[dict[str, Any]]:
     from engine.starts import new_execution
 
     machine_name = plan["_machine"]
@@ -406,7 +412,7 @@ def _create_children(driver: Driver, parent: ExecutionRecord, plan: dict[str, An
         arn=f"arn:aws:states:{driver.settings.region}:{driver.settings.account}:"
             f"stateMachine:{machine_name}",
         definition="", definition_sha=plan["_sha"], role_arn=plan["_role"],
-        type="STANDARD", created=0.0, updated=0.0,
+        type="EXPRESS" if express.is_express(plan) else "STANDARD", created=0.0, updated=0.0,
     )
     target = _Target(machine)
     model = driver._machine(plan["_sha"])
@@ -419,6 +425,7 @@ def _create_children(driver: Driver, parent: ExecutionRecord, plan: dict[str, An
             target, model, text, plan_of.child_name(plan["arn"], first + n),
             region=driver.settings.region, account=driver.settings.account, now=now,
             redeliver_seconds=driver.settings.redeliver_seconds,
+            **express.new_child_options(plan, first + n, attempt),
         )
         new.record.map_run_arn = plan["arn"]
         batch.append(new)
@@ -459,7 +466,7 @@ def child_ended(driver: Driver, record: ExecutionRecord) -> None:
         return
     index = _index_of(mr, parent, rid, fresh)
     if index is not None:
-        _count(mr, parent, rid, index, fresh)
+        _count(mr, parent, rid, index, fresh, driver.store)
     tick(driver, parent, rid, sweep=False)
     _wake_if_ended(driver, mr, parent, rid)
 
@@ -468,7 +475,8 @@ def _index_of(mr: RedisMapRuns, eid: str, rid: str, child: ExecutionRecord) -> i
     return plan_of.index_of(_plan(mr, eid, rid)["arn"], child.name)
 
 
-def _count(mr: RedisMapRuns, eid: str, rid: str, index: int, child: ExecutionRecord) -> None:
+def _count(mr: RedisMapRuns, eid: str, rid: str, index: int, child: ExecutionRecord,
+           store: Any = None) -> None:
     status = child.status
     if status not in _STATUS_FIELD:
         return
@@ -481,7 +489,10 @@ def _count(mr: RedisMapRuns, eid: str, rid: str, index: int, child: ExecutionRec
     else:
         entry = json.dumps({**result_entry(child), "_i": index}, separators=(",", ":"),
                            ensure_ascii=False)
-    mr.count(eid, rid, index, _STATUS_FIELD[status], result, entry, child.redrive_count)
+    counted = mr.count(eid, rid, index, _STATUS_FIELD[status], result, entry,
+                       express.attempt_of(child))
+    if counted and status == "SUCCEEDED" and store is not None:
+        express.forget(store, child)  # its result is the Map Run's now (EXPRESS only)
 
 
 def _sweep(driver: Driver, mr: RedisMapRuns, eid: str, rid: str) -> None:
@@ -495,14 +506,13 @@ def sweep(store: Any, eid: str, rid: str) -> None:
     mr = store_of(store)
     assert mr is not None
     plan = _plan(mr, eid, rid)
-    machine = plan["_machine"]
     running = mr.running(eid, rid)
-    ids = [f"{machine}:{plan_of.child_name(plan['arn'], index)}" for index in running]
+    ids = express.child_ids(plan, mr, eid, rid, running)
     for index, child_id, status in zip(running, ids, mr.statuses(ids), strict=True):
         if status is not None and status != "RUNNING":
             child = store.get_execution(child_id)
             if child is not None:
-                _count(mr, eid, rid, index, child)
+                _count(mr, eid, rid, index, child, store)
 
 
 # --- ending ---------------------------------------------------------------------------------
@@ -577,8 +587,8 @@ def stop_children(client: Any, eid: str, rid: str) -> None:
     mr = store_of(client.store)
     assert mr is not None
     plan = _plan(mr, eid, rid)
-    for index in mr.running(eid, rid):
-        child = f"{plan['_machine']}:{plan_of.child_name(plan['arn'], index)}"
+    running = mr.running(eid, rid)
+    for child in express.child_ids(plan, mr, eid, rid, running):
         try:
             client.stop_execution(child)
         except EngineError:

@@ -16,10 +16,20 @@ TTL_SECONDS: Final = 7 * 24 * 3600
 
 _FAULT: Final = "fault|"
 
+#: Take one count back; a count back at zero is removed (and the hash with its last
+#: field): a message redelivered after its execution was deleted (an EXPRESS Map Run child
+#: forgotten once counted) leaves no key behind.
+_UNCOUNT: Final = """
+local n = redis.call('HINCRBY', KEYS[1], ARGV[1], -1)
+if n <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end
+return n
+"""
+
 
 class RedisDeliveries:
     def __init__(self, client: Any) -> None:
         self.r = client  # decode_responses=True (the store's client)
+        self._uncount = client.register_script(_UNCOUNT)
 
     def count(self, eid: str, entry: str) -> int:
         """Count one more redelivery of `entry`; returns how many there have been."""
@@ -33,7 +43,7 @@ class RedisDeliveries:
     def uncount(self, eid: str, entry: str) -> None:
         """Take back one count of `entry`: its delivery's step returned (it was no failure).
         Only after `count` for the same delivery, so the count never goes below zero."""
-        self.r.hincrby(keys.deliveries(eid), entry, -1)
+        self._uncount(keys=[keys.deliveries(eid)], args=[entry])
 
     def record_fault(self, eid: str, entry: str, text: str) -> None:
         key = keys.deliveries(eid)

@@ -32,7 +32,7 @@ from engine.asl.model import (
     WaitState,
 )
 from engine.asl.validation import expressions, fields, rules, states
-from engine.asl.validation.context import Checker, Scope, StateInfo, state_language
+from engine.asl.validation.context import EXPRESS, Checker, Scope, StateInfo, state_language
 from engine.asl.validation.diagnostics import (
     DUPLICATE_STATE_NAME,
     INVALID_STATE_NAME,
@@ -161,7 +161,21 @@ def check_branch(
     body = branch.get("States")
     if isinstance(body, dict):
         scope = Scope(location, frozenset(body), outer_variables)
-        check_scope(checker, branch, scope, top=False)
+        machine_type = checker.machine_type
+        if _express_children(branch):
+            # A Distributed Map's EXPRESS children may use only what an EXPRESS machine
+            # may (no activities, `.sync`, `.waitForTaskToken`, Distributed Map).
+            checker.machine_type = EXPRESS
+        try:
+            check_scope(checker, branch, scope, top=False)
+        finally:
+            checker.machine_type = machine_type
+
+
+def _express_children(branch: dict[str, Any]) -> bool:
+    config = branch.get("ProcessorConfig")
+    return (isinstance(config, dict) and config.get("Mode") == "DISTRIBUTED"
+            and config.get("ExecutionType") == EXPRESS)
 
 
 def _check_state_name(checker: Checker, name: str, location: str) -> None:
