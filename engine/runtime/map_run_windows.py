@@ -47,22 +47,22 @@ class Admission:
         return sum(len(g) for g in self.groups)
 
 
-def read_count(plan: dict[str, Any], want: int) -> int:
+def read_count(plan: dict[str, Any], want: int, read_items: int = READ_ITEMS) -> int:
     """How many items to read for `want` children: `want` batches' worth, at most
-    READ_ITEMS (or one MaxItemsPerBatch batch when that is more)."""
+    `read_items` (or one MaxItemsPerBatch batch when that is more)."""
     size = plan_of.batch_size(plan)
     if plan.get("batcher") is None:
         return want
     per_batch = int((plan.get("batcher") or {}).get("size") or 0)
-    return max(1, min(want * size, max(READ_ITEMS, per_batch)))
+    return max(1, min(want * size, max(read_items, per_batch)))
 
 
 def next_window(plan: dict[str, Any], read: Reader, position: dict[str, Any] | None,
-                want: int, first: int) -> Admission:
+                want: int, first: int, *, read_items: int = READ_ITEMS) -> Admission:
     """The next (at most `want`) children after `position`; `first` is the index, in the
     whole source, of the first item there (`$$.Map.Item.Index`). Raises StatesFailure
     when ItemSelector fails, the reader's error when it cannot read."""
-    count = read_count(plan, want)
+    count = read_count(plan, want, read_items)
     while True:
         window = read(position, count)
         inputs = plan_of.window_inputs(plan, window.items, first)
