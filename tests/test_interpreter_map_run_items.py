@@ -1,7 +1,7 @@
 """The interpreter's plan of a Map Run whose items come with the input (ItemsPath, JSONata
 `Items`), pure: with `Ctx.map_runs` every Distributed Map schedules a Map Run carrying its
-items (MapStateStarted has their number); an inline Map, a byte-bounded batcher or a shell
-without Map Runs keep the in-execution iterations."""
+items (MapStateStarted has their number), and so does one with an ItemReader whatever its
+ItemBatcher; an inline Map or a shell without Map Runs keep the in-execution iterations."""
 
 from __future__ import annotations
 
