@@ -21,16 +21,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from engine.integrations.item_windows import Window
 from engine.interpreter import map_runs as plan_of
+
+if TYPE_CHECKING:  # the readers load when a window is read (map_runs.py `_read`)
+    from engine.integrations.item_windows import Window
 
 #: Items read at first for one window of batches (the window's children are cut from
 #: them); more only while they do not complete one batch.
 READ_ITEMS: Final = 10_000
 
-Reader = Callable[[dict[str, Any] | None, int], Window]
+Reader = Callable[[dict[str, Any] | None, int], "Window"]
 
 
 @dataclass
