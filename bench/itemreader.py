@@ -1,8 +1,10 @@
-"""`python -m bench.itemreader [--items N]`: a Distributed Map over N items read from a JSON
-Lines object by the engine's ItemReader (a local directory, SFN_ITEM_READER_ROOT), run as a
-Map Run of child executions with its results written by ResultWriter, on a private
-redis-server and one engine worker (2 processes). Prints the wall time, the peak
-worker memory (RSS), Redis's peak memory and the longest Redis command (SLOWLOG)."""
+"""`python -m bench.itemreader [--items N] [--max-bytes B]`: a Distributed Map over N items
+read from a JSON Lines object by the engine's ItemReader (a local directory,
+SFN_ITEM_READER_ROOT), run as a Map Run of child executions with its results written by
+ResultWriter, on a private redis-server and one engine worker (2 processes). With
+`--max-bytes`, an ItemBatcher with MaxInputBytesPerBatch B: a child per batch (its output
+the batch's item count). Prints the wall time, the peak worker memory (RSS), Redis's peak
+memory and the longest Redis command (SLOWLOG)."""
 
 from __future__ import annotations
 
@@ -41,7 +43,10 @@ def main() -> None:
     p = argparse.ArgumentParser(prog="python -m bench.itemreader", description=__doc__)
     p.add_argument("--items", type=int, default=100_000)
     p.add_argument("--timeout", type=float, default=3600.0)
+    p.add_argument("--max-bytes", type=int, default=None,
+                   help="ItemBatcher MaxInputBytesPerBatch: a child per batch")
     args = p.parse_args()
+    definition = DEFINITION if args.max_bytes is None else batched(args.max_bytes)
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         (tmp / "root" / "data").mkdir(parents=True)
@@ -58,7 +63,7 @@ def main() -> None:
         try:
             wait_until(lambda: r.hexists("sfn:handlers", "BenchStamp"), 60, "the worker")
             client = connect(Settings(redis_url=url))
-            client.create_state_machine("ItemReaderBench", DEFINITION)
+            client.create_state_machine("ItemReaderBench", definition)
             r.slowlog_reset()
             with RssSampler(worker, interval=0.2) as rss:
                 started = time.monotonic()
@@ -69,6 +74,7 @@ def main() -> None:
             longest = max(slow, key=lambda e: e["duration"]) if slow else None
             print(json.dumps({
                 "items": args.items,
+                "max_input_bytes_per_batch": args.max_bytes,
                 "status": done.status,
                 "output": done.output,
                 "wall_seconds": round(wall, 1),
@@ -89,6 +95,15 @@ def main() -> None:
         finally:
             worker.stop()
             server.stop()
+
+
+def batched(max_bytes: int) -> dict[str, object]:
+    """DEFINITION with an ItemBatcher cut by bytes: each child counts its batch's items."""
+    definition = json.loads(json.dumps(DEFINITION))
+    each = definition["States"]["Each"]
+    each["ItemBatcher"] = {"MaxInputBytesPerBatch": max_bytes}
+    each["ItemProcessor"]["States"]["Work"]["Output"] = "{% $count($states.input.Items) %}"
+    return definition  # type: ignore[no-any-return]
 
 
 def _script_names() -> dict[str, str]:
