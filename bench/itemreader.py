@@ -16,6 +16,7 @@ from pathlib import Path
 
 from bench.procs import RssSampler, WorkerProcess, redis_client, start_redis, wait_until
 from engine.connect import connect
+from engine.runtime import map_run_api
 from engine.settings import Settings
 
 DEFINITION = {
@@ -71,10 +72,15 @@ def main() -> None:
                 done = client.wait(execution.arn, timeout=args.timeout)
                 wall = time.monotonic() - started
             slow = r.slowlog_get(10000)
+            map_run = next(e for e in client.get_history(execution.arn)
+                           if e["type"] == "MapRunStarted")["mapRunStartedEventDetails"]
+            counts = map_run_api.describe(client, map_run["mapRunArn"])
             longest = max(slow, key=lambda e: e["duration"]) if slow else None
             print(json.dumps({
                 "items": args.items,
                 "max_input_bytes_per_batch": args.max_bytes,
+                "child_executions": counts["executionCounts"]["succeeded"],
+                "items_in_children": counts["itemCounts"]["succeeded"],
                 "status": done.status,
                 "output": done.output,
                 "wall_seconds": round(wall, 1),
