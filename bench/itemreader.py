@@ -1,10 +1,12 @@
-"""`python -m bench.itemreader [--items N]`: a Distributed Map over N items read from a JSON
-Lines object by the engine's ItemReader (a local directory, SFN_ITEM_READER_ROOT), run as a
-Map Run of child executions with its results written by ResultWriter, on a private
-redis-server and one engine worker (2 processes). Prints the wall time, the peak
-worker memory (RSS), Redis's peak memory, the longest Redis command (SLOWLOG), and beside it
-what another client waited and Redis's latency events (bench/stalls.py).
-`--express`: the children are EXPRESS (`ExecutionType: EXPRESS`), forgotten once counted."""
+"""`python -m bench.itemreader [--items N] [--express] [--max-bytes B]`: a Distributed Map
+over N items read from a JSON Lines object by the engine's ItemReader (a local directory,
+SFN_ITEM_READER_ROOT), run as a Map Run of child executions with its results written by
+ResultWriter, on a private redis-server and one engine worker (2 processes). `--express`:
+the children are EXPRESS (`ExecutionType: EXPRESS`), forgotten once counted. With
+`--max-bytes`, an ItemBatcher with MaxInputBytesPerBatch B: a child per batch (its output
+the batch's item count). Prints the wall time, the peak worker memory (RSS), Redis's peak
+memory, the longest Redis command (SLOWLOG), and beside it what another client waited and
+Redis's latency events (bench/stalls.py)."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from pathlib import Path
 from bench.procs import RssSampler, WorkerProcess, redis_client, start_redis, wait_until
 from bench.stalls import StallProbe, enable_latency_monitor, latency_events
 from engine.connect import connect
+from engine.runtime import map_run_api
 from engine.settings import Settings
 
 DEFINITION = {
@@ -47,8 +50,11 @@ def main() -> None:
     p.add_argument("--timeout", type=float, default=3600.0)
     p.add_argument("--express", action="store_true",
                    help="EXPRESS children (ExecutionType EXPRESS) instead of STANDARD")
+    p.add_argument("--max-bytes", type=int, default=None,
+                   help="ItemBatcher MaxInputBytesPerBatch: a child per batch")
     args = p.parse_args()
-    definition = copy.deepcopy(DEFINITION)
+    definition = DEFINITION if args.max_bytes is None else batched(args.max_bytes)
+    definition = copy.deepcopy(definition)
     if args.express:
         each = definition["States"]["Each"]  # type: ignore[index]
         each["ItemProcessor"]["ProcessorConfig"]["ExecutionType"] = "EXPRESS"
@@ -77,10 +83,16 @@ def main() -> None:
                 done = client.wait(execution.arn, timeout=args.timeout)
                 wall = time.monotonic() - started
             slow = r.slowlog_get(10000)
+            map_run = next(e for e in client.get_history(execution.arn)
+                           if e["type"] == "MapRunStarted")["mapRunStartedEventDetails"]
+            counts = map_run_api.describe(client, map_run["mapRunArn"])
             longest = max(slow, key=lambda e: e["duration"]) if slow else None
             print(json.dumps({
                 "items": args.items,
                 "children": "EXPRESS" if args.express else "STANDARD",
+                "max_input_bytes_per_batch": args.max_bytes,
+                "child_executions": counts["executionCounts"]["succeeded"],
+                "items_in_children": counts["itemCounts"]["succeeded"],
                 "status": done.status,
                 "output": done.output,
                 "wall_seconds": round(wall, 1),
@@ -106,6 +118,15 @@ def main() -> None:
         finally:
             worker.stop()
             server.stop()
+
+
+def batched(max_bytes: int) -> dict[str, object]:
+    """DEFINITION with an ItemBatcher cut by bytes: each child counts its batch's items."""
+    definition = json.loads(json.dumps(DEFINITION))
+    each = definition["States"]["Each"]
+    each["ItemBatcher"] = {"MaxInputBytesPerBatch": max_bytes}
+    each["ItemProcessor"]["States"]["Work"]["Output"] = "{% $count($states.input.Items) %}"
+    return definition  # type: ignore[no-any-return]
 
 
 def _script_names() -> dict[str, str]:

@@ -1,7 +1,7 @@
 """The interpreter's plan of a Map Run whose items come with the input (ItemsPath, JSONata
 `Items`), pure: with `Ctx.map_runs` every Distributed Map schedules a Map Run carrying its
-items (MapStateStarted has their number); an inline Map, a byte-bounded batcher or a shell
-without Map Runs keep the in-execution iterations."""
+items (MapStateStarted has their number), and so does one with an ItemReader whatever its
+ItemBatcher; an inline Map or a shell without Map Runs keep the in-execution iterations."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 
 from engine.asl.loader import load
 from engine.interpreter import advance, new_root_doc
-from engine.interpreter.map_runs import MAP_RUN_RESOURCE, groups, runs_as_map_run
+from engine.interpreter.map_runs import MAP_RUN_RESOURCE, groups
 from engine.interpreter.types import Ctx, ExecutionInfo, RunStarted, ScheduleTask, StartChildren
 
 INFO = ExecutionInfo(
@@ -63,18 +63,38 @@ def test_a_bad_tolerance_path_fails_after_map_state_started() -> None:
     assert "MapStateStarted" in types and "MapRunStarted" not in types
 
 
-def test_without_map_runs_or_with_a_reader_cut_by_bytes_the_iterations_stay_inline() -> None:
+def test_without_map_runs_the_iterations_stay_inline() -> None:
     inline = step({"ItemsPath": "$.xs", "ItemProcessor": DISTRIBUTED}, {"xs": [1, 2]},
                   map_runs=False)
     assert any(isinstance(c, StartChildren) for c in inline.commands)
+
+
+READER = {"Resource": "arn:aws:states:::s3:getObject",
+          "ReaderConfig": {"InputType": "JSONL"}, "Parameters": {"Bucket": "b", "Key": "k"}}
+
+
+def test_a_batcher_cut_by_bytes_runs_as_a_map_run_whatever_the_source() -> None:
     bound = {"ItemBatcher": {"MaxInputBytesPerBatch": 100}, "ItemProcessor": DISTRIBUTED}
     from_input = step({"ItemsPath": "$.xs", **bound}, {"xs": [1, 2]})
     assert [c.resource for c in from_input.commands] == [MAP_RUN_RESOURCE]
-    from_reader = runs_as_map_run(load(json.dumps({"StartAt": "M", "States": {"M": {
-        "Type": "Map", "End": True, **bound, "ItemReader": {
-            "Resource": "arn:aws:states:::s3:getObject",
-            "Parameters": {"Bucket": "b", "Key": "k"}}}}})).states["M"], True)
-    assert from_reader is False
+    for batcher, value, want in [
+        ({"MaxInputBytesPerBatch": 100}, {}, {"size": None, "max_bytes": 100}),
+        ({"MaxInputBytesPerBatchPath": "$.b", "MaxItemsPerBatchPath": "$.n"},
+         {"b": 70, "n": 3}, {"size": 3, "max_bytes": 70}),
+    ]:
+        t = step({"ItemReader": READER, "ItemBatcher": batcher, "ItemProcessor": DISTRIBUTED},
+                 value)
+        assert [c.resource for c in t.commands] == [MAP_RUN_RESOURCE]
+        assert t.doc["task"]["map_run"]["batcher"] == want
+        assert t.doc["task"]["map_run"]["reader"]["resource"] == READER["Resource"]
+    jsonata = step({"QueryLanguage": "JSONata", "ItemReader": {
+        "Resource": READER["Resource"], "ReaderConfig": {"InputType": "JSONL"},
+        "Arguments": {"Bucket": "b", "Key": "k"}}, "ItemBatcher": {
+            "MaxInputBytesPerBatch": "{% $states.input.b %}", "BatchInput": {"x": 1}},
+        "ItemProcessor": DISTRIBUTED}, {"b": 55})
+    assert [c.resource for c in jsonata.commands] == [MAP_RUN_RESOURCE]
+    assert jsonata.doc["task"]["map_run"]["batcher"] == {
+        "size": None, "max_bytes": 55, "batch_input": {"x": 1}}
 
 
 def test_groups_cut_by_count_and_bytes_and_leave_a_short_last_batch() -> None:
@@ -83,5 +103,8 @@ def test_groups_cut_by_count_and_bytes_and_leave_a_short_last_batch() -> None:
     # {"Items":["aaaa","bbbb"]} is 25 bytes, with "cccc" 32: cut by bytes.
     assert groups(plan, items, eof=True) == [["aaaa", "bbbb"], ["cccc", "dddd", "e"]]
     assert groups(plan, items[:4], eof=False) == [["aaaa", "bbbb"]]
+    # By count alone too: "e" could still be joined by the next item, not read yet.
     assert groups({"batcher": {"size": 2, "max_bytes": None}}, items, eof=False) == [
+        ["aaaa", "bbbb"], ["cccc", "dddd"]]
+    assert groups({"batcher": {"size": 2, "max_bytes": None}}, items, eof=True) == [
         ["aaaa", "bbbb"], ["cccc", "dddd"], ["e"]]

@@ -8,6 +8,10 @@ header), with `"h"` the CSV headers; `{"i", "k": the last key}` for an object li
 `StartAfter`). A JSON object (one array) has to be parsed whole each window: the position
 is the item count only (fine for the arrays an object of a few MB holds; use JSON Lines for
 big sources). Sources and errors are readers.py's.
+
+A window also reports where each of its items starts (`Window.at`): a window that ends
+inside an ItemBatcher batch cut by bytes is admitted up to that batch only, and the next
+window starts at the batch's first item (a byte offset, a key, an index like any other).
 """
 
 from __future__ import annotations
@@ -39,6 +43,21 @@ class Window:
     position: dict[str, Any]
     #: The source has no item after this window (or MaxItems is reached).
     eof: bool
+    #: The position each item starts at (the one a read for it starts from); None: a
+    #: reader that does not report them (`at` then knows only the ends).
+    starts: list[dict[str, Any]] | None = None
+
+    def at(self, used: int) -> dict[str, Any] | None:
+        """The position after the window's first `used` items: where the next window
+        starts when only those were admitted. None: not known (the caller reads the
+        first `used` items again to find it)."""
+        if used >= len(self.items):
+            return self.position
+        if self.starts is not None:
+            return self.starts[used]
+        if set(self.position) == {"i"}:  # read by index: the items' positions follow
+            return {"i": int(self.position["i"]) - len(self.items) + used}
+        return None
 
 
 def read_window(
@@ -59,7 +78,8 @@ def read_window(
         elif kind == "JSON":
             found = list(_parse(_object_lines(params, root, aws), config))
             items = found[done:done + count]
-            window = Window(items, {"i": done + len(items)}, done + len(items) >= len(found))
+            window = Window(items, {"i": done + len(items)}, done + len(items) >= len(found),
+                            [{"i": done + n} for n in range(len(items))])
         else:
             raise ReaderError(f"ReaderConfig.InputType '{kind}' is not supported here.")
     elif action == LIST_OBJECTS:
@@ -129,17 +149,21 @@ def _lines_window(params: dict[str, Any], config: dict[str, Any], kind: str,
     offset, done = int(position.get("b", 0)), int(position.get("i", 0))
     stream = _Counted(_byte_lines(params, offset, root, aws))
     items: list[Any] = []
+    starts: list[dict[str, Any]] = []
     out = dict(position)
     try:
         if kind == "JSONL":
+            before = 0
             for line in stream:
                 if line.strip():
+                    starts.append({**out, "i": done + len(items), "b": offset + before})
                     items.append(_json(line, f"line {done + len(items) + 1}"))
                     if len(items) >= count:
                         break
+                before = stream.consumed
             out.update(i=done + len(items), b=offset + stream.consumed)
             eof = len(items) < count or _at_end(stream)
-            return Window(items, out, eof)
+            return Window(items, out, eof, starts)
         delimiter = _DELIMITERS.get(str(config.get("CSVDelimiter", "COMMA")).upper(), ",")
         rows = csv.reader(stream, delimiter=delimiter)
         headers = out.get("h")
@@ -151,12 +175,15 @@ def _lines_window(params: dict[str, Any], config: dict[str, Any], kind: str,
             out["h"] = headers
         used = stream.consumed
         for row in rows:
+            # The headers travel with every position: a window started mid-file applies
+            # them without reading the first row again.
+            starts.append({**out, "i": done + len(items), "b": offset + used})
             items.append({h: (row[i] if i < len(row) else "") for i, h in enumerate(headers)})
             used = stream.consumed
             if len(items) >= count:
                 break
         out.update(i=done + len(items), b=offset + used)
-        return Window(items, out, len(items) < count or _at_end(stream))
+        return Window(items, out, len(items) < count or _at_end(stream), starts)
     finally:
         close = getattr(stream.lines, "close", None)
         if close is not None:
@@ -222,7 +249,9 @@ def _listing_window(params: dict[str, Any], position: dict[str, Any], count: int
             more = bool(page.get("IsTruncated")) and bool(items)
             start = items[-1]["Key"] if items else start
     last = items[-1]["Key"] if items else after
-    return Window(items, {"i": done + len(items), "k": last}, not more)
+    keys = [after, *(item["Key"] for item in items)]
+    starts = [{"i": done + n, "k": keys[n]} for n in range(len(items))]
+    return Window(items, {"i": done + len(items), "k": last}, not more, starts)
 
 
 __all__ = ["Window", "read_window"]

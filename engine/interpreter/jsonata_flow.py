@@ -57,7 +57,6 @@ from engine.asl.model import (
 from engine.asl.timestamps import parse_timestamp
 from engine.interpreter import dataflow as df
 from engine.interpreter import maps
-from engine.interpreter.history import to_json_text
 from engine.interpreter.maps import MapPlan
 from engine.interpreter.waits import MAX_DELAY_SECONDS
 
@@ -451,23 +450,7 @@ def map_batches(state: MapState, state_input: Any, inputs: list[Any], env: Jsona
         made["Items"] = items
         return made
 
-    found: list[Any] = []
-    current: list[Any] = []
-    for item in inputs:
-        grown = [*current, item]
-        too_big = (
-            max_bytes is not None
-            and max_bytes > 0
-            and bool(current)
-            and len(to_json_text(batch(grown)).encode()) > max_bytes
-        )
-        if len(current) >= size or too_big:
-            found.append(batch(current))
-            grown = [item]
-        current = grown
-    if current:
-        found.append(batch(current))
-    return found
+    return [batch(group) for group in maps.batch_groups(inputs, size, max_bytes, batch)]
 
 
 def _percentage(scope: Scope, value: int | float | str | None) -> float | None:

@@ -28,7 +28,6 @@ from engine.interpreter import history as h
 from engine.interpreter import jsonata_flow as jf
 from engine.interpreter import maps
 from engine.interpreter.children import ChildStates, is_distributed
-from engine.interpreter.history import to_json_text
 from engine.interpreter.step import STOP, Next
 from engine.interpreter.types import JobRunning, ScheduleTask, StartTimer, TaskFailed, TaskSucceeded
 
@@ -40,17 +39,10 @@ MAP_RUN_RESOURCE: Final = "arn:aws:states:::mapRun"
 def runs_as_map_run(state: Any, map_runs: bool) -> bool:
     """Every Distributed Map runs as a Map Run, as on AWS, whatever its items' source (an
     ItemReader, or ItemsPath / Items: then the items are in the state's input and the
-    plan carries them). A Map Run streams items in windows; a batch bounded by bytes
-    (MaxInputBytesPerBatch) is still cut by the in-execution Map."""
-    if not (map_runs and is_distributed(state)):
-        return False
-    batcher = state.item_batcher
-    # Items from the input are admitted from the Map Run's spool, where a window can end
-    # before a batch cut by bytes (`groups`): the next window starts at that batch.
-    return batcher is None or state.item_reader is None or (
-        batcher.max_input_bytes_per_batch is None
-        and batcher.max_input_bytes_per_batch_path is None
-    )
+    plan carries them) and whatever its ItemBatcher: a window that ends inside a batch
+    (cut by MaxInputBytesPerBatch) leaves that batch's items for the next window, which
+    starts at the position of its first item (engine/runtime/map_run_windows.py)."""
+    return map_runs and is_distributed(state)
 
 
 class MapRunStates(ChildStates):
@@ -268,27 +260,14 @@ def batch_size(plan: dict[str, Any]) -> int:
 
 
 def groups(plan: dict[str, Any], inputs: list[Any], eof: bool) -> list[list[Any]]:
-    """A window's inputs cut into the children's batches: MaxItemsPerBatch items at most,
-    and with MaxInputBytesPerBatch, a batch (its `{"BatchInput", "Items"}`) at most that
-    many bytes, as the in-execution Map cuts them (engine/interpreter/maps.py `batches`).
-    Unless the source has ended, a last batch short of MaxItemsPerBatch is left for the
-    next window (its items are read again there)."""
+    """A window's inputs cut into the children's batches, by the in-execution Map's rule
+    (`maps.batch_groups`: MaxItemsPerBatch items at most, and with MaxInputBytesPerBatch
+    a batch's `{"BatchInput", "Items"}` at most that many bytes). Unless the source has
+    ended, a last batch short of MaxItemsPerBatch may still grow (the next item was not
+    read): it is left for the next window, which reads its items again."""
     size = batch_size(plan)
-    batcher = plan.get("batcher") or {}
-    max_bytes = batcher.get("max_bytes")
-    if not (isinstance(max_bytes, int) and max_bytes > 0):
-        return [inputs[i:i + size] for i in range(0, len(inputs), size)]
-    found: list[list[Any]] = []
-    current: list[Any] = []
-    for item in inputs:
-        grown = [*current, item]
-        too_big = bool(current) and len(to_json_text(batch(plan, grown)).encode()) > max_bytes
-        if len(current) >= size or too_big:
-            found.append(current)
-            grown = [item]
-        current = grown
-    if current:
-        found.append(current)
+    max_bytes = (plan.get("batcher") or {}).get("max_bytes")
+    found = maps.batch_groups(inputs, size, max_bytes, lambda group: batch(plan, group))
     if not eof and found and len(found[-1]) < size:
         found.pop()
     return found

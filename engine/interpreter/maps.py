@@ -13,6 +13,7 @@ Map Run reads its tolerated failure thresholds after MapStateStarted.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -167,23 +168,44 @@ def batches(state: MapState, value: Any, inputs: list[Any], env: df.Env) -> list
     batch_input = None
     if batcher.batch_input is not None:
         batch_input = df.render(batcher.batch_input, value, env, "BatchInput")
-    found: list[Any] = []
+    cut = batch_groups(inputs, size, max_bytes, lambda group: _batch(batch_input, group))
+    return [_batch(batch_input, group) for group in cut]
+
+
+def batch_groups(
+    inputs: list[Any], size: int, max_bytes: Any, envelope: Callable[[list[Any]], Any]
+) -> list[list[Any]]:
+    """ItemBatcher's cut, the one rule of every Map (inline, in-execution Distributed, a
+    Map Run's windows): a batch closes at `size` items (MaxItemsPerBatch), or before its
+    child input `envelope(items)` (`{"BatchInput"?, "Items"}`, compact UTF-8 JSON) would
+    pass `max_bytes` (MaxInputBytesPerBatch). An item bigger than `max_bytes` on its own is
+    a batch of its own: a batch is never empty, and the child input's own 256 KiB limit
+    is the only bound left on it.
+
+    Sizes are added up item by item (the envelope's bytes once, then each item's and a
+    comma): exactly the length of the serialised batch, without serialising it again per
+    item, so that a batch of thousands of small items costs as many encodings."""
+    limit = max_bytes if isinstance(max_bytes, int) and max_bytes > 0 else None
+    empty = _utf8_length(envelope([])) if limit is not None else 0
+    found: list[list[Any]] = []
     current: list[Any] = []
+    used = empty
     for item in inputs:
-        grown = [*current, item]
-        too_big = (
-            isinstance(max_bytes, int)
-            and max_bytes > 0
-            and current
-            and (len(to_json_text(_batch(batch_input, grown)).encode()) > max_bytes)
-        )
-        if len(current) >= size or too_big:
-            found.append(_batch(batch_input, current))
-            grown = [item]
-        current = grown
+        cost = _utf8_length(item) if limit is not None else 0
+        grown = used + cost + (1 if current else 0)
+        if current and (len(current) >= size or (limit is not None and grown > limit)):
+            found.append(current)
+            current = []
+            grown = empty + cost
+        current.append(item)
+        used = grown
     if current:
-        found.append(_batch(batch_input, current))
+        found.append(current)
     return found
+
+
+def _utf8_length(value: Any) -> int:
+    return len(to_json_text(value).encode())
 
 
 def _batch(batch_input: Any, items_: list[Any]) -> dict[str, Any]:

@@ -21,6 +21,7 @@ admitted up to MaxConcurrency, their items read by position in windows.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -37,6 +38,7 @@ from engine.runtime import map_run_express as express
 from engine.runtime import messages
 from engine.runtime.map_run_items import has_input_items, spool_input_items, stored_plan
 from engine.runtime.map_run_results import result_entry, write
+from engine.runtime.map_run_windows import next_window
 from engine.store.base import ExecutionRecord, LoadedRun, StateMachineRecord
 from engine.store.map_runs import RedisMapRuns
 
@@ -287,11 +289,10 @@ def _admit_all(driver: Driver, mr: RedisMapRuns, eid: str, rid: str) -> None:
         if room <= 0 or (running > 0 and room < min(WINDOW, max(1, limit // 4))):
             return
         plan = _plan(mr, eid, rid)
-        size = plan_of.batch_size(plan)
         want = min(room, WINDOW)
         try:
-            window = _read(driver, mr, eid, rid, plan, json.loads(c["pos"]), want * size)
-            inputs = plan_of.window_inputs(plan, window.items, int(c["items"]))
+            read = functools.partial(_read, driver, mr, eid, rid, plan)
+            cut = next_window(plan, read, json.loads(c["pos"]), want, int(c["items"]))
         except StatesFailure as failure:
             _end(driver, mr, eid, rid, "FAILED", failure.error, failure.cause)
             return
@@ -302,16 +303,14 @@ def _admit_all(driver: Driver, mr: RedisMapRuns, eid: str, rid: str) -> None:
                 raise
             _end(driver, mr, eid, rid, "FAILED", errors.ITEM_READER_FAILED, str(exc))
             return
-        groups, position, eof = _cut(plan, window, inputs, want, int(c["items"]))
-        children = [plan_of.batch(plan, g) for g in groups]
+        children = [plan_of.batch(plan, g) for g in cut.groups]
         record, _ = driver.execution(eid) or (None, None)
         assert record is not None
         starts = _create_children(driver, record, plan, admitted, children,
                                   attempt=int(c.get("redrive_count") or 0))
-        total = admitted + len(children) if eof else None
-        used = sum(len(g) for g in groups)
-        done = mr.admit(eid, rid, admitted, position, int(c["items"]) + used, total,
-                        [len(g) for g in groups])
+        total = admitted + len(children) if cut.eof else None
+        done = mr.admit(eid, rid, admitted, cut.position, int(c["items"]) + cut.items, total,
+                        [len(g) for g in cut.groups])
         if done == 1:
             _send(driver, starts)
         if done == -1 or total is not None:
@@ -365,20 +364,6 @@ def _redrive_children(driver: Driver, mr: RedisMapRuns, eid: str, rid: str,
                     continue
         mr.redriven(eid, rid, index)
     return mr.pending_redrive_count(eid, rid) > 0
-
-
-def _cut(plan: dict[str, Any], window: Any, inputs: list[Any], want: int,
-         first: int) -> tuple[list[list[Any]], Any, bool]:
-    """The window's children (at most `want`), the position after their items and whether
-    the source ends with them. A batch cut by bytes can leave items of the window for
-    the next one: only a spooled source (read by index) is read so."""
-    groups = plan_of.groups(plan, inputs, window.eof)[:want]
-    used = sum(len(g) for g in groups)
-    if used == len(window.items):
-        return groups, window.position, window.eof
-    if not (isinstance(window.position, dict) and set(window.position) == {"i"}):
-        raise AssertionError("a window ended inside a batch of a source read by offset")
-    return groups, {"i": first + used}, False
 
 
 def _read(driver: Driver, mr: RedisMapRuns, eid: str, rid: str, plan: dict[str, Any],
