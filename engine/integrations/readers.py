@@ -47,8 +47,12 @@ def read_items(
     limit = limit if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0 else None
     try:
         if action == GET_OBJECT:
-            lines = _object_lines(params, root, aws)
-            items = list(_take(_parse(lines, config), limit))
+            from engine.integrations.item_manifests import is_manifest, read_all
+
+            if is_manifest(config):
+                items = read_all(params, config, root, aws, limit)
+            else:
+                items = list(_take(_parse(_object_lines(params, root, aws), config), limit))
         elif action == LIST_OBJECTS:
             items = list(_take(_listing(params, root, aws), limit))
         else:
