@@ -269,7 +269,7 @@ def _admit_all(driver: Driver, mr: RedisMapRuns, eid: str, rid: str) -> None:
     """Admit children while there is room, a window at a time."""
     while True:
         c = mr.counters(eid, rid)
-        if c is None or c["status"] != "RUNNING":
+        if c is None or c["status"] != "RUNNING" or _over(c):  # (settled next: no more)
             return
         limit = _limit(c, getattr(driver.settings, "map_run_max_concurrency", DISTRIBUTED_QUOTA))
         if _redrive_children(driver, mr, eid, rid, c, limit) or int(c["total"]) >= 0:
@@ -502,6 +502,19 @@ def sweep(store: Any, eid: str, rid: str) -> None:
 # --- ending ---------------------------------------------------------------------------------
 
 
+def _over(c: dict[str, str]) -> bool:
+    """Whether the failures are past the tolerance."""
+    total = int(c["total"])
+    failures = sum(int(c.get(f) or 0) for f in ("failed", "timed_out", "aborted"))
+    count = json.loads(c.get("tolerated_count") or "null")
+    percentage = json.loads(c.get("tolerated_percentage") or "null")
+    if count is None and percentage is None:
+        count = 0  # AWS: no tolerance set tolerates no failure
+    return bool((count is not None and failures > count) or (
+        percentage is not None and total >= 0
+        and exceeds_tolerance(None, percentage, failures, total)))
+
+
 def _settle(driver: Driver, mr: RedisMapRuns, eid: str, rid: str) -> None:
     """Write what is buffered; end the Map Run when its children are done or its
     failures are past the tolerance (the lock is held)."""
@@ -510,15 +523,7 @@ def _settle(driver: Driver, mr: RedisMapRuns, eid: str, rid: str) -> None:
         return
     writer = json.loads(mr.field(eid, rid, "writer") or "null")
     total = int(c["total"])
-    failures = sum(int(c.get(f) or 0) for f in ("failed", "timed_out", "aborted"))
-    count = json.loads(c.get("tolerated_count") or "null")
-    percentage = json.loads(c.get("tolerated_percentage") or "null")
-    if count is None and percentage is None:
-        count = 0  # AWS: no tolerance set tolerates no failure
-    over = (count is not None and failures > count) or (
-        percentage is not None and total >= 0
-        and exceeds_tolerance(None, percentage, failures, total)
-    )
+    over = _over(c)
     if writer is not None:
         from engine.integrations.writers import ResultWriterError
 
