@@ -77,7 +77,8 @@ def test_an_s3_inventory_manifest_is_the_source(
     (files / "inv" / f"{unique}.json").write_text(json.dumps({
         "destinationBucket": "arn:aws:s3:::dest", "fileFormat": "CSV",
         "fileSchema": "Bucket, Key, Size", "files": keys}))
-    reader = {"Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": {"InputType": "MANIFEST"},
+    reader = {"Resource": "arn:aws:states:::s3:getObject",
+              "ReaderConfig": {"InputType": "MANIFEST"},
               "Parameters": {"Bucket": "inv", "Key": f"{unique}.json"}}
     client = connect(Settings(redis_url=own_redis.url))
     client.create_state_machine(f"Inv{unique}", dmap(
@@ -160,3 +161,20 @@ def test_a_map_run_failing_on_its_tolerance_writes_pending_files(
     assert pending["Status"] == "PENDING" and pending["ExecutionArn"].startswith(
         f"arn:aws:states:us-east-1:000000000000:execution:Pe{unique}/Each:")
     assert {e["Status"] for e in found["FAILED"]} <= {"FAILED", "ABORTED"}
+
+
+def test_jsonata_max_items_and_writer_config_on_a_map_run(
+    worker: Worker, own_redis: RedisServer, unique: str, files: Path
+) -> None:
+    reader = jsonl(files, f"{unique}-j.jsonl", 9)
+    reader["Arguments"] = reader.pop("Parameters")
+    reader["ReaderConfig"]["MaxItems"] = "{% $states.input.limit %}"
+    definition = dmap(reader, {"Type": "Pass", "Output": "{% [$states.input.n] %}", "End": True},
+                      ResultWriter={"WriterConfig": {"Transformation": "FLATTEN",
+                                                     "OutputType": "JSONL"}})
+    definition["QueryLanguage"] = "JSONata"
+    client = connect(Settings(redis_url=own_redis.url))
+    client.create_state_machine(f"Jm{unique}", definition)
+    done = client.wait(client.start_execution(f"Jm{unique}", {"limit": 4}).arn, timeout=60)
+    assert done.status == "SUCCEEDED", (done.error, done.cause)
+    assert json.loads(done.output or "") == [0, 1, 2, 3]

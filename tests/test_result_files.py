@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from engine.asl.validation import validate
-from engine.runtime import result_files as rf
+from engine.interpreter import result_files as rf
 
 OK = {"ExecutionArn": "arn:x:1", "Status": "SUCCEEDED", "Output": json.dumps([{"a": 1}, {"a": 2}])}
 SCALAR = {"ExecutionArn": "arn:x:2", "Status": "SUCCEEDED", "Output": json.dumps({"b": 3})}

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from engine.asl.failure import StatesFailure
 from engine.interpreter import map_runs as plan_of
-from engine.runtime.result_files import pending_entry
+from engine.interpreter.result_files import pending_entry
 
 if TYPE_CHECKING:
     from engine.runtime.driver import Driver

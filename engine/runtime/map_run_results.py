@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import Any, Final
 
 from engine.integrations.writers import put_object
-from engine.runtime import result_files as rf
+from engine.interpreter import result_files as rf
 from engine.store.base import ExecutionRecord
 from engine.store.map_runs import RedisMapRuns
 

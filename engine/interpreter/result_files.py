@@ -66,6 +66,22 @@ def flattened(values: Iterable[Any]) -> list[Any]:
     return out
 
 
+def iteration_entries(results: Iterable[Any]) -> list[dict[str, Any]]:
+    """The NONE entries of iterations run inside the execution (no child executions: an
+    iteration's output and status only)."""
+    return [{"Output": json.dumps(v, separators=(",", ":"), ensure_ascii=False),
+             "Status": "SUCCEEDED"} for v in results]
+
+
+def shaped_output(config: Any, results: list[Any]) -> list[Any]:
+    """The Map's output under a WriterConfig without an export, from its iterations'
+    outputs (the in-execution Map's results)."""
+    transformation, _ = writer_config({"resource": "", "config": config})
+    if transformation == "COMPACT":
+        return results
+    return list(transformed(iteration_entries(results), transformation))
+
+
 def file_body(values: Iterable[Any], output_type: str) -> bytes:
     """A result file: a JSON array, or JSON Lines (one compact value a line)."""
     if output_type == "JSONL":
@@ -98,5 +114,6 @@ def manifest(bucket: str, map_run_arn: str, files: Iterable[dict[str, Any]]) -> 
     }
 
 
-__all__ = ["OUTPUT_TYPES", "TRANSFORMATIONS", "file_body", "file_key", "flattened", "manifest",
-           "pending_entry", "transformed", "writer_config"]
+__all__ = ["OUTPUT_TYPES", "TRANSFORMATIONS", "file_body", "file_key", "flattened",
+           "iteration_entries", "manifest", "pending_entry", "shaped_output", "transformed",
+           "writer_config"]
