@@ -5,7 +5,8 @@ Resources (AWS's): `arn:aws:states:::s3:getObject` (one object, parsed by
 the first row, or `CSVHeaderLocation: GIVEN` with `CSVHeaders`; `CSVDelimiter` COMMA, PIPE,
 SEMICOLON, SPACE or TAB; each row an object of strings)) and `arn:aws:states:::s3:listObjectsV2`
 (the objects under a `Prefix`, each `{"Etag", "Key", "LastModified", "Size",
-"StorageClass"}`).
+"StorageClass"}`). Manifests (InputType MANIFEST, ReaderConfig.ManifestType S3_INVENTORY or
+ATHENA_DATA) are item_manifests.py's.
 
 Where from, in this order:
 - SFN_ITEM_READER_ROOT=DIR: `Bucket`/`Key` name the file DIR/BUCKET/KEY (the embedded
