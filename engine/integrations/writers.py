@@ -11,10 +11,10 @@ AWS's layout (resource `arn:aws:states:::s3:putObject`, Parameters `Bucket` and 
 and the Map's result is `{"MapRunArn", "ResultWriterDetails": {"Bucket", "Key"}}` (Key:
 the manifest's). A `WriterConfig` shapes the entries (Transformation NONE, COMPACT,
 FLATTEN) and the files (OutputType JSON, or JSONL: `SUCCEEDED_n.jsonl`), as
-engine/interpreter/result_files.py says. Each entry of a results file is one iteration; the engine runs iterations
-inside the parent execution, so entries carry the iteration's `Output` and `Status` but no
-child execution ARN or dates. FAILED and PENDING stay empty: a Map Run whose failures are
-not tolerated fails the Map before anything is written.
+engine/interpreter/result_files.py says. Each entry of a results file is one iteration;
+the engine runs iterations inside the parent execution, so entries carry the iteration's
+`Output` and `Status` but no child execution ARN or dates. FAILED and PENDING stay empty:
+a Map Run whose failures are not tolerated fails the Map before anything is written.
 """
 
 from __future__ import annotations
