@@ -193,7 +193,8 @@ class ChildStates(TaskStates):
             return self.handle_error(
                 occ.error, occ.cause, failed_events=(f"{prefix}StateFailed",)
             )
-        writer = state.result_writer if isinstance(state.result_writer, dict) else None
+        found = getattr(state, "result_writer", None)  # (a Parallel has none)
+        writer = found if isinstance(found, dict) else None
         results = occ.results
         if distributed and writer is not None and not writer.get("Resource"):
             # WriterConfig alone: the transformed results are the Map's output (AWS)
