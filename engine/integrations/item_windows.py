@@ -72,8 +72,12 @@ def read_window(
         if count <= 0:
             return Window([], position, True)
     if action == GET_OBJECT:
+        from engine.integrations.item_manifests import is_manifest, manifest_window
+
         kind = str(config.get("InputType", "JSON")).upper()
-        if kind in ("JSONL", "CSV"):
+        if is_manifest(config):  # S3 Inventory / Athena manifests (and PARQUET, refused)
+            window = manifest_window(params, config, position, count, root, aws)
+        elif kind in ("JSONL", "CSV"):
             window = _lines_window(params, config, kind, position, count, root, aws)
         elif kind == "JSON":
             found = list(_parse(_object_lines(params, root, aws), config))

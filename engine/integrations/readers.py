@@ -5,7 +5,8 @@ Resources (AWS's): `arn:aws:states:::s3:getObject` (one object, parsed by
 the first row, or `CSVHeaderLocation: GIVEN` with `CSVHeaders`; `CSVDelimiter` COMMA, PIPE,
 SEMICOLON, SPACE or TAB; each row an object of strings)) and `arn:aws:states:::s3:listObjectsV2`
 (the objects under a `Prefix`, each `{"Etag", "Key", "LastModified", "Size",
-"StorageClass"}`).
+"StorageClass"}`). Manifests (InputType MANIFEST, ReaderConfig.ManifestType S3_INVENTORY or
+ATHENA_DATA) are item_manifests.py's.
 
 Where from, in this order:
 - SFN_ITEM_READER_ROOT=DIR: `Bucket`/`Key` name the file DIR/BUCKET/KEY (the embedded
@@ -47,8 +48,12 @@ def read_items(
     limit = limit if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0 else None
     try:
         if action == GET_OBJECT:
-            lines = _object_lines(params, root, aws)
-            items = list(_take(_parse(lines, config), limit))
+            from engine.integrations.item_manifests import is_manifest, read_all
+
+            if is_manifest(config):
+                items = read_all(params, config, root, aws, limit)
+            else:
+                items = list(_take(_parse(_object_lines(params, root, aws), config), limit))
         elif action == LIST_OBJECTS:
             items = list(_take(_listing(params, root, aws), limit))
         else:

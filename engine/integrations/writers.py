@@ -9,10 +9,12 @@ AWS's layout (resource `arn:aws:states:::s3:putObject`, Parameters `Bucket` and 
     PREFIX/MAP_RUN_ID/SUCCEEDED_0.json   [{"Output": "<JSON text>", "Status": "SUCCEEDED"}, ...]
 
 and the Map's result is `{"MapRunArn", "ResultWriterDetails": {"Bucket", "Key"}}` (Key:
-the manifest's). Each entry of a results file is one iteration; the engine runs iterations
-inside the parent execution, so entries carry the iteration's `Output` and `Status` but no
-child execution ARN or dates. FAILED and PENDING stay empty: a Map Run whose failures are
-not tolerated fails the Map before anything is written.
+the manifest's). A `WriterConfig` shapes the entries (Transformation NONE, COMPACT,
+FLATTEN) and the files (OutputType JSON, or JSONL: `SUCCEEDED_n.jsonl`), as
+engine/interpreter/result_files.py says. Each entry of a results file is one iteration;
+the engine runs iterations inside the parent execution, so entries carry the iteration's
+`Output` and `Status` but no child execution ARN or dates. FAILED and PENDING stay empty:
+a Map Run whose failures are not tolerated fails the Map before anything is written.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any, Final
 
 from engine.handlers import Invocation
 from engine.integrations.aws import AwsCaller
+from engine.interpreter import result_files as rf
 
 #: Entries per results file (AWS splits large results into several files too).
 FILE_ENTRIES: Final = 10_000
@@ -39,11 +42,13 @@ def write_results(
     run_id = map_run_arn.rsplit(":", 1)[-1] or "map-run"
     base = f"{prefix.rstrip('/')}/{run_id}" if prefix else run_id
     results = list(writer.get("Results") or [])
+    transformation, output_type = rf.writer_config({"resource": "s3",
+                                                    "config": writer.get("Config")})
     files: list[tuple[str, bytes]] = []
     for n, start in enumerate(range(0, len(results), FILE_ENTRIES)):
-        chunk = results[start:start + FILE_ENTRIES]
-        entries = [{"Output": _text(value), "Status": "SUCCEEDED"} for value in chunk]
-        files.append((f"{base}/SUCCEEDED_{n}.json", _bytes(entries)))
+        entries = rf.iteration_entries(results[start:start + FILE_ENTRIES])
+        files.append((rf.file_key(base, "SUCCEEDED", n, output_type),
+                      rf.file_body(rf.transformed(entries, transformation), output_type)))
     manifest = {
         "DestinationBucket": bucket,
         "MapRunArn": map_run_arn,
@@ -111,10 +116,6 @@ def _put(bucket: str, key: str, body: bytes, root: str | None, aws: AwsCaller | 
                           ) from None
     except BotoCoreError as exc:
         raise _WriteError(f"{type(exc).__name__}: {exc}") from None
-
-
-def _text(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def _bytes(value: Any) -> bytes:

@@ -193,12 +193,20 @@ class ChildStates(TaskStates):
             return self.handle_error(
                 occ.error, occ.cause, failed_events=(f"{prefix}StateFailed",)
             )
-        if distributed and state.result_writer is not None and self.ctx.read_items:
-            return self.write_results(state, occ.results)
+        found = getattr(state, "result_writer", None)  # (a Parallel has none)
+        writer = found if isinstance(found, dict) else None
+        results = occ.results
+        if distributed and writer is not None and not writer.get("Resource"):
+            # WriterConfig alone: the transformed results are the Map's output (AWS)
+            from engine.interpreter.result_files import shaped_output
+
+            results = shaped_output(writer.get("WriterConfig"), results)
+        elif distributed and writer is not None and self.ctx.read_items:
+            return self.write_results(state, results)
         if distributed:
             self.emit(h.plain(self.ts, "MapRunSucceeded"))
         self.emit(h.plain(self.ts, f"{prefix}StateSucceeded"))
-        return self.finish_execution_state(state, occ.results)
+        return self.finish_execution_state(state, results)
 
     def write_results(self, state: MapState, results: list[Any]) -> Next | None:
         """Have the shell write the Map Run's results where ResultWriter says (a task of
@@ -209,7 +217,8 @@ class ChildStates(TaskStates):
         self.doc["task"] = {
             "resource": writer.get("Resource", ""), "handler": None, "input": params,
             "parameters": params, "timeout": None, "heartbeat": None,
-            "writer": {"MapRunArn": self.doc.get("map_run_arn", ""), "Results": results},
+            "writer": {"MapRunArn": self.doc.get("map_run_arn", ""), "Results": results,
+                       "Config": writer.get("WriterConfig")},
         }
         self.doc["phase"] = "task"
         self.tr.commands.append(ScheduleTask(self.doc["attempt"], writer.get("Resource", "")))

@@ -65,6 +65,9 @@ class MapRunStates(ChildStates):
                 found = jf.map_items(state, raw, env)
             concurrency = jf.map_max_concurrency(state, raw, env)
             limit = config.get("MaxItems")
+            if isinstance(limit, str):  # a JSONata expression, evaluated on the input
+                limit = jf._optional_integer(env.scope(raw), limit,
+                                             "ItemReader/ReaderConfig/MaxItems")
             batcher = _jsonata_batcher(state, raw, env)
         else:
             penv = self.env()
@@ -125,6 +128,7 @@ class MapRunStates(ChildStates):
             "items": found,
             "writer": None if writer is None else {
                 "resource": writer.get("Resource", ""), "parameters": writer_params,
+                "config": writer.get("WriterConfig"),
             },
             "max_concurrency": concurrency,
             "tolerated_count": count,

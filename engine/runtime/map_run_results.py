@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterable
 from typing import Any, Final
 
 from engine.integrations.writers import put_object
+from engine.interpreter import result_files as rf
 from engine.store.base import ExecutionRecord
 from engine.store.map_runs import RedisMapRuns
 
@@ -44,6 +46,42 @@ def result_entry(child: ExecutionRecord) -> dict[str, Any]:
     return out
 
 
+def writer_fields(plan: dict[str, Any], rid: str) -> dict[str, Any] | None:
+    """What the Map Run's record keeps of a ResultWriter that exports (None: no export):
+    the bucket, `PREFIX/MAP_RUN_ID` and the WriterConfig's shape."""
+    writer = plan.get("writer")
+    if writer is None or not writer.get("resource"):
+        return None
+    params = writer.get("parameters") if isinstance(writer.get("parameters"), dict) else {}
+    prefix = str(params.get("Prefix") or "")
+    transformation, output_type = rf.writer_config(writer)
+    return {"bucket": params.get("Bucket"),
+            "base": f"{prefix.rstrip('/')}/{rid}" if prefix else rid,
+            "transformation": transformation, "output_type": output_type}
+
+
+def child_result(writer: dict[str, Any] | None, child: ExecutionRecord) -> str:
+    """A child's result kept for the Map's output (no export): its output, or a failed
+    child's `{"Error", "Cause"}`; with a WriterConfig, its entry as the transformation
+    shapes it (a failed child's: its NONE entry, as AWS)."""
+    if writer is None:
+        if child.status == "SUCCEEDED":
+            return child.output or "null"
+        return json.dumps({"Error": child.error, "Cause": child.cause})
+    transformation, _ = rf.writer_config(writer)
+    if transformation == "NONE" or child.status != "SUCCEEDED":
+        return json.dumps(result_entry(child), separators=(",", ":"), ensure_ascii=False)
+    return child.output or "null"
+
+
+def map_output(writer: dict[str, Any] | None, results: list[Any]) -> list[Any]:
+    """The Map's output from the children's kept results, in item order (FLATTEN splices
+    the array outputs)."""
+    if writer is not None and rf.writer_config(writer)[0] == "FLATTEN":
+        return rf.flattened(results)
+    return results
+
+
 def _date(epoch: float) -> str:
     seconds = epoch / 1000 if epoch > 1e11 else epoch
     return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
@@ -51,11 +89,14 @@ def _date(epoch: float) -> str:
 
 
 def write(integrations: Any, mr: RedisMapRuns, eid: str, rid: str, writer: dict[str, Any],
-          *, final: bool) -> None:
-    """Write the buffered entries, FLUSH_ENTRIES a file (`final`: all, then the
-    manifest), where the deployment's ResultWriter writes."""
+          *, final: bool, pending: Iterable[dict[str, Any]] = ()) -> None:
+    """Write the buffered entries, FLUSH_ENTRIES a file (`final`: all, then the items
+    never started (`pending`, PENDING files) and the manifest), where the deployment's
+    ResultWriter writes, shaped by the writer's WriterConfig (result_files.py)."""
     if not final and mr.buffer_length(eid, rid) < FLUSH_ENTRIES:
         return
+    transformation = str(writer.get("transformation") or "NONE")
+    output_type = str(writer.get("output_type") or "JSON")
     while True:
         # `written` first: the files and the buffer read after it go with it (a writer's
         # trim and its files are one script), and the trim below compares it.
@@ -64,8 +105,8 @@ def write(integrations: Any, mr: RedisMapRuns, eid: str, rid: str, writer: dict[
         numbers: dict[str, int] = {}
         for f in files:
             numbers[f["status"]] = numbers.get(f["status"], 0) + 1
-        pending = mr.buffer_length(eid, rid)
-        if pending == 0 or (pending < FLUSH_ENTRIES and not final):
+        waiting = mr.buffer_length(eid, rid)
+        if waiting == 0 or (waiting < FLUSH_ENTRIES and not final):
             break
         entries = [json.loads(e) for e in mr.buffered(eid, rid, FLUSH_ENTRIES)]
         made: list[dict[str, Any]] = []
@@ -76,23 +117,43 @@ def write(integrations: Any, mr: RedisMapRuns, eid: str, rid: str, writer: dict[
             # In item order within a file (children end in any order).
             group.sort(key=lambda e: e.pop("_i", 0))
             n = numbers.get(status, 0)
-            key = f"{writer['base']}/{status}_{n}.json"
-            body = json.dumps(group, ensure_ascii=False).encode()
+            key = rf.file_key(writer["base"], status, n, output_type)
+            body = rf.file_body(rf.transformed(group, transformation), output_type)
             put_object(integrations, writer["bucket"], key, body)
             numbers[status] = n + 1
             made.append({"status": status, "Key": key, "Size": len(body)})
         if not mr.flushed(eid, rid, len(entries), made, written):
             return  # another writer took them (this one's lock had run out): it goes on
     if final:
+        # The PENDING files are named by their number and filled in item order from the
+        # recorded position: written twice, they are the same files.
+        files = [*files, *_pending_files(integrations, writer, pending, output_type)]
         arn = mr.field(eid, rid, "arn") or ""
-        manifest = {
-            "DestinationBucket": writer["bucket"], "MapRunArn": arn,
-            "ResultFiles": {s: [{"Key": f["Key"], "Size": f["Size"]} for f in files
-                                if f["status"] == s] for s in ("FAILED", "PENDING", "SUCCEEDED")},
-        }
         put_object(integrations, writer["bucket"], f"{writer['base']}/manifest.json",
-                   json.dumps(manifest, ensure_ascii=False).encode())
+                   json.dumps(rf.manifest(writer["bucket"], arn, files),
+                              ensure_ascii=False).encode())
 
 
+def _pending_files(integrations: Any, writer: dict[str, Any], pending: Iterable[dict[str, Any]],
+                   output_type: str) -> list[dict[str, Any]]:
+    made: list[dict[str, Any]] = []
+    chunk: list[dict[str, Any]] = []
 
-__all__ = ["FLUSH_ENTRIES", "result_entry", "write"]
+    def flush() -> None:
+        key = rf.file_key(writer["base"], "PENDING", len(made), output_type)
+        body = rf.file_body(chunk, output_type)
+        put_object(integrations, writer["bucket"], key, body)
+        made.append({"status": "PENDING", "Key": key, "Size": len(body)})
+        chunk.clear()
+
+    for entry in pending:
+        chunk.append(entry)
+        if len(chunk) >= FLUSH_ENTRIES:
+            flush()
+    if chunk:
+        flush()
+    return made
+
+
+__all__ = ["FLUSH_ENTRIES", "child_result", "map_output", "result_entry", "write",
+           "writer_fields"]

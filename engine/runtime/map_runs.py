@@ -37,7 +37,9 @@ from engine.interpreter.types import JobRunning, Occurrence, TaskFailed, TaskSuc
 from engine.runtime import map_run_express as express
 from engine.runtime import messages
 from engine.runtime.map_run_items import has_input_items, spool_input_items, stored_plan
-from engine.runtime.map_run_results import result_entry, write
+from engine.runtime.map_run_pending import never_started
+from engine.runtime.map_run_results import child_result, map_output, result_entry, write
+from engine.runtime.map_run_results import writer_fields as writer_fields_of
 from engine.runtime.map_run_windows import next_window
 from engine.store.base import ExecutionRecord, LoadedRun, StateMachineRecord
 from engine.store.map_runs import RedisMapRuns
@@ -145,7 +147,8 @@ def outcome(driver: Driver, eid: str, rid: str, attempt: int) -> Occurrence | No
                 "ResultWriterDetails": {"Bucket": writer["bucket"],
                                         "Key": writer["base"] + "/manifest.json"},
             })
-        return TaskSucceeded(attempt, mr.results(eid, rid, int(found.get("total") or 0)))
+        results = mr.results(eid, rid, int(found.get("total") or 0))
+        return TaskSucceeded(attempt, map_output(_plan(mr, eid, rid).get("writer"), results))
     return TaskFailed(attempt, found.get("error") or errors.TASK_FAILED, found.get("cause"))
 
 
@@ -155,14 +158,7 @@ def _create(driver: Driver, mr: RedisMapRuns, eid: str, run: str, record: Execut
     text = json.dumps(plan["definition"], separators=(",", ":"), sort_keys=True)
     sha = driver.store.put_definition(text)
     concurrency = int(plan.get("max_concurrency") or 0)
-    writer = plan.get("writer")
-    writer_fields = None
-    if writer is not None:
-        params = writer.get("parameters") if isinstance(writer.get("parameters"), dict) else {}
-        prefix = str(params.get("Prefix") or "")
-        rid = run_id_of(plan["arn"])
-        writer_fields = {"bucket": params.get("Bucket"),
-                         "base": f"{prefix.rstrip('/')}/{rid}" if prefix else rid}
+    writer_fields = writer_fields_of(plan, run_id_of(plan["arn"]))
     fields = {
         "arn": plan["arn"], "eid": eid, "run": run, "attempt": str(attempt),
         "state": plan["state"], "machine": child_machine(plan), "sha": sha,
@@ -276,7 +272,7 @@ def _admit_all(driver: Driver, mr: RedisMapRuns, eid: str, rid: str) -> None:
     """Admit children while there is room, a window at a time."""
     while True:
         c = mr.counters(eid, rid)
-        if c is None or c["status"] != "RUNNING":
+        if c is None or c["status"] != "RUNNING" or _over(c):  # (settled next: no more)
             return
         limit = _limit(c, getattr(driver.settings, "map_run_max_concurrency", DISTRIBUTED_QUOTA))
         if _redrive_children(driver, mr, eid, rid, c, limit) or int(c["total"]) >= 0:
@@ -466,11 +462,9 @@ def _count(mr: RedisMapRuns, eid: str, rid: str, index: int, child: ExecutionRec
     if status not in _STATUS_FIELD:
         return
     result = entry = None
-    if _plan(mr, eid, rid).get("writer") is None:
-        if status == "SUCCEEDED":
-            result = child.output or "null"
-        else:
-            result = json.dumps({"Error": child.error, "Cause": child.cause})
+    writer = _plan(mr, eid, rid).get("writer")
+    if writer is None or not writer.get("resource"):  # no export: the Map's output
+        result = child_result(writer, child)
     else:
         entry = json.dumps({**result_entry(child), "_i": index}, separators=(",", ":"),
                            ensure_ascii=False)
@@ -503,6 +497,19 @@ def sweep(store: Any, eid: str, rid: str) -> None:
 # --- ending ---------------------------------------------------------------------------------
 
 
+def _over(c: dict[str, str]) -> bool:
+    """Whether the failures are past the tolerance."""
+    total = int(c["total"])
+    failures = sum(int(c.get(f) or 0) for f in ("failed", "timed_out", "aborted"))
+    count = json.loads(c.get("tolerated_count") or "null")
+    percentage = json.loads(c.get("tolerated_percentage") or "null")
+    if count is None and percentage is None:
+        count = 0  # AWS: no tolerance set tolerates no failure
+    return bool((count is not None and failures > count) or (
+        percentage is not None and total >= 0
+        and exceeds_tolerance(None, percentage, failures, total)))
+
+
 def _settle(driver: Driver, mr: RedisMapRuns, eid: str, rid: str) -> None:
     """Write what is buffered; end the Map Run when its children are done or its
     failures are past the tolerance (the lock is held)."""
@@ -511,21 +518,18 @@ def _settle(driver: Driver, mr: RedisMapRuns, eid: str, rid: str) -> None:
         return
     writer = json.loads(mr.field(eid, rid, "writer") or "null")
     total = int(c["total"])
-    failures = sum(int(c.get(f) or 0) for f in ("failed", "timed_out", "aborted"))
-    count = json.loads(c.get("tolerated_count") or "null")
-    percentage = json.loads(c.get("tolerated_percentage") or "null")
-    if count is None and percentage is None:
-        count = 0  # AWS: no tolerance set tolerates no failure
-    over = (count is not None and failures > count) or (
-        percentage is not None and total >= 0
-        and exceeds_tolerance(None, percentage, failures, total)
-    )
+    over = _over(c)
     if writer is not None:
         from engine.integrations.writers import ResultWriterError
 
         try:
-            write(driver.integrations, mr, eid, rid, writer,
-                   final=over or (total >= 0 and _finished(c) >= total))
+            pending: Any = ()
+            if over:  # its running children are aborted (FAILED files), the rest PENDING
+                stop_children(client_of(driver), eid, rid)
+                _sweep(driver, mr, eid, rid)
+                pending = never_started(driver, eid, rid, c)
+            write(driver.integrations, mr, eid, rid, writer, pending=pending,
+                  final=over or (total >= 0 and _finished(c) >= total))
         except (OSError, ResultWriterError) as exc:
             _end(driver, mr, eid, rid, "FAILED", errors.RESULT_WRITER_FAILED, str(exc))
             return

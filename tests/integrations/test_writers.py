@@ -81,3 +81,47 @@ def test_the_orders_example_against_s3(aws_env: AwsEmulator) -> None:
     [results_file] = manifest["ResultFiles"]["SUCCEEDED"]
     entries = json.loads(s3.get_object(Bucket="shop", Key=results_file["Key"])["Body"].read())
     assert [json.loads(e["Output"]) for e in entries] == PRICED
+
+
+def _pairs_map(writer: dict[str, Any], language: str = "JSONPath") -> dict[str, Any]:
+    reader: dict[str, Any] = {"Resource": "arn:aws:states:::s3:getObject",
+                              "ReaderConfig": {"InputType": "JSONL"}}
+    if language == "JSONata":
+        reader["Arguments"] = {"Bucket": "b", "Key": "in.jsonl"}
+        reader["ReaderConfig"]["MaxItems"] = "{% $states.input.limit %}"
+        work = {"Type": "Pass", "Output": "{% [$states.input.n, $states.input.n] %}", "End": True}
+    else:
+        reader["Parameters"] = {"Bucket": "b", "Key": "in.jsonl"}
+        work = {"Type": "Pass", "Parameters": {"p.$": "States.Array($.n, $.n)"},
+                "OutputPath": "$.p", "End": True}
+    return {"QueryLanguage": language, "StartAt": "M", "States": {"M": {
+        "Type": "Map", "ItemReader": reader, "ResultWriter": writer, "End": True,
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                          "StartAt": "W", "States": {"W": work}}}}}
+
+
+def test_writer_config_inside_the_execution(tmp_path: Path) -> None:
+    """The in-execution Map (no Redis: InlineRunner) shapes its results the same way:
+    WriterConfig alone is the Map's output; with an export, JSON Lines files."""
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "in.jsonl").write_text(jsonl([{"n": n} for n in range(3)]))
+    r = runner(root=tmp_path)
+    r.create_state_machine("Flat", _pairs_map({"WriterConfig": {"Transformation": "FLATTEN",
+                                                                "OutputType": "JSON"}}))
+    assert json.loads(r.run("Flat", input={}).output) == [0, 0, 1, 1, 2, 2]
+    r.create_state_machine("None", _pairs_map({"WriterConfig": {"Transformation": "NONE"}}))
+    assert json.loads(r.run("None", input={}).output)[1] == {"Output": "[1,1]",
+                                                            "Status": "SUCCEEDED"}
+    r.create_state_machine("Lines", _pairs_map({
+        "Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "b", "Prefix": "o"},
+        "WriterConfig": {"Transformation": "COMPACT", "OutputType": "JSONL"}}))
+    record = r.run("Lines", input={})
+    assert record.status == "SUCCEEDED", record.cause
+    key = json.loads(record.output)["ResultWriterDetails"]["Key"]
+    [listed] = json.loads((tmp_path / "b" / key).read_text())["ResultFiles"]["SUCCEEDED"]
+    assert listed["Key"].endswith("/SUCCEEDED_0.jsonl")
+    assert (tmp_path / "b" / listed["Key"]).read_text() == "[0,0]\n[1,1]\n[2,2]\n"
+    # JSONata: MaxItems an expression on the input
+    r.create_state_machine("Jsonata", _pairs_map(
+        {"WriterConfig": {"Transformation": "FLATTEN", "OutputType": "JSON"}}, "JSONata"))
+    assert json.loads(r.run("Jsonata", input={"limit": 2}).output) == [0, 0, 1, 1]

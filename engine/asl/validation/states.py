@@ -132,8 +132,14 @@ def _check_item_batcher(
 def _check_reader_or_writer(
     checker: Checker, state: StateInfo, key: str, body: dict[str, Any], location: str
 ) -> None:
+    from engine.asl.validation.reader_writer import check_reader_config, check_result_writer
+
     if key == "ItemReader" and "Resource" not in body:
         checker.report("The field 'Resource' is required but was missing", location)
+    if key == "ItemReader" and "ReaderConfig" in body:
+        check_reader_config(checker, state, body["ReaderConfig"], child(location, "ReaderConfig"))
+    if key == "ResultWriter":
+        check_result_writer(checker, state, body, location)
     if isinstance(body.get("Resource"), str) and checker.express:
         _check_express_resource(checker, body["Resource"], child(location, "Resource"))
     parameters = body.get("Parameters")
