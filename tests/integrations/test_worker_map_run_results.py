@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from engine.connect import connect
+from engine.embedded import RedisServer
 from engine.settings import Settings
 from tests.conftest import Worker
 from tests.integrations.conftest import AwsEmulator
@@ -22,12 +23,27 @@ pytestmark = [pytest.mark.redis, pytest.mark.worker]
 
 
 @pytest.fixture(scope="module")
+def own_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A Redis of this module's own: a worker another module left on the shared one would
+    take these executions' messages without S3 access."""
+    server = RedisServer(tmp_path_factory.mktemp("mrresults-redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def redis_url(own_redis: RedisServer) -> str:
+    return own_redis.url
+
+
+@pytest.fixture(scope="module")
 def s3_worker(
-    redis_server: Any, aws_emulator: AwsEmulator, tmp_path_factory: pytest.TempPathFactory
+    own_redis: RedisServer, aws_emulator: AwsEmulator, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Worker]:
     log = tmp_path_factory.mktemp("s3-worker") / "worker.log"
     env = {**aws_emulator.env, "SFN_AWS_INTEGRATIONS": "1"}
-    w = Worker(redis_server.url, env=env, queues="sfn", log_path=log).start()
+    w = Worker(own_redis.url, env=env, queues="sfn", log_path=log).start()
     yield w
     w.stop()
 
