@@ -50,6 +50,17 @@ def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalClu
     cluster.stop()
 
 
+@pytest.fixture(scope="module")
+def own_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A Redis of the requesting module's own (each module gets its own server): a worker
+    another module started on the session's Redis, with other handlers or settings, must not
+    take this module's tasks. A module uses it by overriding `redis_url` with its URL."""
+    server = RedisServer(tmp_path_factory.mktemp("own-redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def redis_url(redis_server: RedisServer) -> str:
     return redis_server.url

@@ -28,14 +28,6 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def own_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path_factory.mktemp("rfredis"))
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
 def worker(own_redis: RedisServer, files: Path,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
     log = tmp_path_factory.mktemp("rfworker") / "worker.log"

@@ -31,16 +31,6 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def own_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    """A Redis of this module's own: the session's worker (without a reader directory)
-    must not take these tasks."""
-    server = RedisServer(tmp_path_factory.mktemp("mrredis"))
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
 def redis_url(own_redis: RedisServer) -> str:
     return own_redis.url
 

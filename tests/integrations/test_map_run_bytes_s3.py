@@ -23,14 +23,6 @@ pytestmark = [pytest.mark.redis, pytest.mark.worker]
 
 
 @pytest.fixture(scope="module")
-def own_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path_factory.mktemp("mrs3redis"))
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
 def s3_worker(own_redis: RedisServer, aws_emulator: AwsEmulator,
               tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
     log = tmp_path_factory.mktemp("mrs3worker") / "worker.log"

@@ -23,16 +23,6 @@ pytestmark = [pytest.mark.redis, pytest.mark.worker]
 
 
 @pytest.fixture(scope="module")
-def own_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    """A Redis of this module's own: a worker another module left on the shared one would
-    take these executions' messages without S3 access."""
-    server = RedisServer(tmp_path_factory.mktemp("mrresults-redis"))
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
 def redis_url(own_redis: RedisServer) -> str:
     return own_redis.url
 
