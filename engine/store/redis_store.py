@@ -32,7 +32,9 @@ from engine.store.base import (
     OutboxEntry,
     StateMachineRecord,
 )
+from engine.store.encoding import encode
 from engine.store.listing import RedisListing
+from engine.store.recovery import RedisRecovery
 from engine.store.redis_client import client_from_url, is_cluster_url
 from engine.store.redis_versions import RedisVersions
 from engine.store.redrive import RedisRedrive
@@ -40,25 +42,12 @@ from engine.store.retention import WRITE_CHUNK, RetentionMixin
 from engine.store.scripts import Lua, ScriptRunner, script_text
 from engine.store.tokens import RedisHeartbeats
 
-#: Compact JSON, non-ASCII kept, and JSON only: NaN or Infinity here is an engine fault
-#: (what comes in is checked: engine/asl/jsonvalues.py), never text that is not JSON in
-#: Redis. One encoder for every call: `json.dumps` builds a new encoder each time.
-_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-
-
-def _encode(value: Any) -> str:
-    # A lone surrogate (a string from a handler or an expression) cannot be sent as UTF-8:
-    # it is written as its \uXXXX escape, which reads back as the same string.
-    return storable(_encoder.encode(value))
+_dumps = encode
 
 
 def _body(event: dict[str, Any]) -> str:
     """An event's JSON without its opening brace: the script prepends id and previous id."""
-    return _encode(event)[1:]
-
-
-def _dumps(value: Any) -> str:
-    return _encode(value)
+    return encode(event)[1:]
 
 
 #: How long an execution with nothing pending stays between two looks of the sweep.
@@ -71,7 +60,9 @@ WRITE_AHEAD_TTL = 86400
 DEFAULT_RETENTION_SECONDS = 90 * 86400.0
 
 
-class RedisStore(RedisListing, RedisVersions, RetentionMixin, RedisHeartbeats, RedisRedrive):
+class RedisStore(
+    RedisListing, RedisVersions, RetentionMixin, RedisHeartbeats, RedisRedrive, RedisRecovery
+):
     def __init__(
         self,
         client: redis.Redis,
@@ -568,52 +559,6 @@ class RedisStore(RedisListing, RedisVersions, RetentionMixin, RedisHeartbeats, R
             pipe.hset(key, mapping={str(first + i): _dumps(v) for i, v in enumerate(chunk)})
         pipe.expire(key, WRITE_AHEAD_TTL)
         pipe.execute()
-
-    # --- recovery -----------------------------------------------------------------
-
-    def due_executions(self, now: float, limit: int, claim_for: float) -> list[str]:
-        ids = self._due_executions(
-            keys=[keys.due_index()], args=[repr(now), limit, repr(now + claim_for)]
-        )
-        return [str(i) for i in ids]
-
-    def due_entries(
-        self, eid: str, now: float, redeliver_after: float, limit: int = 100
-    ) -> tuple[list[OutboxEntry], float | None, str]:
-        flat, nxt, status = self._due_entries(
-            keys=[keys.outbox(eid), keys.outbox_due(eid), keys.meta(eid)],
-            args=[repr(now), repr(redeliver_after), limit],
-        )
-        entries = [
-            OutboxEntry(flat[i], json.loads(flat[i + 1]), now, now + redeliver_after, True)
-            for i in range(0, len(flat), 2)
-        ]
-        return entries, (float(nxt) if nxt else None), str(status)
-
-    def settle_outbox(
-        self, eid: str, *, add: list[OutboxEntry], remove: list[str]
-    ) -> None:
-        header = {"rm": remove,
-                  "add": [[e.id, _dumps(e.message), repr(e.deadline)] for e in add]}
-
-        def build(pipe: Any) -> None:
-            self._settle.queue(pipe, [keys.outbox(eid), keys.outbox_due(eid),
-                                      keys.job_stops(eid)],
-                               [_dumps(header)])
-            if add:
-                pipe.zadd(keys.due_index(), {eid: min(e.deadline for e in add)}, lt=True)
-
-        self._pipeline(build, durable=True)
-
-    def reschedule_execution(self, eid: str, when: float | None) -> None:
-        if when is None:
-            self.r.zrem(keys.due_index(), eid)
-        else:
-            # LT: a commit may have asked for an earlier look meanwhile; keep the earlier.
-            self.r.zadd(keys.due_index(), {eid: when}, lt=True)
-
-    def running_execution_ids(self) -> list[str]:
-        return [str(e) for e in self.r.zrange(keys.executions(), 0, -1)]
 
     # --- handlers announced by workers --------------------------------------------
 
