@@ -103,7 +103,7 @@ class Integrations:
                 return None  # reported as AWS Lambda reports a missing function
             return _aws_off(task["resource"], ref, parameters)
         if (ref.service, ref.action) in KUBERNETES:
-            return self._kubernetes(ref, task)
+            return self._kubernetes(ref, task, token_seed(task, context))
         if ref.pattern == "sync":
             return run_job(self.aws, ref, task, context, self.settings.job_poll_seconds)
         if ref.kind == "lambda-function":
@@ -129,7 +129,8 @@ class Integrations:
             return StopOutcome(settled, text)
         return stop_job(self.aws, resource, job, reason)
 
-    def _kubernetes(self, ref: resources.ResourceRef, task: dict[str, Any]) -> Invocation:
+    def _kubernetes(self, ref: resources.ResourceRef, task: dict[str, Any],
+                    seed: str) -> Invocation:
         """`eks:call`, `eks:runJob[.sync]` (engine/integrations/eks_kubernetes.py)."""
         timeout = task.get("timeout")
         if ref.action == "call":
@@ -139,7 +140,7 @@ class Integrations:
         if isinstance(job, dict):
             return self.kubernetes.poll(job, poll, timeout)
         return self.kubernetes.run_job(task.get("parameters"), ref.pattern == "sync", poll,
-                                       timeout)
+                                       timeout, seed, rerun=bool(task.get("rerun")))
 
 
 def _aws_off(resource: str, ref: resources.ResourceRef, parameters: Any) -> Invocation:

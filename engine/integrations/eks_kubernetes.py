@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import os
 import ssl
@@ -44,6 +45,9 @@ DEFAULT_TIMEOUT = 60.0
 MAX_LOG_BYTES = 1024 * 1024
 METHODS = frozenset({"GET", "POST", "PUT", "DELETE", "HEAD", "PATCH"})
 TOKEN_PREFIX = "k8s-aws-v1."
+#: The label that marks a Job with the Task attempt that created it (a hash of its
+#: idempotency key): a re-run after a worker died finds the Job its first run created.
+REQUEST_LABEL = "step-functions-engine/request"
 
 
 @dataclass(frozen=True)
@@ -168,28 +172,31 @@ class KubernetesCaller:
     # --- eks:runJob ----------------------------------------------------------------------
 
     def run_job(self, parameters: Any, sync: bool, poll_seconds: float,
-                timeout: float | None) -> Invocation:
-        """Create the Job: request-response returns it; `.sync` keeps its handle to poll."""
+                timeout: float | None, seed: str = "", rerun: bool = False) -> Invocation:
+        """Create the Job: request-response returns it; `.sync` keeps its handle to poll.
+
+        The Job is labelled with a hash of the attempt's idempotency key (`seed`): a re-run
+        of the same attempt (its worker died after the creation, before the commit) finds
+        that Job, by its name (the creation answered 409) or by the label (`rerun`, for a
+        Job named by `generateName`), and goes on with it instead of failing or creating a
+        second one."""
         try:
             params = _object(parameters)
             cluster = _cluster(params)
             namespace = _namespace(params)
-            job = params.get("Job")
-            if isinstance(job, str):
-                body = job.encode()
-            elif isinstance(job, dict):
-                body = json.dumps(job).encode()
-            else:
-                raise Refused(errors.RUNTIME, "The field 'Job' is required (a batch/v1 Job, "
-                              "JSON or its text)")
-            answer = self.request(cluster, "POST",
-                                  f"/apis/batch/v1/namespaces/{_segment(namespace)}/jobs",
-                                  body=body, timeout=timeout)
+            job, mark = _marked(params.get("Job"), seed)
+            jobs_path = f"/apis/batch/v1/namespaces/{_segment(namespace)}/jobs"
+            created = self._created_before(cluster, jobs_path, mark, timeout) if rerun else None
+            if created is None:
+                answer = self.request(cluster, "POST", jobs_path, body=job, timeout=timeout)
+                if answer.status == 409:
+                    created = self._ours(cluster, jobs_path, job, mark, timeout)
+                if created is None and answer.status >= 400:
+                    return _failed(answer)
+                if created is None:
+                    created = _parsed(answer.body)
         except Refused as refused:
             return Invocation(False, error=refused.error, cause=refused.cause)
-        if answer.status >= 400:
-            return _failed(answer)
-        created = _parsed(answer.body)
         if not sync:
             return Invocation(True, result=created)
         name = ((created if isinstance(created, dict) else {}).get("metadata") or {}).get("name")
@@ -200,6 +207,28 @@ class KubernetesCaller:
         handle = {**cluster, "Namespace": namespace, "Name": name,
                   "LogOptions": params.get("LogOptions") or {}}
         return Invocation(True, result=created, job=handle, poll_seconds=poll_seconds)
+
+    def _created_before(self, cluster: dict[str, str], jobs_path: str, mark: str | None,
+                        timeout: float | None) -> Any:
+        """The Job this attempt's earlier run created, found by its label (None: none)."""
+        if mark is None:
+            return None
+        answer = self.request(cluster, "GET", jobs_path,
+                              [("labelSelector", f"{REQUEST_LABEL}={mark}")], timeout=timeout)
+        found = _parsed(answer.body) if answer.status < 300 else None
+        items = found.get("items") if isinstance(found, dict) else None
+        return items[0] if isinstance(items, list) and items else None
+
+    def _ours(self, cluster: dict[str, str], jobs_path: str, job: bytes, mark: str | None,
+              timeout: float | None) -> Any:
+        """The Job of that name, if this attempt created it (its label says so)."""
+        name = (_json_object(job).get("metadata") or {}).get("name")
+        if mark is None or not isinstance(name, str):
+            return None
+        answer = self.request(cluster, "GET", f"{jobs_path}/{_segment(name)}", timeout=timeout)
+        found = _parsed(answer.body) if answer.status < 300 else None
+        labels = ((found if isinstance(found, dict) else {}).get("metadata") or {}).get("labels")
+        return found if isinstance(labels, dict) and labels.get(REQUEST_LABEL) == mark else None
 
     def poll(self, job: dict[str, Any], poll_seconds: float, timeout: float | None
              ) -> Invocation:
@@ -346,6 +375,32 @@ def _tls(authority: str) -> ssl.SSLContext:
     except (binascii.Error, UnicodeDecodeError, ssl.SSLError, ValueError) as exc:
         raise Refused(errors.RUNTIME, "The CertificateAuthority is not a base64-encoded PEM "
                       f"certificate: {exc}") from None
+
+
+def _json_object(data: bytes) -> dict[str, Any]:
+    try:
+        found = json.loads(data)
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def _marked(job: Any, seed: str) -> tuple[bytes, str | None]:
+    """The Job to POST, labelled with the attempt's mark when it is a JSON object."""
+    if isinstance(job, str):
+        parsed: Any = _json_object(job.encode()) or None
+        if parsed is None:
+            return job.encode(), None  # not JSON: sent as it is, unmarked
+        job = parsed
+    if not isinstance(job, dict):
+        raise Refused(errors.RUNTIME, "The field 'Job' is required (a batch/v1 Job, JSON or "
+                      "its text)")
+    if not seed:
+        return json.dumps(job).encode(), None
+    mark = hashlib.sha256(seed.encode()).hexdigest()[:40]
+    metadata = dict(job.get("metadata") or {})
+    metadata["labels"] = {**(metadata.get("labels") or {}), REQUEST_LABEL: mark}
+    return json.dumps({**job, "metadata": metadata}).encode(), mark
 
 
 def _query(value: Any, where: str) -> list[tuple[str, str]]:

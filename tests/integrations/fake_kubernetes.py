@@ -159,6 +159,8 @@ class FakeKubernetes:
             namespace = parts[4]
             if len(parts) == 6 and seen.method == "POST":
                 return self.create(namespace, json.loads(seen.body))
+            if len(parts) == 6 and seen.method == "GET":
+                return 200, self.listed(namespace, seen.query), "application/json"
             if len(parts) == 7:
                 return self.job(namespace, parts[6], seen.method)
         if parts[:3] == ["api", "v1", "namespaces"] and len(parts) >= 5 and parts[4] == "pods":
@@ -178,13 +180,17 @@ class FakeKubernetes:
                                             f"resource ({seen.path})"), "application/json"
 
     def create(self, namespace: str, job: dict[str, Any]) -> tuple[int, Any, str]:
-        name = job["metadata"]["name"]
+        name = job["metadata"].get("name")
+        if name is None:  # generateName: a new name each time, as the API server does
+            name = job["metadata"]["generateName"] + f"{len(self.jobs):05d}"
+            job["metadata"]["name"] = name
         if (namespace, name) in self.jobs:
             return 409, status(409, "AlreadyExists", f'jobs.batch "{name}" already exists'), \
                 "application/json"
         made = copy.deepcopy(job)
         made["metadata"].update({"namespace": namespace, "uid": f"uid-{name}",
-                                 "labels": {"job-name": name}})
+                                 "labels": {**made["metadata"].get("labels", {}),
+                                            "job-name": name}})
         made["status"] = {}
         self.jobs[(namespace, name)] = made
         return 201, made, "application/json"
@@ -209,6 +215,13 @@ class FakeKubernetes:
                 "succeeded" if outcome == "Complete" else "failed": 1,
                 "conditions": [{"type": outcome, "status": "True"}]}
         return 200, described, "application/json"
+
+    def listed(self, namespace: str, query: dict[str, list[str]]) -> dict[str, Any]:
+        """The Jobs of a namespace, filtered by one `key=value` label selector."""
+        key, _, value = query.get("labelSelector", ["="])[0].partition("=")
+        items = [j for (ns, _), j in self.jobs.items() if ns == namespace and (
+            not key or j["metadata"].get("labels", {}).get(key) == value)]
+        return {"kind": "JobList", "apiVersion": "batch/v1", "items": items}
 
     def pods(self, namespace: str, query: dict[str, list[str]]) -> dict[str, Any]:
         selector = query.get("labelSelector", [""])[0]

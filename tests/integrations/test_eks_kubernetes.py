@@ -18,6 +18,7 @@ import pytest
 from engine.connect import connect
 from engine.handlers import Registry
 from engine.integrations import Integrations, IntegrationSettings, builtin_warning
+from engine.integrations.eks_kubernetes import REQUEST_LABEL
 from engine.runtime.inline import InlineRunner
 from engine.settings import Settings
 from tests.conftest import Worker
@@ -215,6 +216,40 @@ def test_run_job_sync_polls_until_complete_and_retrieves_the_logs(
     assert "logs" not in json.loads(plain.output)
 
 
+def test_a_rerun_of_the_same_attempt_goes_on_with_the_job_its_first_run_created(
+    kube: FakeKubernetes, aws_credentials: None,
+) -> None:
+    """A worker killed after the Job's creation and before its commit: the re-run's POST
+    meets 409 (a named Job) or would make a second Job (`generateName`); the Job carries the
+    attempt's mark, so the re-run finds it and polls it."""
+    from engine.handlers import TaskContext
+
+    integrations = Integrations(Registry(), IntegrationSettings(aws=True))
+    context = TaskContext(function_name="", state_name="Run",
+                          execution_arn="arn:aws:states:us-east-1:1:execution:M:e",
+                          attempt=0, idempotency_key="e/0/Run/0")
+    for visit, metadata in enumerate(({"name": "rerun-named"}, {"generateName": "rerun-gen-"})):
+        task = {"resource": RUN_SYNC, "visit": visit, "parameters": {
+            **kube.cluster(), "Job": {**job("x", "Complete"), "metadata": metadata}}}
+        first = integrations.call(task, context)
+        again = integrations.call({**task, "rerun": True}, context)
+        assert first is not None and again is not None and first.ok and again.ok, again
+        assert again.job == first.job and again.result["metadata"]["uid"] == (
+            first.result["metadata"]["uid"])
+        made = [j for j in kube.jobs.values()
+                if j["metadata"]["labels"].get(REQUEST_LABEL)
+                == first.result["metadata"]["labels"][REQUEST_LABEL]]
+        assert len(made) == 1
+    # Another attempt (a Retry): its own mark, so a named Job of the first is a conflict.
+    other = TaskContext(function_name="", execution_arn=context.execution_arn,
+                        state_name="Run", attempt=1,
+                        idempotency_key="e/0/Run/1")
+    task = {"resource": RUN_SYNC, "visit": 0, "parameters": {
+        **kube.cluster(), "Job": job("rerun-named", "Complete")}}
+    refused = integrations.call(task, other)
+    assert refused is not None and (refused.ok, refused.error) == (False, "EKS.409")
+
+
 def test_a_failed_job_fails_the_state_with_its_status(kube: FakeKubernetes,
                                                       aws_credentials: None) -> None:
     record = one_task(inline(), RUN_SYNC, {**kube.cluster(), "Job": job("broken", "Failed")})
@@ -323,7 +358,7 @@ def test_workers_call_the_cluster_and_run_a_job_to_its_end(
     assert out["gone"]["Error"] == "EKS.404"
     assert ("default", name) in kube.deleted
     posted = [s for s in kube.requests("POST", "/apis/batch/v1/namespaces/default/jobs")
-              if json.loads(s.body)["metadata"]["name"] == name]
+              if json.loads(s.body)["metadata"].get("name") == name]
     assert len(posted) == 1
     assert_signed_for(posted[0], "prod")
 
