@@ -9,6 +9,8 @@ In this order:
    Lambda (engine/integrations/aws.py), only when the deployment allows AWS calls
    (SFN_AWS_INTEGRATIONS=1); a real HTTP request for `http:invoke`
    (engine/integrations/http.py), with credentials from a connection configured here;
+   `eks:call` and `eks:runJob` on the cluster's Kubernetes API (eks_kubernetes.py, also
+   only with AWS calls allowed: its token is signed with the worker's AWS credentials);
    `.sync` jobs polled on durable timers (engine/integrations/jobs.py); a Distributed
    Map's ItemReader and ResultWriter, a local directory or S3 (readers.py, writers.py);
 3. else nothing (`None`): the driver reports the resource as unknown.
@@ -25,11 +27,12 @@ from typing import Any
 from engine.asl import resources
 from engine.handlers import Handler, Invocation, Registry, TaskContext
 from engine.integrations.aws import AwsCaller
+from engine.integrations.eks_kubernetes import KubernetesCaller
 from engine.integrations.http import HttpCaller
 from engine.integrations.jobs import (
+    KUBERNETES,
     StopOutcome,
     call_once,
-    kubernetes_only,
     run_job,
     stop_job,
     token_seed,
@@ -62,6 +65,7 @@ class Integrations:
         self.settings = settings or IntegrationSettings()
         self.aws = AwsCaller(self.settings.region)
         self.http = HttpCaller(self.settings.http_connections)
+        self.kubernetes = KubernetesCaller(self.settings.region)
 
     def handler(self, task: dict[str, Any]) -> Handler | None:
         """The handler a user registered for this Task, looked up by each of its names."""
@@ -94,13 +98,12 @@ class Integrations:
             return self.http.invoke(parameters, timeout=task.get("timeout"))
         if (ref.service, ref.action) == ("states", "startExecution"):
             return None  # nested executions are served by the engine itself
-        kubernetes = kubernetes_only(ref)
-        if kubernetes is not None:
-            return kubernetes
         if not self.settings.aws:
             if ref.kind == "lambda-function" or (ref.service, ref.action) == ("lambda", "invoke"):
                 return None  # reported as AWS Lambda reports a missing function
             return _aws_off(task["resource"], ref, parameters)
+        if (ref.service, ref.action) in KUBERNETES:
+            return self._kubernetes(ref, task, token_seed(task, context))
         if ref.pattern == "sync":
             return run_job(self.aws, ref, task, context, self.settings.job_poll_seconds)
         if ref.kind == "lambda-function":
@@ -120,7 +123,24 @@ class Integrations:
         if not self.settings.aws:
             # Not settled: a worker with AWS calls on may take the request.
             return StopOutcome(False, f"not stopped: built-in AWS calls are off ({AWS_SWITCH})")
+        ref = resources.parse_resource(resource)
+        if ref is not None and (ref.service, ref.action) == ("eks", "runJob"):
+            settled, text = self.kubernetes.stop(job)
+            return StopOutcome(settled, text)
         return stop_job(self.aws, resource, job, reason)
+
+    def _kubernetes(self, ref: resources.ResourceRef, task: dict[str, Any],
+                    seed: str) -> Invocation:
+        """`eks:call`, `eks:runJob[.sync]` (engine/integrations/eks_kubernetes.py)."""
+        timeout = task.get("timeout")
+        if ref.action == "call":
+            return self.kubernetes.call(task.get("parameters"), timeout)
+        poll = self.settings.job_poll_seconds
+        job = task.get("job")
+        if isinstance(job, dict):
+            return self.kubernetes.poll(job, poll, timeout)
+        return self.kubernetes.run_job(task.get("parameters"), ref.pattern == "sync", poll,
+                                       timeout, seed, rerun=bool(task.get("rerun")))
 
 
 def _aws_off(resource: str, ref: resources.ResourceRef, parameters: Any) -> Invocation:
@@ -146,9 +166,6 @@ def builtin_warning(resource: str) -> str | None:
         return None
     if (ref.service, ref.action) in (("states", "startExecution"), ("lambda", "invoke")):
         return None
-    kubernetes = kubernetes_only(ref)
-    if kubernetes is not None:
-        return str(kubernetes.cause)
     return (
         f"{resource} calls AWS: workers need {AWS_SWITCH}=1 (and AWS credentials) or a "
         "handler registered for it"

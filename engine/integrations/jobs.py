@@ -16,8 +16,8 @@ The cycle, one Task message per step (no worker waits in between):
    describe call no longer finds the resource (engine/integrations/resource_jobs.py).
 
 `eks:runJob` and `eks:call` talk to the cluster's Kubernetes API, not to an AWS API that
-botocore knows: they are accepted at creation (AWS accepts them) and fail at run time with
-States.Runtime saying so, unless a handler registered for them serves them.
+botocore knows: engine/integrations/eks_kubernetes.py serves them (the same cycle: a Job
+created, then read back on the durable timers, deleted when abandoned).
 
 Stopping (`stop_job`): when the execution stops or times out, the Task times out, a
 sibling branch fails its Parallel/Map or a job's commit is refused, the engine asks the
@@ -46,22 +46,11 @@ from engine.integrations.job_kinds import JobKind
 log = logging.getLogger(__name__)
 
 KINDS: dict[tuple[str, str], JobKind] = {**job_kinds.KINDS, **resource_jobs.KINDS}
-#: The Kubernetes API integrations (served only by a registered handler).
+#: The Kubernetes API integrations (engine/integrations/eks_kubernetes.py).
 KUBERNETES = frozenset({("eks", "runJob"), ("eks", "call")})
 #: The `.sync` resources `sfn create` accepts (others are refused at creation).
 SYNC_JOBS = frozenset(KINDS) | KUBERNETES
 JOBS = KINDS
-
-
-def kubernetes_only(ref: ResourceRef) -> Invocation | None:
-    """The run-time failure of an integration that calls a cluster's Kubernetes API (None
-    for any other resource)."""
-    if ref.kind != "optimized" or (ref.service, ref.action) not in KUBERNETES:
-        return None
-    return Invocation(False, error=errors.RUNTIME, cause=(
-        f"'{ref.service}:{ref.action}' calls the Kubernetes API of an EKS cluster (a "
-        "batch/v1 Job or any Kubernetes object), which this engine does not call itself: "
-        f"register a handler under '{ref.service}:{ref.action}' to serve it."))
 
 
 def token_seed(task: dict[str, Any], context: TaskContext) -> str:
@@ -188,6 +177,8 @@ def call_once(aws: AwsCaller, ref: ResourceRef, parameters: Any) -> Invocation |
 def stoppable(resource: str) -> bool:
     """Whether a running job of this resource has a stop call."""
     ref = parse_resource(resource)
+    if ref is not None and (ref.service, ref.action) == ("eks", "runJob"):
+        return ref.pattern == "sync"  # the Job is deleted (eks_kubernetes.py)
     kind = None if ref is None else KINDS.get((ref.service, ref.action))
     return kind is not None and ref is not None and ref.pattern == "sync" and kind.stop is not None
 

@@ -104,12 +104,13 @@ def test_a_failed_eks_deletion_fails_the_state_and_any_other_error_is_passed_on(
     assert deleting is not None and deleting.ok and deleting.job == job
 
 
-def test_eks_run_job_is_accepted_and_fails_at_run_time_unless_a_handler_serves_it(
+def test_eks_run_job_is_served_by_a_registered_handler_when_there_is_one(
     aws_env: AwsEmulator,
 ) -> None:
+    """The built-in (tests/integrations/test_eks_kubernetes.py) checks its parameters."""
     record, _, _ = run("arn:aws:states:::eks:runJob.sync", {"ClusterName": "c"})
     assert (record.status, record.error) == ("FAILED", "States.Runtime")
-    assert "Kubernetes API" in record.cause and "'eks:runJob'" in record.cause
+    assert "'CertificateAuthority' is required" in record.cause
     registry = Registry()
     registry.register("eks:runJob", lambda event, ctx: {"status": {"succeeded": 1}})
     from engine.integrations import Integrations, IntegrationSettings
@@ -123,9 +124,9 @@ def test_eks_run_job_is_accepted_and_fails_at_run_time_unless_a_handler_serves_i
     served = inline.run("M", input={})
     assert served.status == "SUCCEEDED", served.cause
     assert json.loads(served.output) == {"status": {"succeeded": 1}}
-    # `sfn validate` says so beforehand.
+    # `sfn validate` says what serving it takes.
     warning = builtin_warning("arn:aws:states:::eks:runJob.sync")
-    assert warning is not None and "Kubernetes API" in warning and "'eks:runJob'" in warning
+    assert warning is not None and "SFN_AWS_INTEGRATIONS=1" in warning
 
 
 def test_emr_serverless_application_life_cycle(aws_env: AwsEmulator) -> None:
