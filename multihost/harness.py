@@ -93,7 +93,8 @@ class Outcome:
     @property
     def passed(self) -> bool:
         return (self.report.passed and self.cut["held_at_cut"] > 0
-                and self.cut["resumed_elsewhere"] == self.cut["held_at_cut"])
+                and self.cut["resumed_elsewhere"] + self.cut.get("finished_at_cut", 0)
+                == self.cut["held_at_cut"])
 
 
 def _env(config: Config, redis_url: str, ledger_url: str, data_dir: Path) -> dict[str, str]:
@@ -226,6 +227,8 @@ def _drive(config: Config, starter: Starter, ledger: Ledger, w1: hosts.Process,
                 # Read after the cut: no renewal from w1 can arrive any more.
                 cut.lease_ends = partition.leases_of(
                     starter.status, partition.group_pids(w1.pid), cut.t)
+                ended = ledger.ends()
+                cut.ended_at_cut = {s.key for s in held if s.inv in ended}
                 out(f"[{time.monotonic() - began:5.0f}s] w1 cut off the network, "
                     f"{len(held)} handler(s) running there")
         elif cut is not None and cut.restored is None:

@@ -29,6 +29,10 @@ class Cut:
     restored: float | None = None
     #: When the Task leases the host's processes held at the cut run out (epoch s).
     lease_ends: list[float] = field(default_factory=list)
+    #: Held handlers whose end the ledger had when it was read just after the cut (the cut
+    #: host can write nothing after it): they returned in the instant between the look at
+    #: the ledger and the cut, and if their commit landed too, nothing is left to resume.
+    ended_at_cut: set[str] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -56,7 +60,8 @@ def resumed(cut: Cut, starts: list[Start]) -> list[Resumed]:
 
 
 def all_resumed(cut: Cut, starts: list[Start]) -> bool:
-    return all(r.elsewhere_after is not None for r in resumed(cut, starts))
+    return all(r.elsewhere_after is not None or r.key in cut.ended_at_cut
+               for r in resumed(cut, starts))
 
 
 def summary(cut: Cut, starts: list[Start], lease_seconds: float) -> dict[str, Any]:
@@ -76,6 +81,10 @@ def summary(cut: Cut, starts: list[Start], lease_seconds: float) -> dict[str, An
         "leases_at_cut": len(cut.lease_ends),
         "lease_ends_after_cut_s": [round(t - cut.t, 2) for t in cut.lease_ends],
         "handler_starts_on_host_after_reconnect": len(back),
+        # Ended just before the cut and never started again anywhere: its commit landed
+        # (else the run would have lost it, which the report checks).
+        "finished_at_cut": sum(1 for r in found
+                               if r.elsewhere_after is None and r.key in cut.ended_at_cut),
         "held": [{"key": r.key, "after_s": r.elsewhere_after and round(r.elsewhere_after, 2)}
                  for r in found],
     }
